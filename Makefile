@@ -1,0 +1,22 @@
+# proxyhub's developer commands. `make test` is the whole test suite; CI
+# (.ci/run) calls the same target.
+
+GO ?= go
+
+.PHONY: serve test build openapi lint
+
+serve: ## run the hub on the embedded store
+	$(GO) run ./cmd/proxyhub serve
+
+test: ## the whole test suite, with the race detector
+	$(GO) test -race -count=1 ./...
+
+build: ## build bin/proxyhub
+	$(GO) build -o bin/proxyhub ./cmd/proxyhub
+
+openapi: ## regenerate openapi.yaml from the code
+	$(GO) run ./cmd/proxyhub openapi > openapi.yaml
+
+lint: ## gofmt and go vet, as CI runs them
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...

@@ -1,0 +1,45 @@
+package api
+
+// NamePattern is the regular expression a proxy name must match: what
+// `hostname` prints, a letter or digit first, then letters, digits, '.', '_'
+// and '-'.
+const NamePattern = `^[A-Za-z0-9][A-Za-z0-9._-]*$`
+
+// NameMaxLength is the longest proxy name accepted.
+const NameMaxLength = 100
+
+// HeartbeatResponse is the answer to a heartbeat. Its fields, names and JSON
+// types are the seed hub's wire contract; previous_ip is added only when the
+// IP changed.
+type HeartbeatResponse struct {
+	Success    bool   `json:"success" doc:"Always true on a 200 answer." example:"true"`
+	Name       string `json:"name" doc:"The proxy name as sent." example:"edge-7"`
+	RemoteIP   string `json:"remote_ip" doc:"The caller's IP as the hub resolved it (socket peer, or X-Forwarded-For from a trusted proxy)." example:"203.0.113.7"`
+	IPChanged  bool   `json:"ip_changed" doc:"True when this proxy's IP differs from its previous heartbeat." example:"false"`
+	PreviousIP string `json:"previous_ip,omitempty" doc:"The IP of the previous heartbeat; present only when ip_changed is true." example:"203.0.113.6"`
+	Timestamp  Time   `json:"timestamp" doc:"When the hub recorded the heartbeat."`
+}
+
+// ProxyStatus is one proxy in a status report.
+type ProxyStatus struct {
+	Name      string `json:"name" doc:"Proxy name." example:"edge-7"`
+	RemoteIP  string `json:"remote_ip" doc:"IP of the latest heartbeat." example:"203.0.113.7"`
+	Status    string `json:"status" enum:"online,offline" doc:"offline when the latest heartbeat is older than the offline timeout." example:"online"`
+	LastSeen  Time   `json:"last_seen" doc:"Time of the latest heartbeat."`
+	CreatedAt Time   `json:"created_at" doc:"Time of the first heartbeat."`
+	IPChanges int64  `json:"ip_changes" doc:"How many times this proxy's IP has changed." example:"2"`
+}
+
+// StatusResponse lists every proxy of the caller's tenant, sorted by name.
+type StatusResponse struct {
+	Total     int           `json:"total" doc:"Number of proxies." example:"1"`
+	Online    int           `json:"online" doc:"Number of online proxies." example:"1"`
+	Offline   int           `json:"offline" doc:"Number of offline proxies." example:"0"`
+	Proxies   []ProxyStatus `json:"proxies" doc:"Proxies sorted by name."`
+	Timestamp Time          `json:"timestamp" doc:"When the report was made."`
+}
+
+// Health is the body of /healthz and /readyz.
+type Health struct {
+	Status string `json:"status" enum:"ok,unavailable" doc:"ok when the check passed." example:"ok"`
+}

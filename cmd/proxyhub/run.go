@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/proxyhub/proxyhub/internal/config"
+)
+
+// exitError ends the process with a given code; code 2 means bad usage or
+// an invalid setting.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// usageError reports err as a usage problem (exit code 2), or nil when
+// help was asked for.
+func usageError(err error) error {
+	if errors.Is(err, config.ErrHelp) {
+		return nil
+	}
+	return &exitError{code: 2, msg: err.Error()}
+}
+
+// commands maps each subcommand to its implementation and one-line summary.
+var commands = []struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+}{
+	{"serve", "run the hub (embedded store unless PROXYHUB_DATABASE_URL is set)", serve},
+	{"openapi", "print the OpenAPI 3.1 document (YAML) generated from the code", printOpenAPI},
+}
+
+// run is the whole program: it dispatches args[1] to a subcommand. It
+// returns instead of exiting so tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 || args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
+		printUsage(stdout)
+		if len(args) < 2 {
+			return &exitError{code: 2}
+		}
+		return nil
+	}
+	for _, c := range commands {
+		if c.name == args[1] {
+			return c.run(ctx, args[2:], getenv, stdout, stderr)
+		}
+	}
+	printUsage(stderr)
+	return &exitError{code: 2, msg: fmt.Sprintf("unknown command %q", args[1])}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: proxyhub COMMAND [flags]\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'proxyhub COMMAND --help' for a command's flags.")
+}

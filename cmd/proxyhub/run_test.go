@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a goroutine-safe io.Writer.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.Write(p) }
+func (b *syncBuffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+var textListening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startHub runs `proxyhub serve` in-process on a free port and returns its
+// base URL, its log, and a stop function that returns run's error.
+func startHub(t *testing.T, getenv func(string) string, args ...string) (string, *syncBuffer, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"proxyhub", "serve", "--addr", "127.0.0.1:0"}, args...), getenv, stdout, stderr)
+	}()
+	var addr string
+	deadline := time.Now().Add(10 * time.Second)
+	for addr == "" {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("hub did not log its address; stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v\n%s%s", err, stdout, stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addr = line.Addr
+			} else if m := textListening.FindStringSubmatch(sc.Text()); m != nil {
+				addr = m[1]
+			}
+		}
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(20 * time.Second):
+			return errors.New("serve did not stop after cancel")
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return "http://" + addr, stdout, stop
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func TestServe_EmbeddedStoreServesAndShutsDownCleanly(t *testing.T) {
+	base, logs, stop := startHub(t, env())
+	for _, path := range []string{"/healthz", "/readyz", "/docs", "/openapi.json"} {
+		if code, _ := get(t, base+path); code != http.StatusOK {
+			t.Errorf("GET %s = %d", path, code)
+		}
+	}
+	code, body := get(t, base+"/proxy_server?name=edge-7")
+	if code != 200 || !strings.Contains(body, `"remote_ip":"127.0.0.1"`) {
+		t.Fatalf("heartbeat: %d %s", code, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("run returned %v after shutdown, want nil (exit 0)", err)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "not kept across restarts"); n != 1 {
+		t.Errorf("embedded-store warning logged %d times, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, `"msg":"stopped"`) {
+		t.Errorf("no clean stop logged:\n%s", out)
+	}
+}
+
+func TestServe_ShutdownDrainsInFlightRequests(t *testing.T) {
+	base, _, stop := startHub(t, env())
+	// A client that is mid-request when the signal comes still gets its answer.
+	res, err := http.Get(base + "/proxy_server?name=edge-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopErr := make(chan error, 1)
+	go func() { stopErr <- stop() }()
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"success":true`) {
+		t.Fatalf("in-flight answer: %d %s", res.StatusCode, b)
+	}
+	if err := <-stopErr; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("hub still answers after shutdown")
+	}
+}
+
+func TestServe_TextLogsPrintSeedLines(t *testing.T) {
+	base, logs, _ := startHub(t, env("PROXYHUB_LOG_FORMAT", "json"), "--log-format", "text", "--trusted-proxies", "127.0.0.1")
+	for _, ip := range []string{"203.0.113.7", "203.0.113.8"} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/proxy_server?name=edge-7", nil)
+		req.Header.Set("X-Forwarded-For", ip)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("heartbeat: %v %v", err, res)
+		}
+		res.Body.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "🔄 IP change edge-7: 203.0.113.7 → 203.0.113.8") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no seed line in text log (flag must win over env):\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "✅ update edge-7 [203.0.113.7]") {
+		t.Errorf("no ✅ update line:\n%s", logs)
+	}
+}
+
+func TestRun_InvalidSettingsExitWith2NamingTheSetting(t *testing.T) {
+	cases := []struct {
+		name        string
+		getenv      func(string) string
+		args        []string
+		wantMention string
+	}{
+		{"bad CIDR in env", env("PROXYHUB_TRUSTED_PROXIES", "10.0.0.0/33"), nil, "PROXYHUB_TRUSTED_PROXIES"},
+		{"bad CIDR flag", env(), []string{"--trusted-proxies", "10.0.0.1,banana"}, "banana"},
+		{"bad duration", env("PROXYHUB_OFFLINE_AFTER", "eighty"), nil, "offline-after"},
+		{"duration out of range", env(), []string{"--offline-after", "0s"}, "PROXYHUB_OFFLINE_AFTER"},
+		{"bad address", env("PROXYHUB_ADDR", "3001"), nil, "PROXYHUB_ADDR"},
+		{"bad log format", env(), []string{"--log-format", "xml"}, "log-format"},
+		{"bad log level", env("PROXYHUB_LOG_LEVEL", "loud"), nil, "PROXYHUB_LOG_LEVEL"},
+		{"unknown flag", env(), []string{"--nope"}, "nope"},
+		{"stray argument", env(), []string{"extra"}, "extra"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), append([]string{"proxyhub", "serve"}, tc.args...), tc.getenv, io.Discard, io.Discard)
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != 2 {
+				t.Fatalf("err = %v, want exit code 2", err)
+			}
+			if !strings.Contains(ee.msg, tc.wantMention) {
+				t.Fatalf("message %q does not mention %q", ee.msg, tc.wantMention)
+			}
+		})
+	}
+}
+
+func TestRun_HelpListsEverySettingWithDefault(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"proxyhub", "serve", "--help"}, env(), &out, &out); err != nil {
+		t.Fatalf("--help returned %v, want nil", err)
+	}
+	for _, want := range []string{"PROXYHUB_ADDR", ":3001", "PROXYHUB_DATABASE_URL", "PROXYHUB_OFFLINE_AFTER", "80s",
+		"PROXYHUB_TRUSTED_PROXIES", "PROXYHUB_LOG_FORMAT", "PROXYHUB_LOG_LEVEL", "PROXYHUB_SHUTDOWN_TIMEOUT"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("serve --help lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"proxyhub", "openapi", "--help"}, env(), &out, &out); err != nil || !strings.Contains(out.String(), "OpenAPI") {
+		t.Errorf("openapi --help: %v %s", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"proxyhub", "--help"}, env(), &out, &out); err != nil || !strings.Contains(out.String(), "serve") {
+		t.Errorf("--help: %v %s", err, out.String())
+	}
+}
+
+func TestRun_UnknownCommandExits2(t *testing.T) {
+	err := run(context.Background(), []string{"proxyhub", "frobnicate"}, env(), io.Discard, io.Discard)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 2 {
+		t.Fatalf("err = %v, want exit code 2", err)
+	}
+}
+
+func TestOpenAPI_CommittedDocumentIsCurrent(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"proxyhub", "openapi"}, env(), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile("../../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), committed) {
+		t.Fatal("openapi.yaml is stale: run `go run ./cmd/proxyhub openapi > openapi.yaml` and commit it")
+	}
+	for _, op := range []string{"operationId: heartbeat", "operationId: get-status", "/proxy_server:", "/status:"} {
+		if !strings.Contains(out.String(), op) {
+			t.Errorf("document lacks %q", op)
+		}
+	}
+}

@@ -1,0 +1,156 @@
+// Package config reads proxyhub's settings from PROXYHUB_* environment
+// variables and command-line flags (a flag wins over its variable) and
+// validates them once, at start-up.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/logging"
+)
+
+// Serve holds the settings of `proxyhub serve`.
+type Serve struct {
+	Addr            string
+	DatabaseURL     string
+	OfflineAfter    time.Duration
+	TrustedProxies  []netip.Prefix
+	LogFormat       string
+	LogLevel        slog.Level
+	ShutdownTimeout time.Duration
+}
+
+// Error is an invalid setting. Its message names the flag and the
+// environment variable.
+type Error struct {
+	Setting string // flag name, e.g. "offline-after"
+	Env     string // environment variable, e.g. "PROXYHUB_OFFLINE_AFTER"
+	Err     error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("invalid setting --%s (%s): %v", e.Setting, e.Env, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrHelp is returned when help was asked for and printed.
+var ErrHelp = flag.ErrHelp
+
+// setting is one configurable value: a flag, its variable, its default and
+// how to parse it into the config.
+type setting struct {
+	name, env, def, usage string
+	parse                 func(string) error
+}
+
+func envName(flagName string) string {
+	return "PROXYHUB_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// LoadServe parses the serve settings from args (without the command name)
+// and getenv. Help goes to out. An invalid value returns *Error.
+func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve, error) {
+	var c Serve
+	settings := []setting{
+		{name: "addr", def: ":3001", usage: "address to listen on (host:port)", parse: func(v string) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return err
+			}
+			c.Addr = v
+			return nil
+		}},
+		{name: "database-url", def: "", usage: "PostgreSQL URL; empty uses the embedded in-memory store", parse: func(v string) error {
+			c.DatabaseURL = v
+			return nil
+		}},
+		{name: "offline-after", def: "80s", usage: "silence after which a proxy counts as offline", parse: func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			if d < time.Second || d > 24*time.Hour {
+				return errors.New("must be between 1s and 24h")
+			}
+			c.OfflineAfter = d
+			return nil
+		}},
+		{name: "trusted-proxies", def: "", usage: "comma-separated IPs/CIDRs whose X-Forwarded-For is believed; empty ignores the header", parse: func(v string) (err error) {
+			c.TrustedProxies, err = clientip.ParseTrusted(v)
+			return err
+		}},
+		{name: "log-format", def: "json", usage: "json, or text for the seed's human lines", parse: func(v string) error {
+			if v != logging.FormatJSON && v != logging.FormatText {
+				return fmt.Errorf("%q is neither json nor text", v)
+			}
+			c.LogFormat = v
+			return nil
+		}},
+		{name: "log-level", def: "info", usage: "debug, info, warn or error", parse: func(v string) (err error) {
+			c.LogLevel, err = logging.ParseLevel(v)
+			return err
+		}},
+		{name: "shutdown-timeout", def: "15s", usage: "how long SIGTERM waits for in-flight requests", parse: func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err == nil && d <= 0 {
+				err = errors.New("must be positive")
+			}
+			c.ShutdownTimeout = d
+			return err
+		}},
+	}
+	return c, load("serve", "Run the hub.", settings, args, getenv, out)
+}
+
+// load registers settings as flags, applies environment then flags, and
+// parses every value once.
+func load(cmd, summary string, settings []setting, args []string, getenv func(string) string, out io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(out)
+	values := make([]*string, len(settings))
+	for i := range settings {
+		s := &settings[i]
+		s.env = envName(s.name)
+		v := s.def
+		if e := getenv(s.env); e != "" {
+			v = e
+		}
+		values[i] = fs.String(s.name, v, s.usage)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: proxyhub %s [flags]\n\n%s\n\nEvery flag can also be set by its environment variable; a flag wins.\n\n", cmd, summary)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "FLAG\tENVIRONMENT\tDEFAULT\tMEANING")
+		for _, s := range settings {
+			def := s.def
+			if def == "" {
+				def = `""`
+			}
+			fmt.Fprintf(tw, "--%s\t%s\t%s\t%s\n", s.name, s.env, def, s.usage)
+		}
+		tw.Flush()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for i, s := range settings {
+		if err := s.parse(strings.TrimSpace(*values[i])); err != nil {
+			return &Error{Setting: s.name, Env: s.env, Err: err}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,42 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// retryAfterSeconds is what a 503 asks clients to wait before retrying.
+const retryAfterSeconds = "5"
+
+// problem maps an error from the domain or the store to an RFC 9457
+// problem with the right status. It is the only place that decides statuses
+// for domain errors. Unknown errors become a 500 whose detail is logged,
+// never sent.
+func (h *handlers) problem(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, hub.ErrInvalidName):
+		return huma.Error422UnprocessableEntity("invalid proxy name", &huma.ErrorDetail{
+			Location: "query.name",
+			Message:  "1-100 characters: a letter or digit first, then letters, digits, '.', '_' or '-'",
+		})
+	case errors.Is(err, clientip.ErrBadForwarded), errors.Is(err, clientip.ErrBadPeer), errors.Is(err, hub.ErrInvalidIP):
+		return huma.Error400BadRequest("could not determine the client IP address of this request")
+	case errors.Is(err, store.ErrNotFound):
+		return huma.Error404NotFound("not found")
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return huma.ErrorWithHeaders(
+			huma.Error503ServiceUnavailable("the store is unavailable; retry later"),
+			http.Header{"Retry-After": {retryAfterSeconds}})
+	default:
+		h.Logger.ErrorContext(ctx, "internal error", slog.String("error", err.Error()), slog.String("request_id", requestIDFrom(ctx)))
+		return huma.Error500InternalServerError("internal error")
+	}
+}

@@ -1,0 +1,165 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/httpapi"
+	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/metrics"
+	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/store/memory"
+)
+
+// clock is a settable fake clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.Write(p) }
+func (b *syncBuffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// testHub is the real handler stack over a store, with a fake clock and a
+// captured JSON log.
+type testHub struct {
+	t       *testing.T
+	handler http.Handler
+	store   store.Store
+	clock   *clock
+	logs    *syncBuffer
+}
+
+type hubOption func(*httpapi.Deps)
+
+func withTrusted(cidrs string) hubOption {
+	return func(d *httpapi.Deps) {
+		p, err := clientip.ParseTrusted(cidrs)
+		if err != nil {
+			panic(err)
+		}
+		d.ClientIP = clientip.NewResolver(p)
+	}
+}
+
+func withStore(s store.Store) hubOption { return func(d *httpapi.Deps) { d.Store = s } }
+
+var start = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+
+func newTestHub(t *testing.T, opts ...hubOption) *testHub {
+	t.Helper()
+	th := &testHub{t: t, clock: &clock{t: start}, logs: &syncBuffer{}}
+	log := slog.New(slog.NewJSONHandler(th.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := httpapi.Deps{Store: memory.New(), Logger: log, Metrics: metrics.New()}
+	for _, o := range opts {
+		o(&d)
+	}
+	d.Hub = hub.New(hub.Options{Store: d.Store, Clock: th.clock.Now, Logger: log, Observer: d.Metrics})
+	th.store = d.Store
+	th.handler = httpapi.New(d)
+	return th
+}
+
+// request is one call to the hub.
+type request struct {
+	method, target string
+	peer           string // RemoteAddr, default 203.0.113.10:40000
+	header         http.Header
+}
+
+// response is what the hub answered.
+type response struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+func (th *testHub) do(req request) response {
+	th.t.Helper()
+	if req.method == "" {
+		req.method = http.MethodGet
+	}
+	r := httptest.NewRequest(req.method, req.target, nil)
+	r.RemoteAddr = "203.0.113.10:40000"
+	if req.peer != "" {
+		r.RemoteAddr = req.peer
+	}
+	for k, vs := range req.header {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
+	}
+	w := httptest.NewRecorder()
+	th.handler.ServeHTTP(w, r)
+	body, _ := io.ReadAll(w.Result().Body)
+	return response{code: w.Code, header: w.Result().Header, body: body}
+}
+
+// heartbeat sends a heartbeat for name from peer and fails the test unless
+// it answers want.
+func (th *testHub) heartbeat(name, peer string, want int) map[string]any {
+	th.t.Helper()
+	res := th.do(request{target: "/proxy_server?name=" + name, peer: peer})
+	if res.code != want {
+		th.t.Fatalf("heartbeat %s from %s: status %d, want %d\n%s", name, peer, res.code, want, res.body)
+	}
+	return res.json(th.t)
+}
+
+func (th *testHub) proxies() []store.Proxy {
+	th.t.Helper()
+	ps, err := th.store.ListProxies(th.t.Context(), httpapi.DefaultTenant, store.ProxyQuery{})
+	if err != nil {
+		th.t.Fatal(err)
+	}
+	return ps
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// assertProblem checks an RFC 9457 answer.
+func assertProblem(t *testing.T, res response, status int) map[string]any {
+	t.Helper()
+	if res.code != status {
+		t.Fatalf("status %d, want %d\n%s", res.code, status, res.body)
+	}
+	if ct := res.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	p := res.json(t)
+	if int(p["status"].(float64)) != status || p["title"] == "" {
+		t.Fatalf("problem body %v lacks status/title", p)
+	}
+	return p
+}

@@ -1,0 +1,264 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/store/memory"
+)
+
+var seedTimestamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+
+func TestHeartbeat_FirstHeartbeatCreatesProxy(t *testing.T) {
+	th := newTestHub(t)
+	body := th.heartbeat("edge-7", "203.0.113.7:51000", http.StatusOK)
+
+	want := map[string]any{"success": true, "name": "edge-7", "remote_ip": "203.0.113.7", "ip_changed": false}
+	for k, v := range want {
+		if body[k] != v {
+			t.Errorf("%s = %v, want %v", k, body[k], v)
+		}
+	}
+	if _, ok := body["previous_ip"]; ok {
+		t.Errorf("previous_ip present without a change: %v", body)
+	}
+	ts, _ := body["timestamp"].(string)
+	if !seedTimestamp.MatchString(ts) || ts != "2026-11-28T09:00:00.000Z" {
+		t.Errorf("timestamp %q, want the clock's time in RFC 3339 UTC with milliseconds", ts)
+	}
+	ps := th.proxies()
+	if len(ps) != 1 || !ps[0].CreatedAt.Equal(start) || !ps[0].LastSeen.Equal(start) {
+		t.Fatalf("stored %+v, want one proxy created and last seen at %v", ps, start)
+	}
+}
+
+func TestHeartbeat_IPChangeSetsPreviousIP(t *testing.T) {
+	th := newTestHub(t)
+	th.heartbeat("edge-7", "203.0.113.7:51000", http.StatusOK)
+	th.clock.Advance(time.Minute)
+
+	body := th.heartbeat("edge-7", "203.0.113.8:51000", http.StatusOK)
+	if body["ip_changed"] != true || body["previous_ip"] != "203.0.113.7" || body["remote_ip"] != "203.0.113.8" {
+		t.Fatalf("after a change: %v", body)
+	}
+
+	th.clock.Advance(time.Minute)
+	body = th.heartbeat("edge-7", "203.0.113.8:51001", http.StatusOK)
+	if body["ip_changed"] != false || body["previous_ip"] != nil {
+		t.Fatalf("same IP again (other port) must not be a change: %v", body)
+	}
+
+	ps := th.proxies()
+	if ps[0].IPChanges != 1 || !ps[0].CreatedAt.Equal(start) || !ps[0].LastSeen.Equal(start.Add(2*time.Minute)) {
+		t.Fatalf("stored %+v", ps[0])
+	}
+	changes, _ := th.store.ListIPChanges(context.Background(), "default", "edge-7", 0)
+	if len(changes) != 1 || changes[0].OldIP.String() != "203.0.113.7" || changes[0].NewIP.String() != "203.0.113.8" {
+		t.Fatalf("history %+v, want one change .7 → .8", changes)
+	}
+	if !strings.Contains(th.logs.String(), `"msg":"ip_change"`) {
+		t.Errorf("IP change not logged:\n%s", th.logs)
+	}
+}
+
+func TestStatus_OfflineBoundaryAt80Seconds(t *testing.T) {
+	cases := []struct {
+		after time.Duration
+		want  string
+	}{
+		{0, "online"},
+		{79 * time.Second, "online"},
+		{80 * time.Second, "online"},
+		{80*time.Second + time.Millisecond, "offline"},
+		{time.Hour, "offline"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.after.String(), func(t *testing.T) {
+			th := newTestHub(t)
+			th.heartbeat("edge-7", "203.0.113.7:1", http.StatusOK)
+			th.clock.Advance(tc.after)
+			st := th.do(request{target: "/status"}).json(t)
+			ps := st["proxies"].([]any)
+			if got := ps[0].(map[string]any)["status"]; got != tc.want {
+				t.Fatalf("status after %v = %v, want %s", tc.after, got, tc.want)
+			}
+			online, offline := 1.0, 0.0
+			if tc.want == "offline" {
+				online, offline = 0, 1
+			}
+			if st["total"] != 1.0 || st["online"] != online || st["offline"] != offline {
+				t.Fatalf("counts %v/%v/%v", st["total"], st["online"], st["offline"])
+			}
+		})
+	}
+}
+
+func TestStatus_ListsProxiesSortedWithSeedFields(t *testing.T) {
+	th := newTestHub(t)
+	for _, n := range []string{"web-2", "db-1", "web-1"} {
+		th.heartbeat(n, "198.51.100.1:1", http.StatusOK)
+	}
+	th.clock.Advance(90 * time.Second)
+	th.heartbeat("web-1", "198.51.100.2:1", http.StatusOK)
+
+	st := th.do(request{target: "/status"}).json(t)
+	var names []string
+	for _, p := range st["proxies"].([]any) {
+		m := p.(map[string]any)
+		names = append(names, m["name"].(string))
+		for _, k := range []string{"name", "remote_ip", "status", "last_seen", "created_at", "ip_changes"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("proxy %v lacks %s", m["name"], k)
+			}
+		}
+		if m["name"] == "web-1" && (m["ip_changes"] != 1.0 || m["status"] != "online" || m["remote_ip"] != "198.51.100.2") {
+			t.Errorf("web-1 = %v", m)
+		}
+		if m["name"] == "db-1" && m["status"] != "offline" {
+			t.Errorf("db-1 = %v, want offline", m)
+		}
+	}
+	if fmt.Sprint(names) != "[db-1 web-1 web-2]" {
+		t.Fatalf("order %v", names)
+	}
+	if st["total"] != 3.0 || st["online"] != 1.0 || st["offline"] != 2.0 || !seedTimestamp.MatchString(st["timestamp"].(string)) {
+		t.Fatalf("status header %v", st)
+	}
+}
+
+func TestHeartbeat_InvalidNamesAre422AndStoreNothing(t *testing.T) {
+	cases := map[string]string{
+		"missing":           "/proxy_server",
+		"empty":             "/proxy_server?name=",
+		"leading dash":      "/proxy_server?name=-edge",
+		"leading dot":       "/proxy_server?name=.edge",
+		"space":             "/proxy_server?name=edge%207",
+		"slash":             "/proxy_server?name=edge/7",
+		"non-ascii":         "/proxy_server?name=%C3%BCber",
+		"newline injection": "/proxy_server?name=edge%0A%F0%9F%94%84",
+		"101 characters":    "/proxy_server?name=" + strings.Repeat("a", 101),
+		"quote":             "/proxy_server?name=a%22b",
+	}
+	for name, target := range cases {
+		t.Run(name, func(t *testing.T) {
+			th := newTestHub(t)
+			p := assertProblem(t, th.do(request{target: target}), http.StatusUnprocessableEntity)
+			if !strings.Contains(fmt.Sprint(p["errors"]), "query.name") {
+				t.Errorf("problem does not name the field: %v", p)
+			}
+			if n := len(th.proxies()); n != 0 {
+				t.Fatalf("%d proxies stored after a rejected heartbeat", n)
+			}
+		})
+	}
+}
+
+func TestHeartbeat_ValidNamesAreAccepted(t *testing.T) {
+	for _, name := range []string{"a", "7", "edge-7", "edge_7.example.com", "EDGE-7", strings.Repeat("z", 100)} {
+		th := newTestHub(t)
+		body := th.heartbeat(name, "203.0.113.7:1", http.StatusOK)
+		if body["name"] != name {
+			t.Errorf("name %q echoed as %v", name, body["name"])
+		}
+	}
+}
+
+func TestHeartbeat_ClientIPFromTrustedProxyOnly(t *testing.T) {
+	xff := func(v ...string) http.Header { return http.Header{"X-Forwarded-For": v} }
+	cases := []struct {
+		name    string
+		trusted string
+		peer    string
+		header  http.Header
+		status  int
+		wantIP  string
+	}{
+		{"no trusted proxies ignore the header", "", "203.0.113.7:1", xff("198.51.100.99"), 200, "203.0.113.7"},
+		{"untrusted peer cannot spoof", "10.0.0.0/8", "203.0.113.7:1", xff("198.51.100.99"), 200, "203.0.113.7"},
+		{"trusted peer's header decides", "10.0.0.0/8", "10.0.0.5:1", xff("198.51.100.99"), 200, "198.51.100.99"},
+		{"spoofed leftmost entry is skipped", "10.0.0.0/8", "10.0.0.5:1", xff("1.1.1.1, 198.51.100.99"), 200, "198.51.100.99"},
+		{"garbage from trusted peer fails closed", "10.0.0.0/8", "10.0.0.5:1", xff("not-an-ip"), 400, ""},
+		{"trusted peer without header fails closed", "10.0.0.0/8", "10.0.0.5:1", nil, 400, ""},
+		{"IPv6 peer", "", "[2001:db8::7]:443", nil, 200, "2001:db8::7"},
+		{"IPv4-mapped peer is folded", "", "[::ffff:203.0.113.9]:443", nil, 200, "203.0.113.9"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			th := newTestHub(t, withTrusted(tc.trusted))
+			res := th.do(request{target: "/proxy_server?name=edge-1", peer: tc.peer, header: tc.header})
+			if tc.status != 200 {
+				assertProblem(t, res, tc.status)
+				if n := len(th.proxies()); n != 0 {
+					t.Fatalf("stored %d proxies after a failed IP resolution", n)
+				}
+				return
+			}
+			if res.code != 200 || res.json(t)["remote_ip"] != tc.wantIP {
+				t.Fatalf("status %d body %s, want remote_ip %s", res.code, res.body, tc.wantIP)
+			}
+			p := th.proxies()[0]
+			if p.IP.String() != tc.wantIP {
+				t.Fatalf("stored IP %s, want %s", p.IP, tc.wantIP)
+			}
+			if wantPeer := strings.Trim(tc.peer[:strings.LastIndex(tc.peer, ":")], "[]"); p.PeerIP.String() != strings.TrimPrefix(wantPeer, "::ffff:") {
+				t.Fatalf("stored peer %s, want the raw socket peer %s", p.PeerIP, wantPeer)
+			}
+		})
+	}
+}
+
+// failingStore is a store whose database has gone away.
+type failingStore struct{ store.Store }
+
+func (failingStore) RecordHeartbeat(context.Context, store.Heartbeat) (store.HeartbeatResult, error) {
+	return store.HeartbeatResult{}, fmt.Errorf("dial: %w", store.ErrUnavailable)
+}
+func (failingStore) ListProxies(context.Context, string, store.ProxyQuery) ([]store.Proxy, error) {
+	return nil, errors.New("connection reset with password=hunter2")
+}
+func (failingStore) Ping(context.Context) error { return store.ErrUnavailable }
+
+func TestStoreDown_503WithRetryAfterAndReadyzFails(t *testing.T) {
+	th := newTestHub(t, withStore(failingStore{memory.New()}))
+	res := th.do(request{target: "/proxy_server?name=edge-1"})
+	assertProblem(t, res, http.StatusServiceUnavailable)
+	if res.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if res := th.do(request{target: "/readyz"}); res.code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d with the store down, want 503", res.code)
+	}
+	if res := th.do(request{target: "/healthz"}); res.code != http.StatusOK {
+		t.Errorf("/healthz = %d, want 200 (the process is up)", res.code)
+	}
+	res = th.do(request{target: "/status"})
+	p := assertProblem(t, res, http.StatusInternalServerError)
+	if strings.Contains(string(res.body), "hunter2") || p["detail"] != "internal error" {
+		t.Errorf("internal error detail leaked to the client: %s", res.body)
+	}
+}
+
+// panickingStore panics on every write.
+type panickingStore struct{ store.Store }
+
+func (panickingStore) RecordHeartbeat(context.Context, store.Heartbeat) (store.HeartbeatResult, error) {
+	panic("boom")
+}
+
+func TestPanicBecomes500Problem(t *testing.T) {
+	th := newTestHub(t, withStore(panickingStore{memory.New()}))
+	assertProblem(t, th.do(request{target: "/proxy_server?name=edge-1"}), http.StatusInternalServerError)
+	if !strings.Contains(th.logs.String(), `"msg":"panic"`) {
+		t.Error("panic not logged")
+	}
+	if res := th.do(request{target: "/healthz"}); res.code != 200 {
+		t.Error("hub did not survive a panic")
+	}
+}

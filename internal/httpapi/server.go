@@ -1,0 +1,80 @@
+// Package httpapi is proxyhub's HTTP surface: the Huma API (every operation
+// and its OpenAPI description), the middleware pipeline in front of it, and
+// the one place where domain errors become RFC 9457 problems.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/metrics"
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// Version is the API version shown in the OpenAPI document.
+const Version = "0.1.0"
+
+// DefaultTenant is the tenant that unauthenticated heartbeats are recorded
+// under until tenants and tokens exist.
+const DefaultTenant = "default"
+
+// Deps are the collaborators the HTTP surface needs.
+type Deps struct {
+	Hub      *hub.Service
+	Store    store.Store
+	ClientIP *clientip.Resolver
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
+}
+
+// New returns the whole HTTP handler: middleware, API operations, OpenAPI
+// document and docs, health checks and metrics.
+func New(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.ClientIP == nil {
+		d.ClientIP = clientip.NewResolver(nil)
+	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
+	}
+	mux := http.NewServeMux()
+	newAPI(mux, &handlers{Deps: d})
+	mux.Handle("GET /metrics", d.Metrics.Handler())
+
+	var handler http.Handler = mux
+	handler = problemFallback(handler)
+	handler = accessLog(d.Logger, d.Metrics, handler)
+	handler = resolveClientIP(d.ClientIP, handler)
+	handler = recoverPanics(d.Logger, handler)
+	handler = requestID(handler)
+	return handler
+}
+
+// OpenAPI returns the API description generated from the operations, as
+// served at /openapi.yaml and printed by `proxyhub openapi`.
+func OpenAPI() *huma.OpenAPI {
+	return newAPI(http.NewServeMux(), &handlers{}).OpenAPI()
+}
+
+// newAPI declares the Huma API with its operations on mux.
+func newAPI(mux *http.ServeMux, h *handlers) huma.API {
+	config := huma.DefaultConfig("proxyhub", Version)
+	// No $schema fields or Link headers in bodies: the heartbeat answer is a
+	// wire contract with the seed's cron clients.
+	config.CreateHooks = nil
+	config.Info.Description = "proxyhub watches the external IP addresses of proxy fleets. " +
+		"Every proxy calls GET /proxy_server each minute; the hub records where the call came from, " +
+		"notices IP changes, keeps every change as an audit record, and reports proxies offline " +
+		"when their heartbeats stop."
+	api := humago.New(mux, config)
+	api.UseMiddleware(operationName)
+	addRoutes(api, h)
+	return api
+}

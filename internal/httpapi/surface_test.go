@@ -1,0 +1,90 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestUnknownPathsAreProblems(t *testing.T) {
+	th := newTestHub(t)
+	assertProblem(t, th.do(request{target: "/nope"}), http.StatusNotFound)
+	assertProblem(t, th.do(request{target: "/"}), http.StatusNotFound)
+	res := th.do(request{method: http.MethodPost, target: "/proxy_server?name=a"})
+	assertProblem(t, res, http.StatusMethodNotAllowed)
+	if len(th.proxies()) != 0 {
+		t.Fatal("POST stored a proxy")
+	}
+}
+
+func TestPublicEndpointsAnswer200(t *testing.T) {
+	th := newTestHub(t)
+	for _, path := range []string{"/healthz", "/readyz", "/docs", "/openapi.json", "/openapi.yaml", "/metrics"} {
+		if res := th.do(request{target: path}); res.code != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, res.code)
+		}
+	}
+}
+
+func TestRequestID_EchoedOrGenerated(t *testing.T) {
+	th := newTestHub(t)
+	cases := []struct {
+		name, sent string
+		echoed     bool
+	}{
+		{"well-formed id is echoed", "abc-123_X.y", true},
+		{"none sent", "", false},
+		{"header injection replaced", "a\"b", false},
+		{"too long replaced", strings.Repeat("a", 65), false},
+	}
+	for _, tc := range cases {
+		h := http.Header{}
+		if tc.sent != "" {
+			h.Set("X-Request-Id", tc.sent)
+		}
+		got := th.do(request{target: "/healthz", header: h}).header.Get("X-Request-Id")
+		if tc.echoed && got != tc.sent || !tc.echoed && (got == "" || got == tc.sent) {
+			t.Errorf("%s: X-Request-Id %q", tc.name, got)
+		}
+	}
+}
+
+func TestAccessLog_HasRequestFactsButNoSecrets(t *testing.T) {
+	th := newTestHub(t)
+	const secret = "phb_s3cretTokenValue"
+	th.do(request{target: "/proxy_server?name=edge-1", peer: "198.51.100.4:9", header: http.Header{
+		"Authorization": {"Bearer " + secret},
+		"X-Request-Id":  {"req-42"},
+		"Cookie":        {"session=" + secret},
+	}})
+	logs := th.logs.String()
+	for _, want := range []string{`"method":"GET"`, `"path":"/proxy_server"`, `"status":200`, `"client_ip":"198.51.100.4"`, `"request_id":"req-42"`, `"duration_ms"`, `"operation":"heartbeat"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("access log lacks %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, secret) || strings.Contains(logs, "Authorization") {
+		t.Errorf("log contains a credential:\n%s", logs)
+	}
+}
+
+func TestMetrics_CountHeartbeatsWithoutPerProxyLabels(t *testing.T) {
+	th := newTestHub(t)
+	th.heartbeat("edge-secret-name", "203.0.113.1:1", http.StatusOK)
+	th.heartbeat("edge-secret-name", "203.0.113.2:1", http.StatusOK)
+	body := string(th.do(request{target: "/metrics"}).body)
+	for _, want := range []string{
+		"proxyhub_heartbeats_total 2",
+		"proxyhub_ip_changes_total 1",
+		"proxyhub_proxies_registered_total 1",
+		`proxyhub_http_requests_total{code="200",operation="heartbeat"} 2`,
+		`proxyhub_http_request_duration_seconds_bucket{operation="heartbeat"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(body, "edge-secret-name") || strings.Contains(body, "203.0.113") {
+		t.Error("metrics carry per-proxy labels")
+	}
+}

@@ -1,0 +1,86 @@
+package hub_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/store/memory"
+)
+
+var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+
+func newService(now *time.Time, offlineAfter time.Duration) (*hub.Service, store.Store) {
+	st := memory.New()
+	return hub.New(hub.Options{
+		Store: st, Clock: func() time.Time { return *now }, OfflineAfter: offlineAfter,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}), st
+}
+
+func TestValidName(t *testing.T) {
+	cases := map[string]bool{
+		"edge-7": true, "a": true, "9": true, "host.example.com": true, "under_score": true, strings.Repeat("x", 100): true,
+		"": false, "-a": false, ".a": false, "_a": false, "a b": false, "a/b": false, "ä": false, "a\n": false, strings.Repeat("x", 101): false,
+	}
+	for name, want := range cases {
+		if got := hub.ValidName(name); got != want {
+			t.Errorf("ValidName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestHeartbeat_RejectsBadInputWithoutStoring(t *testing.T) {
+	now := t0
+	svc, st := newService(&now, 0)
+	cases := []hub.HeartbeatRequest{
+		{TenantID: "t", Name: "bad name", IP: netip.MustParseAddr("192.0.2.1")},
+		{TenantID: "t", Name: "edge-1"},
+		{TenantID: "t", Name: "edge-1", IP: netip.IPv4Unspecified()},
+	}
+	for _, req := range cases {
+		if _, err := svc.Heartbeat(context.Background(), req); !errors.Is(err, hub.ErrInvalidName) && !errors.Is(err, hub.ErrInvalidIP) {
+			t.Errorf("Heartbeat(%+v) err = %v", req, err)
+		}
+	}
+	if ps, _ := st.ListProxies(context.Background(), "t", store.ProxyQuery{}); len(ps) != 0 {
+		t.Fatalf("stored %+v", ps)
+	}
+}
+
+func TestStatus_FollowsConfiguredTimeoutWithFakeClock(t *testing.T) {
+	now := t0
+	svc, _ := newService(&now, 30*time.Second)
+	if _, err := svc.Heartbeat(context.Background(), hub.HeartbeatRequest{TenantID: "t", Name: "edge-1", IP: netip.MustParseAddr("192.0.2.1")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at   time.Duration
+		want hub.Status
+	}{{30 * time.Second, hub.Online}, {30*time.Second + time.Nanosecond, hub.Offline}} {
+		now = t0.Add(tc.at)
+		r, err := svc.Status(context.Background(), "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Proxies[0].Status != tc.want || !r.At.Equal(now) {
+			t.Errorf("at +%v: %s (report at %v), want %s", tc.at, r.Proxies[0].Status, r.At, tc.want)
+		}
+	}
+}
+
+func TestNew_DefaultsToSeedTimeout(t *testing.T) {
+	now := t0
+	svc, _ := newService(&now, 0)
+	p := store.Proxy{LastSeen: t0}
+	if svc.StatusAt(p, t0.Add(hub.DefaultOfflineAfter)) != hub.Online || svc.StatusAt(p, t0.Add(hub.DefaultOfflineAfter+1)) != hub.Offline {
+		t.Fatal("default timeout is not 80 s")
+	}
+}
