@@ -34,6 +34,8 @@ var commands = []struct {
 }{
 	{"serve", "run the hub (embedded store unless PROXYHUB_DATABASE_URL is set)", serve},
 	{"openapi", "print the OpenAPI 3.1 document (YAML) generated from the code", printOpenAPI},
+	{"keygen", "write a new Ed25519 key for signing admin JWTs", keygen},
+	{"jwt", "mint an admin JWT with the signing key (bootstrap, scripts)", mintJWT},
 }
 
 // run is the whole program: it dispatches args[1] to a subcommand. It

@@ -42,6 +42,12 @@ var textListening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // startHub runs `proxyhub serve` in-process on a free port and returns its
 // base URL, its log, and a stop function that returns run's error.
 func startHub(t *testing.T, getenv func(string) string, args ...string) (string, *syncBuffer, func() error) {
+	base, stdout, _, stop := startHubFull(t, getenv, args...)
+	return base, stdout, stop
+}
+
+// startHubFull is startHub that also returns standard error.
+func startHubFull(t *testing.T, getenv func(string) string, args ...string) (string, *syncBuffer, *syncBuffer, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
@@ -86,7 +92,53 @@ func startHub(t *testing.T, getenv func(string) string, args ...string) (string,
 		}
 	}
 	t.Cleanup(func() { _ = stop() })
-	return "http://" + addr, stdout, stop
+	return "http://" + addr, stdout, stderr, stop
+}
+
+var bootstrapJWT = regexp.MustCompile(`export PROXYHUB_JWT=(\S+)`)
+
+// call makes an HTTP request and decodes a JSON answer.
+func call(t *testing.T, method, url, bearer, body string, header ...string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
+
+// demoToken follows the bootstrap lines the hub printed: with the printed
+// platform JWT it creates tenant demo and a heartbeat token.
+func demoToken(t *testing.T, base string, stderr *syncBuffer) string {
+	t.Helper()
+	m := bootstrapJWT.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no bootstrap JWT printed:\n%s", stderr)
+	}
+	if code, body := call(t, http.MethodPost, base+"/v1/tenants", m[1], `{"id":"demo","name":"Demo"}`); code != http.StatusCreated {
+		t.Fatalf("create tenant: %d %v", code, body)
+	}
+	code, body := call(t, http.MethodPost, base+"/v1/tenants/demo/tokens", m[1], `{"label":"test"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create token: %d %v", code, body)
+	}
+	return body["token"].(string)
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -101,15 +153,22 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestServe_EmbeddedStoreServesAndShutsDownCleanly(t *testing.T) {
-	base, logs, stop := startHub(t, env())
+	base, logs, stderr, stop := startHubFull(t, env())
 	for _, path := range []string{"/healthz", "/readyz", "/docs", "/openapi.json"} {
 		if code, _ := get(t, base+path); code != http.StatusOK {
 			t.Errorf("GET %s = %d", path, code)
 		}
 	}
-	code, body := get(t, base+"/proxy_server?name=edge-7")
-	if code != 200 || !strings.Contains(body, `"remote_ip":"127.0.0.1"`) {
-		t.Fatalf("heartbeat: %d %s", code, body)
+	if code, _ := get(t, base+"/proxy_server?name=edge-7"); code != http.StatusUnauthorized {
+		t.Errorf("heartbeat without a token: %d, want 401", code)
+	}
+	tok := demoToken(t, base, stderr)
+	code, body := call(t, http.MethodGet, base+"/proxy_server?name=edge-7", tok, "")
+	if code != 200 || body["remote_ip"] != "127.0.0.1" {
+		t.Fatalf("heartbeat: %d %v", code, body)
+	}
+	if strings.Contains(logs.String(), tok) || strings.Contains(logs.String(), bootstrapJWT.FindStringSubmatch(stderr.String())[1]) {
+		t.Error("a credential reached the structured log")
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("run returned %v after shutdown, want nil (exit 0)", err)
@@ -124,9 +183,12 @@ func TestServe_EmbeddedStoreServesAndShutsDownCleanly(t *testing.T) {
 }
 
 func TestServe_ShutdownDrainsInFlightRequests(t *testing.T) {
-	base, _, stop := startHub(t, env())
+	base, _, stderr, stop := startHubFull(t, env())
+	tok := demoToken(t, base, stderr)
 	// A client that is mid-request when the signal comes still gets its answer.
-	res, err := http.Get(base + "/proxy_server?name=edge-1")
+	req, _ := http.NewRequest(http.MethodGet, base+"/proxy_server?name=edge-1", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +208,12 @@ func TestServe_ShutdownDrainsInFlightRequests(t *testing.T) {
 }
 
 func TestServe_TextLogsPrintSeedLines(t *testing.T) {
-	base, logs, _ := startHub(t, env("PROXYHUB_LOG_FORMAT", "json"), "--log-format", "text", "--trusted-proxies", "127.0.0.1")
+	base, logs, stderr, _ := startHubFull(t, env("PROXYHUB_LOG_FORMAT", "json"), "--log-format", "text", "--trusted-proxies", "127.0.0.1")
+	tok := demoToken(t, base, stderr)
 	for _, ip := range []string{"203.0.113.7", "203.0.113.8"} {
 		req, _ := http.NewRequest(http.MethodGet, base+"/proxy_server?name=edge-7", nil)
 		req.Header.Set("X-Forwarded-For", ip)
+		req.Header.Set("Authorization", "Bearer "+tok)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil || res.StatusCode != 200 {
 			t.Fatalf("heartbeat: %v %v", err, res)

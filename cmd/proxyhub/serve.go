@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/config"
 	"github.com/proxyhub/proxyhub/internal/httpapi"
@@ -18,6 +21,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/metrics"
 	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
+	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
 
 // serve runs the hub until ctx is cancelled (SIGINT/SIGTERM), then drains
@@ -40,9 +44,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer st.Close()
 
+	key, throwaway, err := signingKey(cfg)
+	if err != nil {
+		return err
+	}
+	verifier, err := auth.NewVerifier(ctx, auth.VerifierConfig{
+		LocalKey: key.Public().(ed25519.PublicKey), LocalIssuer: auth.LocalIssuer, Audience: auth.LocalAudience,
+		JWKSURL: cfg.JWKSURL, ExternalIssuer: cfg.JWTIssuer, ExternalAudience: cfg.JWTAudience,
+	})
+	if err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("admin JWT settings: %v", err)}
+	}
+	signer := auth.NewSigner(key, auth.LocalIssuer, auth.LocalAudience, time.Now)
+
 	m := metrics.New()
 	handler := httpapi.New(httpapi.Deps{
 		Hub:      hub.New(hub.Options{Store: st, OfflineAfter: cfg.OfflineAfter, Logger: log, Observer: m}),
+		Tenancy:  tenancy.New(st, signer, time.Now),
+		Auth:     auth.NewAuthenticator(st, verifier, time.Now),
 		Store:    st,
 		ClientIP: clientip.NewResolver(cfg.TrustedProxies),
 		Metrics:  m,
@@ -54,7 +73,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv := newHTTPServer(handler, log)
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.Duration("offline_after", cfg.OfflineAfter),
-		slog.Int("trusted_proxies", len(cfg.TrustedProxies)))
+		slog.Int("trusted_proxies", len(cfg.TrustedProxies)), slog.String("signing_key_id", auth.KeyID(key.Public().(ed25519.PublicKey))))
+	if throwaway {
+		if err := printBootstrap(stderr, signer, ln.Addr()); err != nil {
+			return err
+		}
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -81,6 +105,23 @@ func openStore(_ context.Context, cfg config.Serve, log *slog.Logger) (store.Sto
 		return memory.New(), nil
 	}
 	return nil, &exitError{code: 2, msg: "invalid setting --database-url (PROXYHUB_DATABASE_URL): the PostgreSQL store is not available in this build"}
+}
+
+// signingKey loads the configured key, or, on the embedded store only,
+// makes a throwaway one (throwaway is then true).
+func signingKey(cfg config.Serve) (key ed25519.PrivateKey, throwaway bool, err error) {
+	if cfg.SigningKeyFile != "" {
+		key, err := auth.LoadKeyFile(cfg.SigningKeyFile)
+		if err != nil {
+			return nil, false, &exitError{code: 2, msg: fmt.Sprintf("invalid setting --signing-key-file (PROXYHUB_SIGNING_KEY_FILE): %v", err)}
+		}
+		return key, false, nil
+	}
+	if cfg.DatabaseURL != "" {
+		return nil, false, &exitError{code: 2, msg: "invalid setting --signing-key-file (PROXYHUB_SIGNING_KEY_FILE): required with PostgreSQL; create one with `proxyhub keygen --out FILE`"}
+	}
+	_, key, err = ed25519.GenerateKey(rand.Reader)
+	return key, true, err
 }
 
 // newHTTPServer sets every timeout, so a slow or silent client cannot hold

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,6 +29,10 @@ type Serve struct {
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
+	SigningKeyFile  string
+	JWKSURL         string // external identity provider's JWK Set
+	JWTIssuer       string // its iss
+	JWTAudience     string // the aud its tokens must carry
 }
 
 // Error is an invalid setting. Its message names the flag and the
@@ -39,6 +44,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Env == "" {
+		return fmt.Sprintf("invalid setting --%s: %v", e.Setting, e.Err)
+	}
 	return fmt.Sprintf("invalid setting --%s (%s): %v", e.Setting, e.Env, e.Err)
 }
 
@@ -51,6 +59,7 @@ var ErrHelp = flag.ErrHelp
 // how to parse it into the config.
 type setting struct {
 	name, env, def, usage string
+	noEnv                 bool // a flag only: no PROXYHUB_* variable
 	parse                 func(string) error
 }
 
@@ -108,8 +117,109 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 			c.ShutdownTimeout = d
 			return err
 		}},
+		{name: "signing-key-file", def: "", usage: "Ed25519 key (PEM) that signs admin JWTs; `proxyhub keygen` writes one. Required with PostgreSQL", parse: func(v string) error {
+			c.SigningKeyFile = v
+			return nil
+		}},
+		{name: "jwt-jwks-url", def: "", usage: "JWK Set URL of an external identity provider whose JWTs are accepted", parse: func(v string) error {
+			if v != "" {
+				if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+					return errors.New("must be an http(s) URL")
+				}
+			}
+			c.JWKSURL = v
+			return nil
+		}},
+		{name: "jwt-issuer", def: "", usage: "iss of the external identity provider's JWTs (required with --jwt-jwks-url)", parse: func(v string) error {
+			c.JWTIssuer = v
+			if c.JWKSURL != "" && v == "" {
+				return errors.New("required with --jwt-jwks-url")
+			}
+			return nil
+		}},
+		{name: "jwt-audience", def: "", usage: "aud the external identity provider's JWTs must carry (required with --jwt-jwks-url)", parse: func(v string) error {
+			c.JWTAudience = v
+			if c.JWKSURL != "" && v == "" {
+				return errors.New("required with --jwt-jwks-url")
+			}
+			return nil
+		}},
 	}
 	return c, load("serve", "Run the hub.", settings, args, getenv, out)
+}
+
+// Keygen holds the settings of `proxyhub keygen`.
+type Keygen struct {
+	Out string
+}
+
+// LoadKeygen parses the keygen settings.
+func LoadKeygen(args []string, getenv func(string) string, out io.Writer) (Keygen, error) {
+	var c Keygen
+	settings := []setting{
+		{name: "out", noEnv: true, def: "", usage: "file to write the new Ed25519 signing key to (mode 0600; never overwritten)", parse: func(v string) error {
+			if v == "" {
+				return errors.New("required")
+			}
+			c.Out = v
+			return nil
+		}},
+	}
+	return c, load("keygen", "Write a new Ed25519 key for signing admin JWTs (PROXYHUB_SIGNING_KEY_FILE).", settings, args, getenv, out)
+}
+
+// MintJWT holds the settings of `proxyhub jwt`.
+type MintJWT struct {
+	KeyFile string
+	Tenant  string
+	Role    string
+	TTL     time.Duration
+	Subject string
+}
+
+// LoadMintJWT parses the jwt settings.
+func LoadMintJWT(args []string, getenv func(string) string, out io.Writer) (MintJWT, error) {
+	var c MintJWT
+	settings := []setting{
+		{name: "signing-key-file", def: "", usage: "the hub's signing key (as for serve)", parse: func(v string) error {
+			if v == "" {
+				return errors.New("required: the key the hub verifies with")
+			}
+			c.KeyFile = v
+			return nil
+		}},
+		{name: "role", noEnv: true, def: "", usage: "platform, owner, admin or viewer", parse: func(v string) error {
+			switch v {
+			case "platform", "owner", "admin", "viewer":
+				c.Role = v
+				return nil
+			}
+			return fmt.Errorf("%q is not platform, owner, admin or viewer", v)
+		}},
+		{name: "tenant", noEnv: true, def: "", usage: "the tenant id (not for --role platform)", parse: func(v string) error {
+			c.Tenant = v
+			if (v == "") != (c.Role == "platform") {
+				return errors.New("give a tenant for owner, admin and viewer, and none for platform")
+			}
+			return nil
+		}},
+		{name: "ttl", noEnv: true, def: "1h", usage: "lifetime, at most 24h", parse: func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err == nil && (d <= 0 || d > 24*time.Hour) {
+				err = errors.New("must be between 1s and 24h")
+			}
+			c.TTL = d
+			return err
+		}},
+		{name: "sub", noEnv: true, def: "cli", usage: "subject (who the token speaks for), shown in logs", parse: func(v string) error {
+			if v == "" {
+				return errors.New("required")
+			}
+			c.Subject = v
+			return nil
+		}},
+	}
+	return c, load("jwt", "Mint an admin JWT signed with the hub's key (bootstrap and scripts). Prints it to standard output.", settings, args, getenv, out)
 }
 
 // load registers settings as flags, applies environment then flags, and
@@ -120,10 +230,12 @@ func load(cmd, summary string, settings []setting, args []string, getenv func(st
 	values := make([]*string, len(settings))
 	for i := range settings {
 		s := &settings[i]
-		s.env = envName(s.name)
 		v := s.def
-		if e := getenv(s.env); e != "" {
-			v = e
+		if !s.noEnv {
+			s.env = envName(s.name)
+			if e := getenv(s.env); e != "" {
+				v = e
+			}
 		}
 		values[i] = fs.String(s.name, v, s.usage)
 	}
@@ -136,7 +248,11 @@ func load(cmd, summary string, settings []setting, args []string, getenv func(st
 			if def == "" {
 				def = `""`
 			}
-			fmt.Fprintf(tw, "--%s\t%s\t%s\t%s\n", s.name, s.env, def, s.usage)
+			env := s.env
+			if env == "" {
+				env = "-"
+			}
+			fmt.Fprintf(tw, "--%s\t%s\t%s\t%s\n", s.name, env, def, s.usage)
 		}
 		tw.Flush()
 	}

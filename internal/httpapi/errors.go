@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/store"
@@ -16,12 +17,21 @@ import (
 // retryAfterSeconds is what a 503 asks clients to wait before retrying.
 const retryAfterSeconds = "5"
 
-// problem maps an error from the domain or the store to an RFC 9457
-// problem with the right status. It is the only place that decides statuses
-// for domain errors. Unknown errors become a 500 whose detail is logged,
-// never sent.
+// fieldError is invalid input that names its field (tenancy.FieldError).
+type fieldError interface {
+	error
+	FieldName() string
+}
+
+// problem maps an error from the domain, the store or authorization to an
+// RFC 9457 problem with the right status. It is the only place that decides
+// statuses for those errors. Unknown errors become a 500 whose detail is
+// logged, never sent.
 func (h *handlers) problem(ctx context.Context, err error) error {
+	var fe fieldError
 	switch {
+	case errors.As(err, &fe):
+		return huma.Error422UnprocessableEntity("invalid input", &huma.ErrorDetail{Location: fe.FieldName(), Message: fe.Error()})
 	case errors.Is(err, hub.ErrInvalidName):
 		return huma.Error422UnprocessableEntity("invalid proxy name", &huma.ErrorDetail{
 			Location: "query.name",
@@ -29,8 +39,16 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		})
 	case errors.Is(err, clientip.ErrBadForwarded), errors.Is(err, clientip.ErrBadPeer), errors.Is(err, hub.ErrInvalidIP):
 		return huma.Error400BadRequest("could not determine the client IP address of this request")
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, authz.ErrHidden), errors.Is(err, store.ErrNotFound):
 		return huma.Error404NotFound("not found")
+	case errors.Is(err, authz.ErrForbidden):
+		return huma.Error403Forbidden("this credential may not perform this operation")
+	case errors.Is(err, hub.ErrQuotaExceeded):
+		return huma.Error403Forbidden("quota exceeded: the tenant has reached max_proxies; existing proxies keep working")
+	case errors.Is(err, hub.ErrNotRegistered):
+		return huma.Error403Forbidden("proxy not registered: this tenant does not auto-register new names; use a token bound to this name")
+	case errors.Is(err, store.ErrConflict):
+		return huma.Error409Conflict("already exists")
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return huma.ErrorWithHeaders(
 			huma.Error503ServiceUnavailable("the store is unavailable; retry later"),

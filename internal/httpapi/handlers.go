@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/api"
+	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/hub"
 )
@@ -32,11 +33,14 @@ func (h *handlers) heartbeat(ctx context.Context, in *HeartbeatInput) (*Heartbea
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
+	p, _ := auth.PrincipalFrom(ctx)
 	res, err := h.Hub.Heartbeat(ctx, hub.HeartbeatRequest{
-		TenantID:  DefaultTenant,
+		TenantID:  p.TenantID,
 		Name:      in.Name,
 		IP:        ip.Client,
 		PeerIP:    ip.Peer,
+		TokenID:   p.ID,
+		Bound:     p.Proxy != "" && p.Proxy == in.Name,
 		RequestID: requestIDFrom(ctx),
 	})
 	if err != nil {
@@ -61,7 +65,8 @@ type StatusOutput struct {
 }
 
 func (h *handlers) status(ctx context.Context, _ *struct{}) (*StatusOutput, error) {
-	r, err := h.Hub.Status(ctx, DefaultTenant)
+	p, _ := auth.PrincipalFrom(ctx)
+	r, err := h.Hub.Status(ctx, p.TenantID)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -73,14 +78,7 @@ func (h *handlers) status(ctx context.Context, _ *struct{}) (*StatusOutput, erro
 		Timestamp: api.NewTime(r.At),
 	}}
 	for i, p := range r.Proxies {
-		out.Body.Proxies[i] = api.ProxyStatus{
-			Name:      p.Name,
-			RemoteIP:  p.IP.String(),
-			Status:    string(p.Status),
-			LastSeen:  api.NewTime(p.LastSeen),
-			CreatedAt: api.NewTime(p.CreatedAt),
-			IPChanges: p.IPChanges,
-		}
+		out.Body.Proxies[i] = proxyStatus(p)
 	}
 	return out, nil
 }

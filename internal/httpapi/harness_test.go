@@ -2,22 +2,28 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/metrics"
 	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
+	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
 
 // clock is a settable fake clock.
@@ -46,14 +52,17 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
-// testHub is the real handler stack over a store, with a fake clock and a
-// captured JSON log.
+// testHub is the real handler stack over a store, with a fake clock, a
+// signing key, and a captured JSON log.
 type testHub struct {
 	t       *testing.T
 	handler http.Handler
 	store   store.Store
 	clock   *clock
 	logs    *syncBuffer
+	key     ed25519.PrivateKey
+	signer  *auth.Signer
+	tenancy *tenancy.Service
 }
 
 type hubOption func(*httpapi.Deps)
@@ -80,17 +89,70 @@ func newTestHub(t *testing.T, opts ...hubOption) *testHub {
 	for _, o := range opts {
 		o(&d)
 	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th.key = key
+	th.signer = auth.NewSigner(key, auth.LocalIssuer, auth.LocalAudience, th.clock.Now)
+	verifier, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{
+		LocalKey: key.Public().(ed25519.PublicKey), LocalIssuer: auth.LocalIssuer, Audience: auth.LocalAudience, Now: th.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	d.Hub = hub.New(hub.Options{Store: d.Store, Clock: th.clock.Now, Logger: log, Observer: d.Metrics})
+	d.Tenancy = tenancy.New(d.Store, th.signer, th.clock.Now)
+	d.Auth = auth.NewAuthenticator(d.Store, verifier, th.clock.Now)
 	th.store = d.Store
+	th.tenancy = d.Tenancy
 	th.handler = httpapi.New(d)
 	return th
+}
+
+// tenant creates a tenant directly in the store (test setup).
+func (th *testHub) tenant(id string, set ...tenancy.TenantSettings) {
+	th.t.Helper()
+	s := tenancy.TenantSettings{}
+	if len(set) > 0 {
+		s = set[0]
+	}
+	if _, err := th.tenancy.CreateTenant(context.Background(), id, s); err != nil {
+		th.t.Fatal(err)
+	}
+}
+
+// token creates a heartbeat token and returns its secret.
+func (th *testHub) token(tenant string, in ...tenancy.NewToken) string {
+	th.t.Helper()
+	req := tenancy.NewToken{Label: "test"}
+	if len(in) > 0 {
+		req = in[0]
+	}
+	_, secret, err := th.tenancy.CreateToken(context.Background(), tenant, req)
+	if err != nil {
+		th.t.Fatal(err)
+	}
+	return secret
+}
+
+// jwt mints an admin JWT valid for an hour.
+func (th *testHub) jwt(tenant string, role auth.Role) string {
+	th.t.Helper()
+	s, err := th.signer.Sign("test-admin", tenant, role, time.Hour)
+	if err != nil {
+		th.t.Fatal(err)
+	}
+	return s
 }
 
 // request is one call to the hub.
 type request struct {
 	method, target string
 	peer           string // RemoteAddr, default 203.0.113.10:40000
+	bearer         string // Authorization: Bearer …
 	header         http.Header
+	body           any // JSON-encoded unless a string
 }
 
 // response is what the hub answered.
@@ -114,36 +176,52 @@ func (th *testHub) do(req request) response {
 	if req.method == "" {
 		req.method = http.MethodGet
 	}
-	r := httptest.NewRequest(req.method, req.target, nil)
+	var body io.Reader
+	switch b := req.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		body = bytes.NewReader(j)
+	}
+	r := httptest.NewRequest(req.method, req.target, body)
 	r.RemoteAddr = "203.0.113.10:40000"
 	if req.peer != "" {
 		r.RemoteAddr = req.peer
 	}
+	if req.body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if req.bearer != "" {
+		r.Header.Set("Authorization", "Bearer "+req.bearer)
+	}
 	for k, vs := range req.header {
+		r.Header.Del(k)
 		for _, v := range vs {
 			r.Header.Add(k, v)
 		}
 	}
 	w := httptest.NewRecorder()
 	th.handler.ServeHTTP(w, r)
-	body, _ := io.ReadAll(w.Result().Body)
-	return response{code: w.Code, header: w.Result().Header, body: body}
+	b, _ := io.ReadAll(w.Result().Body)
+	return response{code: w.Code, header: w.Result().Header, body: b}
 }
 
-// heartbeat sends a heartbeat for name from peer and fails the test unless
-// it answers want.
-func (th *testHub) heartbeat(name, peer string, want int) map[string]any {
+// heartbeat sends a heartbeat for name from peer with token and fails the
+// test unless it answers want.
+func (th *testHub) heartbeat(token, name, peer string, want int) map[string]any {
 	th.t.Helper()
-	res := th.do(request{target: "/proxy_server?name=" + name, peer: peer})
+	res := th.do(request{target: "/proxy_server?name=" + name, peer: peer, bearer: token})
 	if res.code != want {
 		th.t.Fatalf("heartbeat %s from %s: status %d, want %d\n%s", name, peer, res.code, want, res.body)
 	}
 	return res.json(th.t)
 }
 
-func (th *testHub) proxies() []store.Proxy {
+func (th *testHub) proxies(tenant string) []store.Proxy {
 	th.t.Helper()
-	ps, err := th.store.ListProxies(th.t.Context(), httpapi.DefaultTenant, store.ProxyQuery{})
+	ps, err := th.store.ListProxies(context.Background(), tenant, store.ProxyQuery{})
 	if err != nil {
 		th.t.Fatal(err)
 	}
@@ -166,4 +244,12 @@ func assertProblem(t *testing.T, res response, status int) map[string]any {
 		t.Fatalf("problem body %v lacks status/title", p)
 	}
 	return p
+}
+
+// newAcme is a hub with tenant "acme" and one unbound heartbeat token.
+func newAcme(t *testing.T, opts ...hubOption) (*testHub, string) {
+	t.Helper()
+	th := newTestHub(t, opts...)
+	th.tenant("acme")
+	return th, th.token("acme")
 }

@@ -17,8 +17,8 @@ import (
 var seedTimestamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 
 func TestHeartbeat_FirstHeartbeatCreatesProxy(t *testing.T) {
-	th := newTestHub(t)
-	body := th.heartbeat("edge-7", "203.0.113.7:51000", http.StatusOK)
+	th, tok := newAcme(t)
+	body := th.heartbeat(tok, "edge-7", "203.0.113.7:51000", http.StatusOK)
 
 	want := map[string]any{"success": true, "name": "edge-7", "remote_ip": "203.0.113.7", "ip_changed": false}
 	for k, v := range want {
@@ -33,33 +33,33 @@ func TestHeartbeat_FirstHeartbeatCreatesProxy(t *testing.T) {
 	if !seedTimestamp.MatchString(ts) || ts != "2026-11-28T09:00:00.000Z" {
 		t.Errorf("timestamp %q, want the clock's time in RFC 3339 UTC with milliseconds", ts)
 	}
-	ps := th.proxies()
+	ps := th.proxies("acme")
 	if len(ps) != 1 || !ps[0].CreatedAt.Equal(start) || !ps[0].LastSeen.Equal(start) {
 		t.Fatalf("stored %+v, want one proxy created and last seen at %v", ps, start)
 	}
 }
 
 func TestHeartbeat_IPChangeSetsPreviousIP(t *testing.T) {
-	th := newTestHub(t)
-	th.heartbeat("edge-7", "203.0.113.7:51000", http.StatusOK)
+	th, tok := newAcme(t)
+	th.heartbeat(tok, "edge-7", "203.0.113.7:51000", http.StatusOK)
 	th.clock.Advance(time.Minute)
 
-	body := th.heartbeat("edge-7", "203.0.113.8:51000", http.StatusOK)
+	body := th.heartbeat(tok, "edge-7", "203.0.113.8:51000", http.StatusOK)
 	if body["ip_changed"] != true || body["previous_ip"] != "203.0.113.7" || body["remote_ip"] != "203.0.113.8" {
 		t.Fatalf("after a change: %v", body)
 	}
 
 	th.clock.Advance(time.Minute)
-	body = th.heartbeat("edge-7", "203.0.113.8:51001", http.StatusOK)
+	body = th.heartbeat(tok, "edge-7", "203.0.113.8:51001", http.StatusOK)
 	if body["ip_changed"] != false || body["previous_ip"] != nil {
 		t.Fatalf("same IP again (other port) must not be a change: %v", body)
 	}
 
-	ps := th.proxies()
+	ps := th.proxies("acme")
 	if ps[0].IPChanges != 1 || !ps[0].CreatedAt.Equal(start) || !ps[0].LastSeen.Equal(start.Add(2*time.Minute)) {
 		t.Fatalf("stored %+v", ps[0])
 	}
-	changes, _ := th.store.ListIPChanges(context.Background(), "default", "edge-7", 0)
+	changes, _ := store.CollectIPChanges(context.Background(), th.store, "acme", store.AuditQuery{Proxy: "edge-7"})
 	if len(changes) != 1 || changes[0].OldIP.String() != "203.0.113.7" || changes[0].NewIP.String() != "203.0.113.8" {
 		t.Fatalf("history %+v, want one change .7 → .8", changes)
 	}
@@ -81,10 +81,10 @@ func TestStatus_OfflineBoundaryAt80Seconds(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.after.String(), func(t *testing.T) {
-			th := newTestHub(t)
-			th.heartbeat("edge-7", "203.0.113.7:1", http.StatusOK)
+			th, tok := newAcme(t)
+			th.heartbeat(tok, "edge-7", "203.0.113.7:1", http.StatusOK)
 			th.clock.Advance(tc.after)
-			st := th.do(request{target: "/status"}).json(t)
+			st := th.do(request{target: "/status", bearer: tok}).json(t)
 			ps := st["proxies"].([]any)
 			if got := ps[0].(map[string]any)["status"]; got != tc.want {
 				t.Fatalf("status after %v = %v, want %s", tc.after, got, tc.want)
@@ -101,14 +101,14 @@ func TestStatus_OfflineBoundaryAt80Seconds(t *testing.T) {
 }
 
 func TestStatus_ListsProxiesSortedWithSeedFields(t *testing.T) {
-	th := newTestHub(t)
+	th, tok := newAcme(t)
 	for _, n := range []string{"web-2", "db-1", "web-1"} {
-		th.heartbeat(n, "198.51.100.1:1", http.StatusOK)
+		th.heartbeat(tok, n, "198.51.100.1:1", http.StatusOK)
 	}
 	th.clock.Advance(90 * time.Second)
-	th.heartbeat("web-1", "198.51.100.2:1", http.StatusOK)
+	th.heartbeat(tok, "web-1", "198.51.100.2:1", http.StatusOK)
 
-	st := th.do(request{target: "/status"}).json(t)
+	st := th.do(request{target: "/status", bearer: tok}).json(t)
 	var names []string
 	for _, p := range st["proxies"].([]any) {
 		m := p.(map[string]any)
@@ -148,12 +148,12 @@ func TestHeartbeat_InvalidNamesAre422AndStoreNothing(t *testing.T) {
 	}
 	for name, target := range cases {
 		t.Run(name, func(t *testing.T) {
-			th := newTestHub(t)
-			p := assertProblem(t, th.do(request{target: target}), http.StatusUnprocessableEntity)
+			th, tok := newAcme(t)
+			p := assertProblem(t, th.do(request{target: target, bearer: tok}), http.StatusUnprocessableEntity)
 			if !strings.Contains(fmt.Sprint(p["errors"]), "query.name") {
 				t.Errorf("problem does not name the field: %v", p)
 			}
-			if n := len(th.proxies()); n != 0 {
+			if n := len(th.proxies("acme")); n != 0 {
 				t.Fatalf("%d proxies stored after a rejected heartbeat", n)
 			}
 		})
@@ -162,8 +162,8 @@ func TestHeartbeat_InvalidNamesAre422AndStoreNothing(t *testing.T) {
 
 func TestHeartbeat_ValidNamesAreAccepted(t *testing.T) {
 	for _, name := range []string{"a", "7", "edge-7", "edge_7.example.com", "EDGE-7", strings.Repeat("z", 100)} {
-		th := newTestHub(t)
-		body := th.heartbeat(name, "203.0.113.7:1", http.StatusOK)
+		th, tok := newAcme(t)
+		body := th.heartbeat(tok, name, "203.0.113.7:1", http.StatusOK)
 		if body["name"] != name {
 			t.Errorf("name %q echoed as %v", name, body["name"])
 		}
@@ -191,11 +191,11 @@ func TestHeartbeat_ClientIPFromTrustedProxyOnly(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			th := newTestHub(t, withTrusted(tc.trusted))
-			res := th.do(request{target: "/proxy_server?name=edge-1", peer: tc.peer, header: tc.header})
+			th, tok := newAcme(t, withTrusted(tc.trusted))
+			res := th.do(request{target: "/proxy_server?name=edge-1", peer: tc.peer, header: tc.header, bearer: tok})
 			if tc.status != 200 {
 				assertProblem(t, res, tc.status)
-				if n := len(th.proxies()); n != 0 {
+				if n := len(th.proxies("acme")); n != 0 {
 					t.Fatalf("stored %d proxies after a failed IP resolution", n)
 				}
 				return
@@ -203,7 +203,7 @@ func TestHeartbeat_ClientIPFromTrustedProxyOnly(t *testing.T) {
 			if res.code != 200 || res.json(t)["remote_ip"] != tc.wantIP {
 				t.Fatalf("status %d body %s, want remote_ip %s", res.code, res.body, tc.wantIP)
 			}
-			p := th.proxies()[0]
+			p := th.proxies("acme")[0]
 			if p.IP.String() != tc.wantIP {
 				t.Fatalf("stored IP %s, want %s", p.IP, tc.wantIP)
 			}
@@ -226,8 +226,8 @@ func (failingStore) ListProxies(context.Context, string, store.ProxyQuery) ([]st
 func (failingStore) Ping(context.Context) error { return store.ErrUnavailable }
 
 func TestStoreDown_503WithRetryAfterAndReadyzFails(t *testing.T) {
-	th := newTestHub(t, withStore(failingStore{memory.New()}))
-	res := th.do(request{target: "/proxy_server?name=edge-1"})
+	th, tok := newAcme(t, withStore(failingStore{memory.New()}))
+	res := th.do(request{target: "/proxy_server?name=edge-1", bearer: tok})
 	assertProblem(t, res, http.StatusServiceUnavailable)
 	if res.header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
@@ -238,7 +238,7 @@ func TestStoreDown_503WithRetryAfterAndReadyzFails(t *testing.T) {
 	if res := th.do(request{target: "/healthz"}); res.code != http.StatusOK {
 		t.Errorf("/healthz = %d, want 200 (the process is up)", res.code)
 	}
-	res = th.do(request{target: "/status"})
+	res = th.do(request{target: "/status", bearer: tok})
 	p := assertProblem(t, res, http.StatusInternalServerError)
 	if strings.Contains(string(res.body), "hunter2") || p["detail"] != "internal error" {
 		t.Errorf("internal error detail leaked to the client: %s", res.body)
@@ -253,8 +253,8 @@ func (panickingStore) RecordHeartbeat(context.Context, store.Heartbeat) (store.H
 }
 
 func TestPanicBecomes500Problem(t *testing.T) {
-	th := newTestHub(t, withStore(panickingStore{memory.New()}))
-	assertProblem(t, th.do(request{target: "/proxy_server?name=edge-1"}), http.StatusInternalServerError)
+	th, tok := newAcme(t, withStore(panickingStore{memory.New()}))
+	assertProblem(t, th.do(request{target: "/proxy_server?name=edge-1", bearer: tok}), http.StatusInternalServerError)
 	if !strings.Contains(th.logs.String(), `"msg":"panic"`) {
 		t.Error("panic not logged")
 	}

@@ -31,6 +31,7 @@ const infoKey ctxKey = iota
 type requestInfo struct {
 	id        string
 	operation string
+	principal string // kind:id of the authenticated caller, never a secret
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
@@ -117,7 +118,7 @@ func accessLog(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Han
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", sw.code()), slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.String("client_ip", client), slog.String("request_id", ri.id),
-			slog.String("operation", ri.operation))
+			slog.String("operation", ri.operation), slog.String("principal", ri.principal))
 	})
 }
 

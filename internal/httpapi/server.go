@@ -10,22 +10,24 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/proxyhub/proxyhub/internal/auth"
+	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/metrics"
 	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
 
 // Version is the API version shown in the OpenAPI document.
 const Version = "0.1.0"
 
-// DefaultTenant is the tenant that unauthenticated heartbeats are recorded
-// under until tenants and tokens exist.
-const DefaultTenant = "default"
-
 // Deps are the collaborators the HTTP surface needs.
 type Deps struct {
 	Hub      *hub.Service
+	Tenancy  *tenancy.Service
+	Auth     *auth.Authenticator
+	Authz    authz.Authorizer
 	Store    store.Store
 	ClientIP *clientip.Resolver
 	Metrics  *metrics.Metrics
@@ -43,6 +45,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.Metrics == nil {
 		d.Metrics = metrics.New()
+	}
+	if d.Authz == nil {
+		d.Authz = authz.Rules{}
 	}
 	mux := http.NewServeMux()
 	newAPI(mux, &handlers{Deps: d})
@@ -74,7 +79,8 @@ func newAPI(mux *http.ServeMux, h *handlers) huma.API {
 		"notices IP changes, keeps every change as an audit record, and reports proxies offline " +
 		"when their heartbeats stop."
 	api := humago.New(mux, config)
-	api.UseMiddleware(operationName)
+	declareSecuritySchemes(api.OpenAPI())
+	api.UseMiddleware(operationName, h.secure(api))
 	addRoutes(api, h)
 	return api
 }

@@ -7,18 +7,18 @@ import (
 )
 
 func TestUnknownPathsAreProblems(t *testing.T) {
-	th := newTestHub(t)
+	th, _ := newAcme(t)
 	assertProblem(t, th.do(request{target: "/nope"}), http.StatusNotFound)
 	assertProblem(t, th.do(request{target: "/"}), http.StatusNotFound)
 	res := th.do(request{method: http.MethodPost, target: "/proxy_server?name=a"})
 	assertProblem(t, res, http.StatusMethodNotAllowed)
-	if len(th.proxies()) != 0 {
+	if len(th.proxies("acme")) != 0 {
 		t.Fatal("POST stored a proxy")
 	}
 }
 
 func TestPublicEndpointsAnswer200(t *testing.T) {
-	th := newTestHub(t)
+	th, _ := newAcme(t)
 	for _, path := range []string{"/healthz", "/readyz", "/docs", "/openapi.json", "/openapi.yaml", "/metrics"} {
 		if res := th.do(request{target: path}); res.code != http.StatusOK {
 			t.Errorf("GET %s = %d, want 200", path, res.code)
@@ -27,7 +27,7 @@ func TestPublicEndpointsAnswer200(t *testing.T) {
 }
 
 func TestRequestID_EchoedOrGenerated(t *testing.T) {
-	th := newTestHub(t)
+	th, _ := newAcme(t)
 	cases := []struct {
 		name, sent string
 		echoed     bool
@@ -50,15 +50,15 @@ func TestRequestID_EchoedOrGenerated(t *testing.T) {
 }
 
 func TestAccessLog_HasRequestFactsButNoSecrets(t *testing.T) {
-	th := newTestHub(t)
-	const secret = "phb_s3cretTokenValue"
-	th.do(request{target: "/proxy_server?name=edge-1", peer: "198.51.100.4:9", header: http.Header{
-		"Authorization": {"Bearer " + secret},
-		"X-Request-Id":  {"req-42"},
-		"Cookie":        {"session=" + secret},
+	th, tok := newAcme(t)
+	secret := tok
+	th.do(request{target: "/proxy_server?name=edge-1", peer: "198.51.100.4:9", bearer: tok, header: http.Header{
+		"X-Request-Id": {"req-42"},
+		"Cookie":       {"session=" + secret},
 	}})
+	th.do(request{target: "/status", bearer: secret[:len(secret)-1] + "x"}) // a typo'd token: 401, logged
 	logs := th.logs.String()
-	for _, want := range []string{`"method":"GET"`, `"path":"/proxy_server"`, `"status":200`, `"client_ip":"198.51.100.4"`, `"request_id":"req-42"`, `"duration_ms"`, `"operation":"heartbeat"`} {
+	for _, want := range []string{`"method":"GET"`, `"path":"/proxy_server"`, `"status":200`, `"client_ip":"198.51.100.4"`, `"request_id":"req-42"`, `"duration_ms"`, `"operation":"heartbeat"`, `"principal":"heartbeat:tok_`, `"status":401`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("access log lacks %s:\n%s", want, logs)
 		}
@@ -69,9 +69,9 @@ func TestAccessLog_HasRequestFactsButNoSecrets(t *testing.T) {
 }
 
 func TestMetrics_CountHeartbeatsWithoutPerProxyLabels(t *testing.T) {
-	th := newTestHub(t)
-	th.heartbeat("edge-secret-name", "203.0.113.1:1", http.StatusOK)
-	th.heartbeat("edge-secret-name", "203.0.113.2:1", http.StatusOK)
+	th, tok := newAcme(t)
+	th.heartbeat(tok, "edge-secret-name", "203.0.113.1:1", http.StatusOK)
+	th.heartbeat(tok, "edge-secret-name", "203.0.113.2:1", http.StatusOK)
 	body := string(th.do(request{target: "/metrics"}).body)
 	for _, want := range []string{
 		"proxyhub_heartbeats_total 2",

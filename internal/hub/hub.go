@@ -26,6 +26,14 @@ var ErrInvalidName = errors.New("invalid proxy name")
 // ErrInvalidIP reports a heartbeat without a usable client IP.
 var ErrInvalidIP = errors.New("invalid client IP")
 
+// ErrQuotaExceeded reports a new proxy beyond the tenant's max_proxies.
+var ErrQuotaExceeded = errors.New("quota exceeded: the tenant has reached max_proxies")
+
+// ErrNotRegistered reports a new proxy name that this heartbeat may not
+// register (the tenant does not auto-register, and the token is not bound
+// to the name).
+var ErrNotRegistered = errors.New("proxy not registered: the tenant does not auto-register new names")
+
 // Status is a proxy's liveness.
 type Status string
 
@@ -94,18 +102,23 @@ func ValidName(name string) bool {
 	return true
 }
 
-// HeartbeatRequest is one heartbeat as the transport received it.
+// HeartbeatRequest is one heartbeat as the transport received it, from an
+// authenticated and authorized heartbeat token.
 type HeartbeatRequest struct {
 	TenantID  string
 	Name      string
 	IP        netip.Addr // resolved client IP
 	PeerIP    netip.Addr // raw socket peer
 	TokenID   string
+	Bound     bool // the token is bound to this very name
 	RequestID string
 }
 
 // Heartbeat records a heartbeat at the service clock's time and logs it
 // (an IP change at info level, as the seed did, with old and new address).
+// A new name is registered when the tenant auto-registers or the token is
+// bound to that name, within the tenant's max_proxies; otherwise it fails
+// with ErrNotRegistered or ErrQuotaExceeded.
 func (s *Service) Heartbeat(ctx context.Context, req HeartbeatRequest) (store.HeartbeatResult, error) {
 	if !ValidName(req.Name) {
 		return store.HeartbeatResult{}, ErrInvalidName
@@ -113,16 +126,27 @@ func (s *Service) Heartbeat(ctx context.Context, req HeartbeatRequest) (store.He
 	if !req.IP.IsValid() || req.IP.IsUnspecified() {
 		return store.HeartbeatResult{}, ErrInvalidIP
 	}
-	res, err := s.store.RecordHeartbeat(ctx, store.Heartbeat{
-		TenantID:  req.TenantID,
-		Name:      req.Name,
-		IP:        req.IP,
-		PeerIP:    req.PeerIP,
-		At:        s.now(),
-		TokenID:   req.TokenID,
-		RequestID: req.RequestID,
-	})
+	t, err := s.store.GetTenant(ctx, req.TenantID)
 	if err != nil {
+		return store.HeartbeatResult{}, fmt.Errorf("tenant of heartbeat: %w", err)
+	}
+	res, err := s.store.RecordHeartbeat(ctx, store.Heartbeat{
+		TenantID:   req.TenantID,
+		Name:       req.Name,
+		IP:         req.IP,
+		PeerIP:     req.PeerIP,
+		At:         s.now(),
+		TokenID:    req.TokenID,
+		RequestID:  req.RequestID,
+		MayCreate:  t.AutoRegister || req.Bound,
+		MaxProxies: t.MaxProxies,
+	})
+	switch {
+	case errors.Is(err, store.ErrQuotaExceeded):
+		return res, ErrQuotaExceeded
+	case errors.Is(err, store.ErrNotRegistered):
+		return res, ErrNotRegistered
+	case err != nil:
 		return res, fmt.Errorf("record heartbeat: %w", err)
 	}
 	if s.obs != nil {
@@ -141,13 +165,22 @@ func (s *Service) Heartbeat(ctx context.Context, req HeartbeatRequest) (store.He
 }
 
 // StatusAt returns a proxy's liveness at time now: offline once more than
-// the offline timeout has passed since its last heartbeat (exactly the
-// timeout is still online).
-func (s *Service) StatusAt(p store.Proxy, now time.Time) Status {
-	if now.Sub(p.LastSeen) > s.offlineAfter {
+// offlineAfter has passed since its last heartbeat (exactly offlineAfter
+// is still online).
+func StatusAt(p store.Proxy, now time.Time, offlineAfter time.Duration) Status {
+	if now.Sub(p.LastSeen) > offlineAfter {
 		return Offline
 	}
 	return Online
+}
+
+// OfflineAfter returns the tenant's offline timeout, or the hub's default
+// when the tenant has none set.
+func (s *Service) OfflineAfter(t store.Tenant) time.Duration {
+	if t.OfflineAfter > 0 {
+		return t.OfflineAfter
+	}
+	return s.offlineAfter
 }
 
 // ProxyView is a proxy with its liveness.
@@ -166,14 +199,19 @@ type Report struct {
 
 // Status reports every proxy of the tenant, sorted by name.
 func (s *Service) Status(ctx context.Context, tenantID string) (Report, error) {
+	t, err := s.store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return Report{}, fmt.Errorf("tenant: %w", err)
+	}
 	now := s.now()
 	ps, err := s.store.ListProxies(ctx, tenantID, store.ProxyQuery{})
 	if err != nil {
 		return Report{}, fmt.Errorf("list proxies: %w", err)
 	}
 	r := Report{At: now, Proxies: make([]ProxyView, len(ps))}
+	offlineAfter := s.OfflineAfter(t)
 	for i, p := range ps {
-		st := s.StatusAt(p, now)
+		st := StatusAt(p, now, offlineAfter)
 		r.Proxies[i] = ProxyView{Proxy: p, Status: st}
 		if st == Online {
 			r.Online++
@@ -182,4 +220,64 @@ func (s *Service) Status(ctx context.Context, tenantID string) (Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// ProxyFilter selects proxies for a page of the proxy list.
+type ProxyFilter struct {
+	Status     Status // "" for all
+	NamePrefix string
+	After      string // cursor: the last name of the previous page
+	Limit      int
+}
+
+// Proxies returns one page of the tenant's proxies matching f, sorted by
+// name, with their liveness; more is true when another page follows.
+func (s *Service) Proxies(ctx context.Context, tenantID string, f ProxyFilter) (page []ProxyView, more bool, err error) {
+	t, err := s.store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return nil, false, fmt.Errorf("tenant: %w", err)
+	}
+	now := s.now()
+	offlineAfter := s.OfflineAfter(t)
+	q := store.ProxyQuery{NamePrefix: f.NamePrefix, After: f.After, Limit: f.Limit + 1}
+	switch f.Status {
+	case Online:
+		q.SeenSince = now.Add(-offlineAfter)
+	case Offline:
+		q.SeenBefore = now.Add(-offlineAfter)
+	}
+	ps, err := s.store.ListProxies(ctx, tenantID, q)
+	if err != nil {
+		return nil, false, fmt.Errorf("list proxies: %w", err)
+	}
+	if more = len(ps) > f.Limit; more {
+		ps = ps[:f.Limit]
+	}
+	page = make([]ProxyView, len(ps))
+	for i, p := range ps {
+		page[i] = ProxyView{Proxy: p, Status: StatusAt(p, now, offlineAfter)}
+	}
+	return page, more, nil
+}
+
+// Proxy returns one proxy of the tenant with its liveness.
+func (s *Service) Proxy(ctx context.Context, tenantID, name string) (ProxyView, error) {
+	t, err := s.store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return ProxyView{}, fmt.Errorf("tenant: %w", err)
+	}
+	p, err := s.store.GetProxy(ctx, tenantID, name)
+	if err != nil {
+		return ProxyView{}, fmt.Errorf("proxy: %w", err)
+	}
+	return ProxyView{Proxy: p, Status: StatusAt(p, s.now(), s.OfflineAfter(t))}, nil
+}
+
+// Decommission removes a proxy; its IP-change history stays.
+func (s *Service) Decommission(ctx context.Context, tenantID, name string) error {
+	if err := s.store.DeleteProxy(ctx, tenantID, name); err != nil {
+		return fmt.Errorf("decommission: %w", err)
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "proxy_decommissioned", slog.String("tenant", tenantID), slog.String("proxy", name))
+	return nil
 }

@@ -19,6 +19,9 @@ var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 func newService(now *time.Time, offlineAfter time.Duration) (*hub.Service, store.Store) {
 	st := memory.New()
+	if err := st.CreateTenant(context.Background(), store.Tenant{ID: "t", AutoRegister: true}); err != nil {
+		panic(err)
+	}
 	return hub.New(hub.Options{
 		Store: st, Clock: func() time.Time { return *now }, OfflineAfter: offlineAfter,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -76,11 +79,17 @@ func TestStatus_FollowsConfiguredTimeoutWithFakeClock(t *testing.T) {
 	}
 }
 
-func TestNew_DefaultsToSeedTimeout(t *testing.T) {
+func TestOfflineAfter_TenantSettingElseSeedDefault(t *testing.T) {
 	now := t0
 	svc, _ := newService(&now, 0)
+	if got := svc.OfflineAfter(store.Tenant{}); got != 80*time.Second {
+		t.Fatalf("default = %v, want 80s", got)
+	}
+	if got := svc.OfflineAfter(store.Tenant{OfflineAfter: time.Minute}); got != time.Minute {
+		t.Fatalf("tenant setting ignored: %v", got)
+	}
 	p := store.Proxy{LastSeen: t0}
-	if svc.StatusAt(p, t0.Add(hub.DefaultOfflineAfter)) != hub.Online || svc.StatusAt(p, t0.Add(hub.DefaultOfflineAfter+1)) != hub.Offline {
-		t.Fatal("default timeout is not 80 s")
+	if hub.StatusAt(p, t0.Add(80*time.Second), 80*time.Second) != hub.Online || hub.StatusAt(p, t0.Add(80*time.Second+1), 80*time.Second) != hub.Offline {
+		t.Fatal("boundary: exactly the timeout is online, a nanosecond more is offline")
 	}
 }

@@ -1,0 +1,62 @@
+// Package authz decides what an authenticated principal may do. Every
+// authorization decision of the API goes through Authorizer.Authorize; the
+// rules themselves live behind that interface.
+package authz
+
+import (
+	"context"
+	"errors"
+
+	"github.com/proxyhub/proxyhub/internal/auth"
+)
+
+// Action is an operation a principal asks to perform.
+type Action string
+
+// The actions of the API.
+const (
+	HeartbeatSend    Action = "heartbeat.send"
+	StatusRead       Action = "status.read"
+	TenantCreate     Action = "tenant.create"
+	TenantList       Action = "tenant.list"
+	TenantRead       Action = "tenant.read"
+	TenantUpdate     Action = "tenant.update"
+	TokenCreate      Action = "token.create"
+	TokenList        Action = "token.list"
+	TokenRevoke      Action = "token.revoke"
+	CredentialCreate Action = "credential.create"
+	CredentialList   Action = "credential.list"
+	CredentialRevoke Action = "credential.revoke"
+	ProxyList        Action = "proxy.list"
+	ProxyRead        Action = "proxy.read"
+	ProxyDelete      Action = "proxy.delete"
+	AuditRead        Action = "audit.read"
+)
+
+// Resource is what an action is aimed at.
+type Resource struct {
+	// TenantID is the tenant the resource belongs to; empty for hub-wide
+	// collections (the tenant list).
+	TenantID string
+	// GrantRole is the role a credential being created would carry
+	// (credential.create only), so nobody grants more than they hold.
+	GrantRole auth.Role
+	// Proxy is the proxy a heartbeat is for (heartbeat.send only), so a
+	// token bound to one proxy cannot speak for another.
+	Proxy string
+}
+
+// Errors of Authorize. The HTTP layer answers 404 for ErrHidden (the
+// resource belongs to another tenant, whose existence stays hidden) and 403
+// for ErrForbidden (the caller's own tenant, but its role may not).
+var (
+	ErrForbidden = errors.New("authz: forbidden")
+	ErrHidden    = errors.New("authz: not visible to this principal")
+)
+
+// Authorizer decides whether principal may perform action on resource:
+// nil to allow, an error wrapping ErrForbidden or ErrHidden to deny. Any
+// other error is a failure to decide and must be treated as a denial.
+type Authorizer interface {
+	Authorize(ctx context.Context, p auth.Principal, action Action, r Resource) error
+}

@@ -1,0 +1,25 @@
+package httpapi_test
+
+import (
+	"encoding/base64"
+	"net/url"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+func opOf(o *huma.Operation) *struct {
+	id  string
+	sec bool
+} {
+	if o == nil {
+		return nil
+	}
+	return &struct {
+		id  string
+		sec bool
+	}{o.OperationID, len(o.Security) > 0}
+}
+
+func basicValue(user, pass string) string {
+	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(user) + ":" + url.QueryEscape(pass)))
+}

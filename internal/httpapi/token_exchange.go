@@ -1,0 +1,122 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/proxyhub/proxyhub/api"
+	"github.com/proxyhub/proxyhub/internal/tenancy"
+)
+
+// maxTokenRequestBytes bounds the token request body.
+const maxTokenRequestBytes = 4 << 10
+
+// tokenRequest is the client credentials grant (RFC 6749 section 4.4).
+type tokenRequest struct {
+	GrantType    string `json:"grant_type" enum:"client_credentials" doc:"Must be client_credentials."`
+	ClientID     string `json:"client_id,omitempty" doc:"The credential's client_id (or use HTTP Basic authentication)." example:"phc_4fG7hJ2kL9mN3pQ8"`
+	ClientSecret string `json:"client_secret,omitempty" doc:"The credential's client_secret (or use HTTP Basic authentication)."`
+}
+
+// TokenExchangeInput is the raw token request: form-encoded (as RFC 6749
+// requires) or JSON.
+type TokenExchangeInput struct {
+	ContentType   string `header:"Content-Type"`
+	Authorization string `header:"Authorization"`
+	RawBody       []byte
+}
+
+// AccessTokenOutput wraps the issued access token.
+type AccessTokenOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         api.AccessToken
+}
+
+// oauthError is an RFC 9457 problem that also carries RFC 6749's error
+// code, so OAuth2 clients and problem-aware clients both understand it.
+type oauthError struct {
+	huma.ErrorModel
+	Code string `json:"error" doc:"OAuth2 error code (RFC 6749 section 5.2)."`
+}
+
+func newOAuthError(status int, code, detail string) *oauthError {
+	return &oauthError{ErrorModel: huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail}, Code: code}
+}
+
+func (h *handlers) registerTokenExchange(api huma.API) {
+	reqSchema := huma.SchemaFromType(api.OpenAPI().Components.Schemas, reflectType[tokenRequest]())
+	o := op("issue-access-token", http.MethodPost, "/v1/auth/token", "Exchange client credentials for an access token",
+		"The OAuth2 client credentials grant (RFC 6749 section 4.4): send grant_type=client_credentials with the "+
+			"client_id and client_secret of an admin credential, form-encoded or as JSON, or authenticate with HTTP Basic. "+
+			"Answers a JWT valid for 15 minutes carrying the credential's tenant and role.",
+		tagAuth, "", "", http.StatusBadRequest, http.StatusUnauthorized)
+	o.RequestBody = &huma.RequestBody{
+		Required: true,
+		Content: map[string]*huma.MediaType{
+			"application/x-www-form-urlencoded": {Schema: reqSchema},
+			"application/json":                  {Schema: reqSchema},
+		},
+	}
+	o.MaxBodyBytes = maxTokenRequestBytes
+	// The handler parses the body itself: Huma would otherwise refuse the
+	// form encoding and echo the body, secret included, in its error.
+	o.SkipValidateBody = true
+	huma.Register(api, o, h.exchangeToken)
+}
+
+func (h *handlers) exchangeToken(ctx context.Context, in *TokenExchangeInput) (*AccessTokenOutput, error) {
+	var req tokenRequest
+	mt, _, _ := mime.ParseMediaType(in.ContentType)
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		v, err := url.ParseQuery(string(in.RawBody))
+		if err != nil {
+			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "the body is not form-encoded")
+		}
+		req = tokenRequest{GrantType: v.Get("grant_type"), ClientID: v.Get("client_id"), ClientSecret: v.Get("client_secret")}
+	case "application/json":
+		if err := json.Unmarshal(in.RawBody, &req); err != nil {
+			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "the body is not a JSON object")
+		}
+	default:
+		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "send application/x-www-form-urlencoded or application/json")
+	}
+	if req.GrantType != "client_credentials" {
+		return nil, newOAuthError(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
+	}
+	if id, secret, ok := basicAuth(in.Authorization); ok {
+		if req.ClientID != "" || req.ClientSecret != "" {
+			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "use HTTP Basic or body parameters, not both")
+		}
+		req.ClientID, req.ClientSecret = id, secret
+	}
+	jwt, ttl, err := h.Tenancy.ExchangeClientCredentials(ctx, req.ClientID, req.ClientSecret)
+	switch {
+	case errors.Is(err, tenancy.ErrInvalidClient):
+		h.Logger.InfoContext(ctx, "client credentials refused", "reason", err.Error(), "request_id", requestIDFrom(ctx))
+		return nil, huma.ErrorWithHeaders(newOAuthError(http.StatusUnauthorized, "invalid_client", "client authentication failed"),
+			http.Header{"WWW-Authenticate": {`Basic realm="proxyhub"`}})
+	case err != nil:
+		return nil, h.problem(ctx, err)
+	}
+	return &AccessTokenOutput{CacheControl: "no-store", Body: api.AccessToken{AccessToken: jwt, TokenType: "Bearer", ExpiresIn: int(ttl.Seconds())}}, nil
+}
+
+// basicAuth parses an HTTP Basic Authorization header; client id and
+// secret are form-urlencoded inside it (RFC 6749 section 2.3.1).
+func basicAuth(header string) (id, secret string, ok bool) {
+	r := http.Request{Header: http.Header{"Authorization": {header}}}
+	id, secret, ok = r.BasicAuth()
+	if !ok {
+		return "", "", false
+	}
+	id, err1 := url.QueryUnescape(id)
+	secret, err2 := url.QueryUnescape(secret)
+	return id, secret, err1 == nil && err2 == nil
+}

@@ -1,0 +1,125 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// ScanIPChanges implements store.AuditStore. It copies the matching records
+// under the tenant's read lock, so fn may call back into the store.
+func (s *Store) ScanIPChanges(ctx context.Context, tenantID string, q store.AuditQuery, fn func(store.IPChange) error) error {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	t.mu.RLock()
+	sel := selectNewestFirst(t.changes, q, func(c store.IPChange) (int64, string, time.Time, bool) {
+		return c.ID, c.Proxy, c.At, !q.IP.IsValid() || c.OldIP == q.IP || c.NewIP == q.IP
+	})
+	t.mu.RUnlock()
+	return each(ctx, sel, fn)
+}
+
+// RecordDenied implements store.AuditStore.
+func (s *Store) RecordDenied(ctx context.Context, d store.Denied) (int64, error) {
+	t, err := s.tenant(ctx, d.TenantID)
+	if err != nil {
+		return 0, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d.ID = s.nextID.Add(1)
+	t.denied = append(t.denied, d)
+	return d.ID, nil
+}
+
+// ScanDenied implements store.AuditStore.
+func (s *Store) ScanDenied(ctx context.Context, tenantID string, q store.AuditQuery, fn func(store.Denied) error) error {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	t.mu.RLock()
+	sel := selectNewestFirst(t.denied, q, func(d store.Denied) (int64, string, time.Time, bool) {
+		return d.ID, d.Proxy, d.At, !q.IP.IsValid() || d.IP == q.IP
+	})
+	t.mu.RUnlock()
+	return each(ctx, sel, fn)
+}
+
+// IPChangeStats implements store.AuditStore.
+func (s *Store) IPChangeStats(ctx context.Context, tenantID string, since, until time.Time) ([]store.ProxyStats, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	type acc struct {
+		stats store.ProxyStats
+		ips   map[netip.Addr]struct{}
+	}
+	by := map[string]*acc{}
+	t.mu.RLock()
+	for _, c := range t.changes {
+		if (!since.IsZero() && c.At.Before(since)) || (!until.IsZero() && !c.At.Before(until)) {
+			continue
+		}
+		a := by[c.Proxy]
+		if a == nil {
+			a = &acc{stats: store.ProxyStats{Proxy: c.Proxy}, ips: map[netip.Addr]struct{}{}}
+			by[c.Proxy] = a
+		}
+		a.stats.Changes++
+		a.ips[c.NewIP] = struct{}{}
+		if c.At.After(a.stats.LastChange) {
+			a.stats.LastChange = c.At
+		}
+	}
+	t.mu.RUnlock()
+	out := make([]store.ProxyStats, 0, len(by))
+	for _, a := range by {
+		a.stats.DistinctIPs = int64(len(a.ips))
+		out = append(out, a.stats)
+	}
+	slices.SortFunc(out, func(a, b store.ProxyStats) int { return cmp.Compare(a.Proxy, b.Proxy) })
+	return out, nil
+}
+
+// selectNewestFirst returns the records of an append-only log (ids
+// increasing) that match q, newest first. key reports a record's id, proxy,
+// time and whether it matches the query's IP filter.
+func selectNewestFirst[T any](log []T, q store.AuditQuery, key func(T) (int64, string, time.Time, bool)) []T {
+	var out []T
+	for i := len(log) - 1; i >= 0; i-- {
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+		id, proxy, at, ipMatch := key(log[i])
+		switch {
+		case q.BeforeID > 0 && id >= q.BeforeID,
+			q.Proxy != "" && proxy != q.Proxy,
+			!q.Since.IsZero() && at.Before(q.Since),
+			!q.Until.IsZero() && !at.Before(q.Until),
+			!ipMatch:
+			continue
+		}
+		out = append(out, log[i])
+	}
+	return out
+}
+
+func each[T any](ctx context.Context, recs []T, fn func(T) error) error {
+	for _, r := range recs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}

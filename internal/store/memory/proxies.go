@@ -1,0 +1,124 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// RecordHeartbeat implements store.ProxyStore.
+func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.HeartbeatResult, error) {
+	t, err := s.tenant(ctx, hb.TenantID)
+	if err != nil {
+		return store.HeartbeatResult{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, ok := t.proxies[hb.Name]
+	res := store.HeartbeatResult{}
+	switch {
+	case !ok && !hb.MayCreate:
+		return res, fmt.Errorf("proxy %q: %w", hb.Name, store.ErrNotRegistered)
+	case !ok && hb.MaxProxies > 0 && len(t.proxies) >= hb.MaxProxies:
+		return res, fmt.Errorf("proxy %q: %w", hb.Name, store.ErrQuotaExceeded)
+	case !ok:
+		p = &store.Proxy{
+			TenantID:  hb.TenantID,
+			Name:      hb.Name,
+			IP:        hb.IP,
+			PeerIP:    hb.PeerIP,
+			CreatedAt: hb.At,
+			LastSeen:  hb.At,
+		}
+		t.proxies[hb.Name] = p
+		res.Created = true
+	case p.IP != hb.IP:
+		res.Changed, res.PreviousIP, res.ChangeID = true, p.IP, s.nextID.Add(1)
+		p.IPChanges++
+		t.changes = append(t.changes, store.IPChange{
+			ID:        res.ChangeID,
+			TenantID:  hb.TenantID,
+			Proxy:     hb.Name,
+			OldIP:     p.IP,
+			NewIP:     hb.IP,
+			At:        hb.At,
+			TokenID:   hb.TokenID,
+			RequestID: hb.RequestID,
+		})
+	}
+	p.IP, p.PeerIP = hb.IP, hb.PeerIP
+	if hb.At.After(p.LastSeen) {
+		p.LastSeen = hb.At
+	}
+	if hb.TokenID != "" {
+		for _, tok := range t.tokens {
+			if tok.ID == hb.TokenID && hb.At.After(tok.LastUsedAt) {
+				tok.LastUsedAt = hb.At
+			}
+		}
+	}
+	res.Proxy = *p
+	return res, nil
+}
+
+// ListProxies implements store.ProxyStore.
+func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQuery) ([]store.Proxy, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.RLock()
+	out := make([]store.Proxy, 0, len(t.proxies))
+	for name, p := range t.proxies {
+		if !strings.HasPrefix(name, q.NamePrefix) || (q.After != "" && name <= q.After) {
+			continue
+		}
+		if !q.SeenBefore.IsZero() && !p.LastSeen.Before(q.SeenBefore) {
+			continue
+		}
+		if !q.SeenSince.IsZero() && p.LastSeen.Before(q.SeenSince) {
+			continue
+		}
+		out = append(out, *p)
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(out, func(a, b store.Proxy) int { return cmp.Compare(a.Name, b.Name) })
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+// GetProxy implements store.ProxyStore.
+func (s *Store) GetProxy(ctx context.Context, tenantID, name string) (store.Proxy, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return store.Proxy{}, err
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	p, ok := t.proxies[name]
+	if !ok {
+		return store.Proxy{}, fmt.Errorf("proxy %q: %w", name, store.ErrNotFound)
+	}
+	return *p, nil
+}
+
+// DeleteProxy implements store.ProxyStore.
+func (s *Store) DeleteProxy(ctx context.Context, tenantID, name string) error {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.proxies[name]; !ok {
+		return fmt.Errorf("proxy %q: %w", name, store.ErrNotFound)
+	}
+	delete(t.proxies, name)
+	return nil
+}

@@ -1,0 +1,77 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// CreateTenant implements store.TenantStore.
+func (s *Store) CreateTenant(ctx context.Context, rec store.Tenant) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tenants[rec.ID]; ok {
+		return fmt.Errorf("tenant %q: %w", rec.ID, store.ErrConflict)
+	}
+	rec.Allowlist = slices.Clone(rec.Allowlist)
+	rec.AdminAllowlist = slices.Clone(rec.AdminAllowlist)
+	s.tenants[rec.ID] = &tenant{rec: rec, proxies: make(map[string]*store.Proxy)}
+	return nil
+}
+
+// GetTenant implements store.TenantStore.
+func (s *Store) GetTenant(ctx context.Context, id string) (store.Tenant, error) {
+	t, err := s.tenant(ctx, id)
+	if err != nil {
+		return store.Tenant{}, err
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return cloneTenant(t.rec), nil
+}
+
+// ListTenants implements store.TenantStore.
+func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	ts := make([]*tenant, 0, len(s.tenants))
+	for _, t := range s.tenants {
+		ts = append(ts, t)
+	}
+	s.mu.RUnlock()
+	out := make([]store.Tenant, len(ts))
+	for i, t := range ts {
+		t.mu.RLock()
+		out[i] = cloneTenant(t.rec)
+		t.mu.RUnlock()
+	}
+	slices.SortFunc(out, func(a, b store.Tenant) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// UpdateTenant implements store.TenantStore.
+func (s *Store) UpdateTenant(ctx context.Context, rec store.Tenant) error {
+	t, err := s.tenant(ctx, rec.ID)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec.CreatedAt = t.rec.CreatedAt
+	t.rec = cloneTenant(rec)
+	return nil
+}
+
+func cloneTenant(t store.Tenant) store.Tenant {
+	t.Allowlist = slices.Clone(t.Allowlist)
+	t.AdminAllowlist = slices.Clone(t.AdminAllowlist)
+	return t
+}

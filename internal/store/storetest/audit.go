@@ -1,0 +1,137 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+var auditTests = []suiteTest{
+	{"IPChanges/FiltersAndCursor", testIPChangeFilters},
+	{"IPChanges/ScanStopsOnError", testScanStopsOnError},
+	{"IPChanges/Stats", testIPChangeStats},
+	{"Denied/RecordAndFilter", testDenied},
+}
+
+// changeHistory makes 6 changes: edge-1 .1→.2→.3→.1 and edge-2 .7→.8→.9,
+// one minute apart, in this order.
+func changeHistory(t *testing.T, s store.Store) {
+	withTenants(t, s, "acme", "globex")
+	at := t0
+	beat := func(name, ip string) {
+		record(t, s, hb("acme", name, ip, at))
+		at = at.Add(time.Minute)
+	}
+	beat("edge-1", "192.0.2.1")
+	beat("edge-2", "192.0.2.7")
+	beat("edge-1", "192.0.2.2")
+	beat("edge-2", "192.0.2.8")
+	beat("edge-1", "192.0.2.3")
+	beat("edge-2", "192.0.2.9")
+	beat("edge-1", "192.0.2.1")
+	record(t, s, hb("globex", "edge-1", "192.0.2.1", t0))
+	record(t, s, hb("globex", "edge-1", "192.0.2.2", t0.Add(time.Minute)))
+}
+
+func describe(cs []store.IPChange) string {
+	out := ""
+	for _, c := range cs {
+		out += fmt.Sprintf("%s:%s>%s ", c.Proxy, c.OldIP, c.NewIP)
+	}
+	return out
+}
+
+func testIPChangeFilters(t *testing.T, s store.Store) {
+	changeHistory(t, s)
+	all := changes(t, s, "acme", store.AuditQuery{})
+	if len(all) != 5 {
+		t.Fatalf("acme has %d changes, want 5: %s", len(all), describe(all))
+	}
+	cases := []struct {
+		name string
+		q    store.AuditQuery
+		want string
+	}{
+		{"newest first", store.AuditQuery{Limit: 2}, "edge-1:192.0.2.3>192.0.2.1 edge-2:192.0.2.8>192.0.2.9 "},
+		{"one proxy", store.AuditQuery{Proxy: "edge-2"}, "edge-2:192.0.2.8>192.0.2.9 edge-2:192.0.2.7>192.0.2.8 "},
+		{"ip as old or new", store.AuditQuery{IP: netip.MustParseAddr("192.0.2.1")}, "edge-1:192.0.2.3>192.0.2.1 edge-1:192.0.2.1>192.0.2.2 "},
+		{"since", store.AuditQuery{Since: t0.Add(5 * time.Minute)}, "edge-1:192.0.2.3>192.0.2.1 edge-2:192.0.2.8>192.0.2.9 "},
+		{"until is exclusive", store.AuditQuery{Until: t0.Add(3 * time.Minute)}, "edge-1:192.0.2.1>192.0.2.2 "},
+		{"cursor", store.AuditQuery{BeforeID: all[1].ID, Limit: 2}, describe(all[2:4])},
+		{"cursor past the end", store.AuditQuery{BeforeID: all[4].ID}, ""},
+		{"no match", store.AuditQuery{Proxy: "edge-9"}, ""},
+	}
+	for _, tc := range cases {
+		if got := describe(changes(t, s, "acme", tc.q)); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if g := changes(t, s, "globex", store.AuditQuery{}); len(g) != 1 || g[0].TenantID != "globex" {
+		t.Fatalf("globex history: %s", describe(g))
+	}
+}
+
+func testScanStopsOnError(t *testing.T, s store.Store) {
+	changeHistory(t, s)
+	stop := errors.New("enough")
+	n := 0
+	err := s.ScanIPChanges(context.Background(), "acme", store.AuditQuery{}, func(store.IPChange) error {
+		n++
+		if n == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 2 {
+		t.Fatalf("scan returned %v after %d records, want the callback's error after 2", err, n)
+	}
+}
+
+func testIPChangeStats(t *testing.T, s store.Store) {
+	changeHistory(t, s)
+	st, err := s.IPChangeStats(context.Background(), "acme", time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[{edge-1 3 3 2026-11-28 09:06:00 +0000 UTC} {edge-2 2 2 2026-11-28 09:05:00 +0000 UTC}]"
+	if got := fmt.Sprint(st); got != want {
+		t.Fatalf("stats = %s, want %s", got, want)
+	}
+	st, _ = s.IPChangeStats(context.Background(), "acme", t0.Add(4*time.Minute), t0.Add(6*time.Minute))
+	if got := fmt.Sprint(st); got != "[{edge-1 1 1 2026-11-28 09:04:00 +0000 UTC} {edge-2 1 1 2026-11-28 09:05:00 +0000 UTC}]" {
+		t.Fatalf("windowed stats = %s", got)
+	}
+}
+
+func testDenied(t *testing.T, s store.Store) {
+	withTenants(t, s, "acme", "globex")
+	ctx := context.Background()
+	var ids []int64
+	for i, ip := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.1"} {
+		id, err := s.RecordDenied(ctx, store.Denied{TenantID: "acme", Proxy: fmt.Sprintf("edge-%d", i%2), IP: netip.MustParseAddr(ip),
+			At: t0.Add(time.Duration(i) * time.Minute), TokenID: "tok_1", RequestID: "r", Reason: "source_ip_not_allowed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if ids[0] >= ids[1] || ids[1] >= ids[2] {
+		t.Fatalf("ids not increasing: %v", ids)
+	}
+	all, err := store.CollectDenied(ctx, s, "acme", store.AuditQuery{})
+	if err != nil || len(all) != 3 || all[0].ID != ids[2] || all[2].Reason != "source_ip_not_allowed" || all[2].TokenID != "tok_1" {
+		t.Fatalf("denied = %+v, %v", all, err)
+	}
+	byIP, _ := store.CollectDenied(ctx, s, "acme", store.AuditQuery{IP: netip.MustParseAddr("198.51.100.1"), Proxy: "edge-0"})
+	if len(byIP) != 2 {
+		t.Fatalf("filter by ip+proxy: %+v", byIP)
+	}
+	if g, _ := store.CollectDenied(ctx, s, "globex", store.AuditQuery{}); len(g) != 0 {
+		t.Fatalf("globex sees acme's denied records")
+	}
+}

@@ -1,0 +1,37 @@
+package store
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// Tenant is one team sharing the hub, with its settings.
+type Tenant struct {
+	ID           string
+	Name         string
+	OfflineAfter time.Duration // silence after which a proxy is offline
+	MaxProxies   int           // cap on proxies; new names beyond it are refused
+	AutoRegister bool          // unbound tokens may register new names
+	// Allowlist holds the source networks heartbeats must come from; empty
+	// accepts any address.
+	Allowlist []netip.Prefix
+	// AdminAllowlist holds the networks admin calls must come from; empty
+	// accepts any address.
+	AdminAllowlist []netip.Prefix
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// TenantStore keeps tenants.
+type TenantStore interface {
+	// CreateTenant stores a new tenant; ErrConflict when the id is taken.
+	CreateTenant(ctx context.Context, t Tenant) error
+	// GetTenant returns a tenant, or ErrNotFound.
+	GetTenant(ctx context.Context, id string) (Tenant, error)
+	// ListTenants returns every tenant sorted by id.
+	ListTenants(ctx context.Context) ([]Tenant, error)
+	// UpdateTenant replaces a tenant's name and settings (not its id or
+	// creation time); ErrNotFound when it does not exist.
+	UpdateTenant(ctx context.Context, t Tenant) error
+}

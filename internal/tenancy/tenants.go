@@ -1,0 +1,86 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+var tenantID = regexp.MustCompile(`^[a-z0-9-]{2,40}$`)
+
+// ValidTenantID reports whether id is a tenant slug: 2–40 characters of
+// lowercase letters, digits and '-'.
+func ValidTenantID(id string) bool { return tenantID.MatchString(id) }
+
+// TenantSettings are the optional settings of a create or update; nil
+// leaves the default (create) or the current value (update).
+type TenantSettings struct {
+	Name         *string
+	OfflineAfter *time.Duration
+	MaxProxies   *int
+	AutoRegister *bool
+}
+
+// CreateTenant validates and stores a new tenant with defaults for unset
+// settings.
+func (s *Service) CreateTenant(ctx context.Context, id string, set TenantSettings) (store.Tenant, error) {
+	if !ValidTenantID(id) {
+		return store.Tenant{}, &FieldError{"body.id", "2-40 characters: lowercase letters, digits and '-'"}
+	}
+	now := s.timestamp()
+	t := store.Tenant{ID: id, Name: id, OfflineAfter: DefaultOfflineAfter, MaxProxies: DefaultMaxProxies, AutoRegister: true, CreatedAt: now, UpdatedAt: now}
+	if err := apply(&t, set); err != nil {
+		return store.Tenant{}, err
+	}
+	if err := s.store.CreateTenant(ctx, t); err != nil {
+		return store.Tenant{}, fmt.Errorf("create tenant: %w", err)
+	}
+	return t, nil
+}
+
+// UpdateTenant changes the given settings of a tenant.
+func (s *Service) UpdateTenant(ctx context.Context, id string, set TenantSettings) (store.Tenant, error) {
+	t, err := s.store.GetTenant(ctx, id)
+	if err != nil {
+		return store.Tenant{}, fmt.Errorf("tenant: %w", err)
+	}
+	if err := apply(&t, set); err != nil {
+		return store.Tenant{}, err
+	}
+	t.UpdatedAt = s.timestamp()
+	if err := s.store.UpdateTenant(ctx, t); err != nil {
+		return store.Tenant{}, fmt.Errorf("update tenant: %w", err)
+	}
+	return t, nil
+}
+
+// apply validates set and copies it into t; on error t is unchanged.
+func apply(t *store.Tenant, set TenantSettings) error {
+	next := *t
+	if set.Name != nil {
+		if n := len(*set.Name); n < 1 || n > 200 {
+			return &FieldError{"body.name", "1-200 characters"}
+		}
+		next.Name = *set.Name
+	}
+	if set.OfflineAfter != nil {
+		if d := *set.OfflineAfter; d < MinOfflineAfter || d > MaxOfflineAfter {
+			return &FieldError{"body.offline_after", "between 1s and 24h"}
+		}
+		next.OfflineAfter = *set.OfflineAfter
+	}
+	if set.MaxProxies != nil {
+		if n := *set.MaxProxies; n < 1 || n > MaxMaxProxies {
+			return &FieldError{"body.max_proxies", fmt.Sprintf("between 1 and %d", MaxMaxProxies)}
+		}
+		next.MaxProxies = *set.MaxProxies
+	}
+	if set.AutoRegister != nil {
+		next.AutoRegister = *set.AutoRegister
+	}
+	*t = next
+	return nil
+}
