@@ -35,13 +35,14 @@ func (h *handlers) heartbeat(ctx context.Context, in *HeartbeatInput) (*Heartbea
 	}
 	p, _ := auth.PrincipalFrom(ctx)
 	res, err := h.Hub.Heartbeat(ctx, hub.HeartbeatRequest{
-		TenantID:  p.TenantID,
-		Name:      in.Name,
-		IP:        ip.Client,
-		PeerIP:    ip.Peer,
-		TokenID:   p.ID,
-		Bound:     p.Proxy != "" && p.Proxy == in.Name,
-		RequestID: requestIDFrom(ctx),
+		TenantID:   p.TenantID,
+		Name:       in.Name,
+		IP:         ip.Client,
+		PeerIP:     ip.Peer,
+		TokenID:    p.ID,
+		TokenCIDRs: p.AllowedCIDRs,
+		Bound:      p.Proxy != "" && p.Proxy == in.Name,
+		RequestID:  requestIDFrom(ctx),
 	})
 	if err != nil {
 		return nil, h.problem(ctx, err)

@@ -1,0 +1,67 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// StatusAt returns a proxy's liveness at time now: offline once more than
+// offlineAfter has passed since its last heartbeat (exactly offlineAfter
+// is still online).
+func StatusAt(p store.Proxy, now time.Time, offlineAfter time.Duration) Status {
+	if now.Sub(p.LastSeen) > offlineAfter {
+		return Offline
+	}
+	return Online
+}
+
+// OfflineAfter returns the tenant's offline timeout, or the hub's default
+// when the tenant has none set.
+func (s *Service) OfflineAfter(t store.Tenant) time.Duration {
+	if t.OfflineAfter > 0 {
+		return t.OfflineAfter
+	}
+	return s.offlineAfter
+}
+
+// ProxyView is a proxy with its liveness.
+type ProxyView struct {
+	store.Proxy
+	Status Status
+}
+
+// Report is the status of every proxy of a tenant at one instant.
+type Report struct {
+	At      time.Time
+	Proxies []ProxyView // sorted by name
+	Online  int
+	Offline int
+}
+
+// Status reports every proxy of the tenant, sorted by name.
+func (s *Service) Status(ctx context.Context, tenantID string) (Report, error) {
+	t, err := s.store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return Report{}, fmt.Errorf("tenant: %w", err)
+	}
+	now := s.now()
+	ps, err := s.store.ListProxies(ctx, tenantID, store.ProxyQuery{})
+	if err != nil {
+		return Report{}, fmt.Errorf("list proxies: %w", err)
+	}
+	r := Report{At: now, Proxies: make([]ProxyView, len(ps))}
+	offlineAfter := s.OfflineAfter(t)
+	for i, p := range ps {
+		st := StatusAt(p, now, offlineAfter)
+		r.Proxies[i] = ProxyView{Proxy: p, Status: st}
+		if st == Online {
+			r.Online++
+		} else {
+			r.Offline++
+		}
+	}
+	return r, nil
+}

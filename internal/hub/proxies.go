@@ -1,0 +1,69 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// ProxyFilter selects proxies for a page of the proxy list.
+type ProxyFilter struct {
+	Status     Status // "" for all
+	NamePrefix string
+	After      string // cursor: the last name of the previous page
+	Limit      int
+}
+
+// Proxies returns one page of the tenant's proxies matching f, sorted by
+// name, with their liveness; more is true when another page follows.
+func (s *Service) Proxies(ctx context.Context, tenantID string, f ProxyFilter) (page []ProxyView, more bool, err error) {
+	t, err := s.store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return nil, false, fmt.Errorf("tenant: %w", err)
+	}
+	now := s.now()
+	offlineAfter := s.OfflineAfter(t)
+	q := store.ProxyQuery{NamePrefix: f.NamePrefix, After: f.After, Limit: f.Limit + 1}
+	switch f.Status {
+	case Online:
+		q.SeenSince = now.Add(-offlineAfter)
+	case Offline:
+		q.SeenBefore = now.Add(-offlineAfter)
+	}
+	ps, err := s.store.ListProxies(ctx, tenantID, q)
+	if err != nil {
+		return nil, false, fmt.Errorf("list proxies: %w", err)
+	}
+	if more = len(ps) > f.Limit; more {
+		ps = ps[:f.Limit]
+	}
+	page = make([]ProxyView, len(ps))
+	for i, p := range ps {
+		page[i] = ProxyView{Proxy: p, Status: StatusAt(p, now, offlineAfter)}
+	}
+	return page, more, nil
+}
+
+// Proxy returns one proxy of the tenant with its liveness.
+func (s *Service) Proxy(ctx context.Context, tenantID, name string) (ProxyView, error) {
+	t, err := s.store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return ProxyView{}, fmt.Errorf("tenant: %w", err)
+	}
+	p, err := s.store.GetProxy(ctx, tenantID, name)
+	if err != nil {
+		return ProxyView{}, fmt.Errorf("proxy: %w", err)
+	}
+	return ProxyView{Proxy: p, Status: StatusAt(p, s.now(), s.OfflineAfter(t))}, nil
+}
+
+// Decommission removes a proxy; its IP-change history stays.
+func (s *Service) Decommission(ctx context.Context, tenantID, name string) error {
+	if err := s.store.DeleteProxy(ctx, tenantID, name); err != nil {
+		return fmt.Errorf("decommission: %w", err)
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "proxy_decommissioned", slog.String("tenant", tenantID), slog.String("proxy", name))
+	return nil
+}
