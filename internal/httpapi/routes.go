@@ -109,6 +109,9 @@ func addRoutes(api huma.API, h *handlers) {
 	huma.Register(api, op("delete-proxy", http.MethodDelete, "/v1/tenants/{tenant}/proxies/{name}", "Decommission a proxy",
 		"Removes the proxy; its IP-change history is kept. A later heartbeat registers it anew.",
 		tagProxies, authz.ProxyDelete, scopePath), h.deleteProxy)
+
+	// Audit trail.
+	h.registerAudit(api)
 }
 
 // created makes an operation answer 201 Created.

@@ -1,0 +1,304 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/proxyhub/proxyhub/api"
+	"github.com/proxyhub/proxyhub/internal/authz"
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// AuditFilters are the filters shared by the audit listings.
+type AuditFilters struct {
+	IP     string    `query:"ip" maxLength:"45" doc:"Only records where this address is the old or new (or refused) IP." example:"112.161.54.7"`
+	Since  time.Time `query:"since" doc:"Only records at or after this time (RFC 3339)."`
+	Until  time.Time `query:"until" doc:"Only records before this time (RFC 3339)."`
+	Cursor string    `query:"cursor" maxLength:"100" doc:"next_cursor of the previous page."`
+	Limit  int       `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Page size (json only; csv and ndjson stream the whole selection)."`
+	Format string    `query:"format" enum:"json,csv,ndjson" default:"json" doc:"json pages; csv and ndjson stream every matching record, for spreadsheets and SIEMs."`
+}
+
+// query converts the filters to a store query.
+func (f AuditFilters) query(proxy string) (store.AuditQuery, error) {
+	q := store.AuditQuery{Proxy: proxy, Since: f.Since, Until: f.Until}
+	if f.IP != "" {
+		ip, err := netip.ParseAddr(f.IP)
+		if err != nil || ip.Zone() != "" {
+			return q, huma.Error422UnprocessableEntity("invalid ip", &huma.ErrorDetail{Location: "query.ip", Message: "an IPv4 or IPv6 address", Value: f.IP})
+		}
+		q.IP = ip.Unmap()
+	}
+	if f.Cursor != "" {
+		id, err := decodeIDCursor(f.Cursor)
+		if err != nil {
+			return q, huma.Error422UnprocessableEntity("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: "not a cursor from a previous page"})
+		}
+		q.BeforeID = id
+	}
+	if f.Format == "json" || f.Format == "" {
+		q.Limit = f.Limit + 1 // one more tells whether a next page exists
+	}
+	return q, nil
+}
+
+func encodeIDCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("id:" + strconv.FormatInt(id, 10)))
+}
+
+func decodeIDCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) < 4 || string(b[:3]) != "id:" {
+		return 0, strconv.ErrSyntax
+	}
+	id, err := strconv.ParseInt(string(b[3:]), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, strconv.ErrSyntax
+	}
+	return id, nil
+}
+
+// IPChangesInput selects a tenant's IP-change history.
+type IPChangesInput struct {
+	TenantPath
+	Proxy string `query:"proxy" maxLength:"100" doc:"Only this proxy." example:"edge-7"`
+	AuditFilters
+}
+
+// ProxyIPChangesInput selects one proxy's IP-change history.
+type ProxyIPChangesInput struct {
+	ProxyPath
+	AuditFilters
+}
+
+// DeniedInput selects a tenant's denied heartbeats.
+type DeniedInput struct {
+	TenantPath
+	Proxy string `query:"proxy" maxLength:"100" doc:"Only this proxy." example:"edge-7"`
+	AuditFilters
+}
+
+// auditResponses declares the three formats of an audit listing.
+func auditResponses(page any) map[string]*huma.Response {
+	return map[string]*huma.Response{"200": {
+		Description: "json: one page, newest first; csv or ndjson: every matching record, newest first, streamed.",
+		Content: map[string]*huma.MediaType{
+			"application/json":     {Schema: &huma.Schema{Ref: "#/components/schemas/" + schemaName(page)}},
+			"text/csv":             {Schema: &huma.Schema{Type: huma.TypeString}},
+			"application/x-ndjson": {Schema: &huma.Schema{Type: huma.TypeString}},
+		},
+	}}
+}
+
+func (h *handlers) registerAudit(a huma.API) {
+	reg := a.OpenAPI().Components.Schemas
+	reg.Schema(reflectType[api.IPChangePage](), true, "")
+	reg.Schema(reflectType[api.DeniedPage](), true, "")
+
+	o := op("list-ip-changes", http.MethodGet, "/v1/tenants/{tenant}/ip-changes", "List IP changes",
+		"The tenant's IP-change audit history, newest first, with keyset pagination. Filters: proxy, ip (old or new "+
+			"address), since/until. format=csv or format=ndjson streams the whole selection.",
+		[]string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
+	o.Responses = auditResponses(api.IPChangePage{})
+	huma.Register(a, o, func(ctx context.Context, in *IPChangesInput) (*huma.StreamResponse, error) {
+		return h.ipChanges(ctx, in.Tenant, in.Proxy, in.AuditFilters)
+	})
+
+	o = op("list-proxy-ip-changes", http.MethodGet, "/v1/tenants/{tenant}/proxies/{name}/ip-changes", "List one proxy's IP changes",
+		"One proxy's IP-change history, newest first; the same filters and formats as list-ip-changes. The history "+
+			"outlives a decommissioned proxy.", []string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
+	o.Responses = auditResponses(api.IPChangePage{})
+	huma.Register(a, o, func(ctx context.Context, in *ProxyIPChangesInput) (*huma.StreamResponse, error) {
+		return h.ipChanges(ctx, in.Tenant, in.Name, in.AuditFilters)
+	})
+
+	o = op("list-denied", http.MethodGet, "/v1/tenants/{tenant}/denied", "List denied heartbeats",
+		"Heartbeats refused because their source IP was outside the tenant's or the token's allowlist, newest "+
+			"first; the same filters and formats as list-ip-changes.", []string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
+	o.Responses = auditResponses(api.DeniedPage{})
+	huma.Register(a, o, func(ctx context.Context, in *DeniedInput) (*huma.StreamResponse, error) {
+		return h.denied(ctx, in.Tenant, in.Proxy, in.AuditFilters)
+	})
+
+	huma.Register(a, op("get-stats", http.MethodGet, "/v1/tenants/{tenant}/stats", "IP-change statistics",
+		"Per proxy: changes in the window, distinct new IPs, last change; and tenant totals.",
+		[]string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity), h.stats)
+}
+
+func schemaName(v any) string {
+	switch v.(type) {
+	case api.IPChangePage:
+		return "IPChangePage"
+	default:
+		return "DeniedPage"
+	}
+}
+
+func ipChangeOut(c store.IPChange) api.IPChange {
+	return api.IPChange{ID: c.ID, Proxy: c.Proxy, OldIP: c.OldIP.String(), NewIP: c.NewIP.String(), At: api.NewTime(c.At), TokenID: c.TokenID, RequestID: c.RequestID}
+}
+
+func deniedOut(d store.Denied) api.Denied {
+	return api.Denied{ID: d.ID, Proxy: d.Proxy, IP: d.IP.String(), At: api.NewTime(d.At), TokenID: d.TokenID, RequestID: d.RequestID, Reason: d.Reason}
+}
+
+func (h *handlers) ipChanges(ctx context.Context, tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
+	if _, err := h.Store.GetTenant(ctx, tenant); err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	q, err := f.query(proxy)
+	if err != nil {
+		return nil, err
+	}
+	csvHeader := []string{"id", "proxy", "old_ip", "new_ip", "at", "token_id", "request_id"}
+	csvRow := func(c store.IPChange) []string {
+		return []string{strconv.FormatInt(c.ID, 10), c.Proxy, c.OldIP.String(), c.NewIP.String(), api.NewTime(c.At).String(), c.TokenID, c.RequestID}
+	}
+	if f.Format == "json" || f.Format == "" {
+		recs, err := store.CollectIPChanges(ctx, h.Store, tenant, q)
+		if err != nil {
+			return nil, h.problem(ctx, err)
+		}
+		page := api.IPChangePage{IPChanges: []api.IPChange{}}
+		for i, c := range recs {
+			if i == f.Limit {
+				page.NextCursor = encodeIDCursor(recs[i-1].ID)
+				break
+			}
+			page.IPChanges = append(page.IPChanges, ipChangeOut(c))
+		}
+		return jsonStream(page), nil
+	}
+	return h.exportStream(f.Format, "ip-changes", csvHeader, func(ctx context.Context, emit func(any, []string) error) error {
+		return h.Store.ScanIPChanges(ctx, tenant, q, func(c store.IPChange) error { return emit(ipChangeOut(c), csvRow(c)) })
+	}), nil
+}
+
+func (h *handlers) denied(ctx context.Context, tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
+	if _, err := h.Store.GetTenant(ctx, tenant); err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	q, err := f.query(proxy)
+	if err != nil {
+		return nil, err
+	}
+	csvHeader := []string{"id", "proxy", "ip", "at", "token_id", "request_id", "reason"}
+	csvRow := func(d store.Denied) []string {
+		return []string{strconv.FormatInt(d.ID, 10), d.Proxy, d.IP.String(), api.NewTime(d.At).String(), d.TokenID, d.RequestID, d.Reason}
+	}
+	if f.Format == "json" || f.Format == "" {
+		recs, err := store.CollectDenied(ctx, h.Store, tenant, q)
+		if err != nil {
+			return nil, h.problem(ctx, err)
+		}
+		page := api.DeniedPage{Denied: []api.Denied{}}
+		for i, d := range recs {
+			if i == f.Limit {
+				page.NextCursor = encodeIDCursor(recs[i-1].ID)
+				break
+			}
+			page.Denied = append(page.Denied, deniedOut(d))
+		}
+		return jsonStream(page), nil
+	}
+	return h.exportStream(f.Format, "denied", csvHeader, func(ctx context.Context, emit func(any, []string) error) error {
+		return h.Store.ScanDenied(ctx, tenant, q, func(d store.Denied) error { return emit(deniedOut(d), csvRow(d)) })
+	}), nil
+}
+
+// jsonStream writes one JSON body.
+func jsonStream(v any) *huma.StreamResponse {
+	return &huma.StreamResponse{Body: func(ctx huma.Context) {
+		ctx.SetHeader("Content-Type", "application/json")
+		ctx.SetStatus(http.StatusOK)
+		_ = json.NewEncoder(ctx.BodyWriter()).Encode(v)
+	}}
+}
+
+// exportWriteWindow is how long one chunk of an export may take to write;
+// the server's write deadline is pushed out as rows go, so a long export
+// is not cut by the server's WriteTimeout while a stalled client still is.
+const exportWriteWindow = 30 * time.Second
+
+// exportStream streams every record scan yields as CSV or NDJSON, without
+// holding the selection in memory. An error after the first byte cannot
+// change the status any more: it is logged and the stream ends early.
+func (h *handlers) exportStream(format, name string, header []string, scan func(context.Context, func(any, []string) error) error) *huma.StreamResponse {
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		_, w := humago.Unwrap(hctx)
+		rc := http.NewResponseController(w)
+		ctx := hctx.Context()
+		ext, ct := ".ndjson", "application/x-ndjson"
+		if format == "csv" {
+			ext, ct = ".csv", "text/csv; charset=utf-8"
+		}
+		hctx.SetHeader("Content-Type", ct)
+		hctx.SetHeader("Content-Disposition", `attachment; filename="`+name+ext+`"`)
+		hctx.SetStatus(http.StatusOK)
+		out := hctx.BodyWriter()
+		cw := csv.NewWriter(out)
+		enc := json.NewEncoder(out)
+		if format == "csv" {
+			_ = cw.Write(header)
+		}
+		n := 0
+		err := scan(ctx, func(rec any, row []string) error {
+			if n%500 == 0 {
+				_ = rc.SetWriteDeadline(time.Now().Add(exportWriteWindow))
+			}
+			n++
+			if format == "csv" {
+				return cw.Write(row)
+			}
+			return enc.Encode(rec)
+		})
+		cw.Flush()
+		if err == nil {
+			err = cw.Error()
+		}
+		if err != nil && err != io.ErrClosedPipe {
+			h.Logger.WarnContext(ctx, "export ended early", slog.String("export", name), slog.Int("rows", n),
+				slog.String("error", err.Error()), slog.String("request_id", requestIDFrom(ctx)))
+		}
+	}}
+}
+
+// StatsInput selects the statistics window.
+type StatsInput struct {
+	TenantPath
+	Since time.Time `query:"since" doc:"Start of the window (inclusive, RFC 3339); open when absent."`
+	Until time.Time `query:"until" doc:"End of the window (exclusive, RFC 3339); open when absent."`
+}
+
+// StatsOutput wraps the statistics.
+type StatsOutput struct{ Body api.Stats }
+
+func (h *handlers) stats(ctx context.Context, in *StatsInput) (*StatsOutput, error) {
+	if _, err := h.Store.GetTenant(ctx, in.Tenant); err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	if !in.Since.IsZero() && !in.Until.IsZero() && !in.Since.Before(in.Until) {
+		return nil, huma.Error422UnprocessableEntity("invalid window", &huma.ErrorDetail{Location: "query.until", Message: "must be after since"})
+	}
+	ps, err := h.Store.IPChangeStats(ctx, in.Tenant, in.Since, in.Until)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	out := &StatsOutput{Body: api.Stats{Since: optTime(in.Since), Until: optTime(in.Until), Proxies: make([]api.ProxyStats, len(ps)), ProxiesChanged: len(ps)}}
+	for i, p := range ps {
+		out.Body.TotalChanges += p.Changes
+		out.Body.Proxies[i] = api.ProxyStats{Proxy: p.Proxy, Changes: p.Changes, DistinctIPs: p.DistinctIPs, LastChange: api.NewTime(p.LastChange)}
+	}
+	return out, nil
+}
