@@ -246,6 +246,8 @@ func TestRun_InvalidSettingsExitWith2NamingTheSetting(t *testing.T) {
 		{"bad address", env("PROXYHUB_ADDR", "3001"), nil, "PROXYHUB_ADDR"},
 		{"bad log format", env(), []string{"--log-format", "xml"}, "log-format"},
 		{"bad log level", env("PROXYHUB_LOG_LEVEL", "loud"), nil, "PROXYHUB_LOG_LEVEL"},
+		{"bad rate", env("PROXYHUB_RATE_HEARTBEAT", "lots"), nil, "PROXYHUB_RATE_HEARTBEAT"},
+		{"JWKS without issuer", env("PROXYHUB_JWT_JWKS_URL", "https://idp.example/jwks"), nil, "PROXYHUB_JWT_ISSUER"},
 		{"unknown flag", env(), []string{"--nope"}, "nope"},
 		{"stray argument", env(), []string{"extra"}, "extra"},
 	}
@@ -269,7 +271,9 @@ func TestRun_HelpListsEverySettingWithDefault(t *testing.T) {
 		t.Fatalf("--help returned %v, want nil", err)
 	}
 	for _, want := range []string{"PROXYHUB_ADDR", ":3001", "PROXYHUB_DATABASE_URL", "PROXYHUB_OFFLINE_AFTER", "80s",
-		"PROXYHUB_TRUSTED_PROXIES", "PROXYHUB_LOG_FORMAT", "PROXYHUB_LOG_LEVEL", "PROXYHUB_SHUTDOWN_TIMEOUT"} {
+		"PROXYHUB_TRUSTED_PROXIES", "PROXYHUB_LOG_FORMAT", "PROXYHUB_LOG_LEVEL", "PROXYHUB_SHUTDOWN_TIMEOUT",
+		"PROXYHUB_SIGNING_KEY_FILE", "PROXYHUB_JWT_JWKS_URL", "PROXYHUB_POLICY_DIR", "PROXYHUB_RATE_HEARTBEAT", "6/1m",
+		"PROXYHUB_RATE_ADMIN", "PROXYHUB_RATE_AUTH_FAILURES"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("serve --help lacks %q:\n%s", want, out.String())
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/logging"
 	"github.com/proxyhub/proxyhub/internal/metrics"
+	"github.com/proxyhub/proxyhub/internal/ratelimit"
 	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 	"github.com/proxyhub/proxyhub/internal/tenancy"
@@ -57,8 +58,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	signer := auth.NewSigner(key, auth.LocalIssuer, auth.LocalAudience, time.Now)
 
+	limits, err := newLimits(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeLimits(limits)
+
 	m := metrics.New()
 	handler := httpapi.New(httpapi.Deps{
+		Limits:   limits,
 		Hub:      hub.New(hub.Options{Store: st, OfflineAfter: cfg.OfflineAfter, Logger: log, Observer: m}),
 		Tenancy:  tenancy.New(st, signer, time.Now),
 		Auth:     auth.NewAuthenticator(st, verifier, time.Now),
@@ -122,6 +130,28 @@ func signingKey(cfg config.Serve) (key ed25519.PrivateKey, throwaway bool, err e
 	}
 	_, key, err = ed25519.GenerateKey(rand.Reader)
 	return key, true, err
+}
+
+// newLimits builds the rate limiters from the settings.
+func newLimits(cfg config.Serve) (httpapi.Limits, error) {
+	var l httpapi.Limits
+	var err error
+	if l.Heartbeat, err = ratelimit.New("heartbeat", cfg.RateHeartbeat); err != nil {
+		return l, err
+	}
+	if l.Admin, err = ratelimit.New("admin", cfg.RateAdmin); err != nil {
+		return l, err
+	}
+	l.AuthFailures, err = ratelimit.New("auth-failures", cfg.RateAuthFailure)
+	return l, err
+}
+
+func closeLimits(l httpapi.Limits) {
+	for _, x := range []*ratelimit.Limiter{l.Heartbeat, l.Admin, l.AuthFailures} {
+		if x != nil {
+			_ = x.Close(context.Background())
+		}
+	}
 }
 
 // newHTTPServer sets every timeout, so a slow or silent client cannot hold

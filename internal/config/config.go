@@ -18,6 +18,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/logging"
+	"github.com/proxyhub/proxyhub/internal/ratelimit"
 )
 
 // Serve holds the settings of `proxyhub serve`.
@@ -33,6 +34,10 @@ type Serve struct {
 	JWKSURL         string // external identity provider's JWK Set
 	JWTIssuer       string // its iss
 	JWTAudience     string // the aud its tokens must carry
+	PolicyDir       string // operator's own Rego policies instead of the embedded ones
+	RateHeartbeat   ratelimit.Rate
+	RateAdmin       ratelimit.Rate
+	RateAuthFailure ratelimit.Rate
 }
 
 // Error is an invalid setting. Its message names the flag and the
@@ -143,6 +148,22 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 				return errors.New("required with --jwt-jwks-url")
 			}
 			return nil
+		}},
+		{name: "policy-dir", def: "", usage: "directory of Rego policies to use instead of the built-in ones (policies/)", parse: func(v string) error {
+			c.PolicyDir = v
+			return nil
+		}},
+		{name: "rate-heartbeat", def: "6/1m", usage: "heartbeats allowed per token and proxy name", parse: func(v string) (err error) {
+			c.RateHeartbeat, err = ratelimit.ParseRate(v)
+			return err
+		}},
+		{name: "rate-admin", def: "600/1m", usage: "admin API calls allowed per principal", parse: func(v string) (err error) {
+			c.RateAdmin, err = ratelimit.ParseRate(v)
+			return err
+		}},
+		{name: "rate-auth-failures", def: "30/1m", usage: "failed authentications allowed per client IP before it must wait", parse: func(v string) (err error) {
+			c.RateAuthFailure, err = ratelimit.ParseRate(v)
+			return err
 		}},
 	}
 	return c, load("serve", "Run the hub.", settings, args, getenv, out)

@@ -15,7 +15,7 @@ func op(id, method, path, summary, description string, tags []string, action aut
 	o := huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Description: description, Tags: tags, Errors: errs}
 	if action != "" {
 		o.Metadata = map[string]any{metaAction: action, metaScope: scope}
-		o.Errors = append(o.Errors, http.StatusUnauthorized, http.StatusForbidden)
+		o.Errors = append(o.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests)
 		switch {
 		case action == authz.HeartbeatSend:
 			o.Security = heartbeatSecurity

@@ -1,14 +1,19 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/authz"
+	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/ratelimit"
 	"github.com/proxyhub/proxyhub/internal/store"
 )
 
@@ -74,6 +79,12 @@ func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 		}
 		action, _ := op.Metadata[metaAction].(authz.Action)
 		scope, _ := op.Metadata[metaScope].(string)
+		source := sourceKey(ctx.Context())
+		// An address whose failed authentications are used up is refused
+		// before its credentials are even looked at: guessing stalls.
+		if !h.allow(api, ctx, h.Limits.AuthFailures, source, false) {
+			return
+		}
 		p, err := h.Auth.Authenticate(ctx.Context(), ctx.Header("Authorization"))
 		if err != nil {
 			if errors.Is(err, store.ErrUnavailable) {
@@ -81,13 +92,23 @@ func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 				return
 			}
 			h.Logger.LogAttrs(ctx.Context(), slog.LevelInfo, "authentication failed",
-				slog.String("reason", err.Error()), slog.String("request_id", requestIDFrom(ctx.Context())))
+				slog.String("reason", err.Error()), slog.String("source", source), slog.String("request_id", requestIDFrom(ctx.Context())))
+			h.allow(api, ctx, h.Limits.AuthFailures, source, true) // count the failure; the answer is 401 either way
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="proxyhub", error="invalid_token"`)
 			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "missing or invalid credentials")
 			return
 		}
 		if ri := infoFrom(ctx.Context()); ri != nil {
 			ri.principal = p.LogID()
+		}
+		// Heartbeats are limited per token and proxy name (enough for cron
+		// and curl's retries); everything else per principal.
+		limiter, key := h.Limits.Admin, p.LogID()
+		if action == authz.HeartbeatSend {
+			limiter, key = h.Limits.Heartbeat, p.ID+"/"+ctx.Query("name")
+		}
+		if !h.allow(api, ctx, limiter, key, true) {
+			return
 		}
 		res := authz.Resource{}
 		switch scope {
@@ -104,6 +125,82 @@ func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 			return
 		}
 		next(huma.WithContext(ctx, auth.WithPrincipal(ctx.Context(), p)))
+	}
+}
+
+// sourceKey is the rate-limit key of the caller's address: the resolved
+// client IP, or the socket peer when resolution failed. Never a raw header.
+func sourceKey(ctx context.Context) string {
+	ip, _ := clientip.FromContext(ctx)
+	if ip.Client.IsValid() {
+		return "ip:" + ip.Client.String()
+	}
+	return "peer:" + ip.Peer.String()
+}
+
+// allow takes (or, when take is false, only checks) one event of key
+// from l, writes the RateLimit header fields, and answers 429 when the
+// limit is used up. A nil limiter allows everything. A limiter failure is
+// logged and lets the request through: limits protect the hub, they do not
+// decide who may use it.
+func (h *handlers) allow(api huma.API, ctx huma.Context, l *ratelimit.Limiter, key string, take bool) bool {
+	if l == nil {
+		return true
+	}
+	var r ratelimit.Result
+	var err error
+	if take {
+		r, err = l.Take(ctx.Context(), key)
+	} else {
+		r, err = l.Peek(ctx.Context(), key)
+	}
+	if err != nil {
+		h.Logger.WarnContext(ctx.Context(), "rate limiter failed", slog.String("limit", l.Name()), slog.String("error", err.Error()))
+		return true
+	}
+	if r.Allowed && !take {
+		return true // a passing check adds no header: the response reports the limit it takes from
+	}
+	_, w := humago.Unwrap(ctx)
+	l.SetHeaders(w.Header(), r, time.Now())
+	if r.Allowed {
+		return true
+	}
+	_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "rate limit exceeded ("+l.Name()+"); retry after the number of seconds in Retry-After")
+	return false
+}
+
+// Limits are the rate limits the security middleware applies; a nil
+// limiter does not limit.
+type Limits struct {
+	Heartbeat    *ratelimit.Limiter // per heartbeat token and proxy name
+	Admin        *ratelimit.Limiter // per principal, every other operation
+	AuthFailures *ratelimit.Limiter // failed authentications per client IP
+}
+
+// documentRateLimits adds the rate-limit header fields to every secured
+// operation's responses in the OpenAPI document.
+func documentRateLimits(oapi *huma.OpenAPI) {
+	str := &huma.Schema{Type: huma.TypeString}
+	policy := &huma.Param{Description: "The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. \"heartbeat\";q=6;w=60.", Schema: str}
+	state := &huma.Param{Description: "What is left of it: remaining requests r and seconds t until it resets, e.g. \"heartbeat\";r=5;t=42.", Schema: str}
+	retry := &huma.Param{Description: "Seconds to wait before retrying.", Schema: &huma.Schema{Type: huma.TypeInteger}}
+	for _, item := range oapi.Paths {
+		for _, o := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+			if o == nil || len(o.Security) == 0 {
+				continue
+			}
+			for code, res := range o.Responses {
+				if res.Headers == nil {
+					res.Headers = map[string]*huma.Param{}
+				}
+				res.Headers[ratelimit.HeaderPolicy] = policy
+				res.Headers[ratelimit.HeaderRateLimit] = state
+				if code == "429" || code == "503" {
+					res.Headers[ratelimit.HeaderRetryAfter] = retry
+				}
+			}
+		}
 	}
 }
 

@@ -32,6 +32,7 @@ type Deps struct {
 	ClientIP *clientip.Resolver
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
+	Limits   Limits
 }
 
 // New returns the whole HTTP handler: middleware, API operations, OpenAPI
@@ -82,5 +83,6 @@ func newAPI(mux *http.ServeMux, h *handlers) huma.API {
 	declareSecuritySchemes(api.OpenAPI())
 	api.UseMiddleware(operationName, h.secure(api))
 	addRoutes(api, h)
+	documentRateLimits(api.OpenAPI())
 	return api
 }

@@ -1,0 +1,109 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/auth"
+	"github.com/proxyhub/proxyhub/internal/httpapi"
+	"github.com/proxyhub/proxyhub/internal/ratelimit"
+)
+
+const window = 400 * time.Millisecond
+
+func withLimits(t *testing.T, heartbeat, admin, authFail uint64) hubOption {
+	mk := func(name string, n uint64) *ratelimit.Limiter {
+		l, err := ratelimit.New(name, ratelimit.Rate{Tokens: n, Interval: window})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = l.Close(context.Background()) })
+		return l
+	}
+	return func(d *httpapi.Deps) {
+		d.Limits = httpapi.Limits{Heartbeat: mk("heartbeat", heartbeat), Admin: mk("admin", admin), AuthFailures: mk("auth-failures", authFail)}
+	}
+}
+
+func assert429(t *testing.T, res response) {
+	t.Helper()
+	assertProblem(t, res, http.StatusTooManyRequests)
+	ra, err := strconv.Atoi(res.header.Get("Retry-After"))
+	if err != nil || ra < 1 {
+		t.Fatalf("Retry-After %q", res.header.Get("Retry-After"))
+	}
+	if !strings.Contains(res.header.Get("RateLimit"), "r=0") || res.header.Get("RateLimit-Policy") == "" {
+		t.Fatalf("RateLimit %q, RateLimit-Policy %q", res.header.Get("RateLimit"), res.header.Get("RateLimit-Policy"))
+	}
+}
+
+func TestRateLimit_HeartbeatsPerTokenAndNameTripAndRecover(t *testing.T) {
+	th, tok := newAcme(t, withLimits(t, 2, 100, 100))
+	for i := range 2 {
+		res := th.do(request{target: "/proxy_server?name=edge-1", bearer: tok})
+		if res.code != 200 || !strings.Contains(res.header.Get("RateLimit"), "r="+strconv.Itoa(1-i)) || !strings.Contains(res.header.Get("RateLimit-Policy"), `"heartbeat";q=2`) {
+			t.Fatalf("heartbeat %d: %d RateLimit=%q Policy=%q", i, res.code, res.header.Get("RateLimit"), res.header.Get("RateLimit-Policy"))
+		}
+	}
+	assert429(t, th.do(request{target: "/proxy_server?name=edge-1", bearer: tok}))
+	if res := th.do(request{target: "/proxy_server?name=edge-2", bearer: tok}); res.code != 200 {
+		t.Fatalf("another proxy name has its own budget: %d", res.code)
+	}
+	if res := th.do(request{target: "/proxy_server?name=edge-1", bearer: th.token("acme")}); res.code != 200 {
+		t.Fatalf("another token has its own budget: %d", res.code)
+	}
+	time.Sleep(window + 100*time.Millisecond)
+	if res := th.do(request{target: "/proxy_server?name=edge-1", bearer: tok}); res.code != 200 {
+		t.Fatalf("after the window: %d %s", res.code, res.body)
+	}
+}
+
+func TestRateLimit_FailedAuthenticationStallsGuessingFromOneAddress(t *testing.T) {
+	th, tok := newAcme(t, withLimits(t, 100, 100, 3))
+	guess, _ := auth.NewSecret(auth.PrefixHeartbeatToken)
+	for range 3 {
+		assertProblem(t, th.do(request{target: "/status", bearer: guess, peer: "198.51.100.66:1"}), http.StatusUnauthorized)
+	}
+	// Used up: even a right token from that address waits, without a lookup.
+	assert429(t, th.do(request{target: "/status", bearer: tok, peer: "198.51.100.66:2"}))
+	if res := th.do(request{target: "/status", bearer: tok, peer: "198.51.100.67:1"}); res.code != 200 {
+		t.Fatalf("another address is not affected: %d", res.code)
+	}
+	for range 5 { // successes do not count against the address
+		if res := th.do(request{target: "/status", bearer: tok, peer: "198.51.100.68:1"}); res.code != 200 {
+			t.Fatalf("good requests: %d", res.code)
+		}
+	}
+	time.Sleep(window + 100*time.Millisecond)
+	if res := th.do(request{target: "/status", bearer: tok, peer: "198.51.100.66:3"}); res.code != 200 {
+		t.Fatalf("after the window: %d", res.code)
+	}
+}
+
+func TestRateLimit_AdminPerPrincipal(t *testing.T) {
+	th, _ := newAcme(t, withLimits(t, 100, 2, 100))
+	owner := th.jwt("acme", auth.RoleOwner)
+	for range 2 {
+		if res := th.do(request{target: "/v1/tenants/acme", bearer: owner}); res.code != 200 {
+			t.Fatalf("%d", res.code)
+		}
+	}
+	assert429(t, th.do(request{target: "/v1/tenants/acme/proxies", bearer: owner}))
+	other, err := th.signer.Sign("someone-else", "acme", auth.RoleViewer, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := th.do(request{target: "/v1/tenants/acme", bearer: other}); res.code != 200 {
+		t.Fatalf("another principal: %d", res.code)
+	}
+	// Public operations are not limited.
+	for range 5 {
+		if res := th.do(request{target: "/healthz"}); res.code != 200 {
+			t.Fatal("healthz limited")
+		}
+	}
+}
