@@ -111,3 +111,10 @@ type AccessToken struct {
 	TokenType   string `json:"token_type" enum:"Bearer" doc:"Always Bearer." example:"Bearer"`
 	ExpiresIn   int    `json:"expires_in" doc:"Lifetime in seconds." example:"900"`
 }
+
+// Allowlists are the networks a tenant's heartbeats and admin calls must
+// come from. An empty list accepts any address.
+type Allowlists struct {
+	CIDRs      []string `json:"cidrs" maxItems:"1000" doc:"Networks heartbeats must come from (IPv4 and IPv6 CIDRs, no host bits). Empty: any address." example:"[\"203.0.113.0/24\",\"2001:db8::/32\"]"`
+	AdminCIDRs []string `json:"admin_cidrs,omitempty" maxItems:"1000" doc:"Networks the tenant's admins (JWT callers) must call from. Empty or absent: any address." example:"[\"198.51.100.0/24\"]"`
+}

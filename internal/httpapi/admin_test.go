@@ -139,7 +139,7 @@ func TestTokenExchange_FormJSONAndBasic(t *testing.T) {
 		{"form", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=" + c.ID + "&client_secret=" + secret, "", 200, ""},
 		{"json", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, c.ID, secret), "", 200, ""},
 		{"basic", "application/x-www-form-urlencoded", "grant_type=client_credentials", basic, 200, ""},
-		{"wrong secret", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, c.ID, secret[:len(secret)-1]+"0"), "", 401, "invalid_client"},
+		{"wrong secret", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, c.ID, typo(secret)), "", 401, "invalid_client"},
 		{"unknown client", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=phc_nope&client_secret=" + secret, "", 401, "invalid_client"},
 		{"wrong grant", "application/x-www-form-urlencoded", "grant_type=password&client_id=" + c.ID, "", 400, "unsupported_grant_type"},
 		{"bad json", "application/json", `{"grant_type":`, "", 400, "invalid_request"},

@@ -23,13 +23,23 @@ type fieldError interface {
 	FieldName() string
 }
 
+// badRequest is invalid input answered with 400 rather than 422
+// (tenancy.CIDRError: allowlist entries).
+type badRequest interface {
+	error
+	BadRequest() bool
+}
+
 // problem maps an error from the domain, the store or authorization to an
 // RFC 9457 problem with the right status. It is the only place that decides
 // statuses for those errors. Unknown errors become a 500 whose detail is
 // logged, never sent.
 func (h *handlers) problem(ctx context.Context, err error) error {
 	var fe fieldError
+	var br badRequest
 	switch {
+	case errors.As(err, &br) && errors.As(err, &fe):
+		return huma.Error400BadRequest("invalid input", &huma.ErrorDetail{Location: fe.FieldName(), Message: fe.Error()})
 	case errors.As(err, &fe):
 		return huma.Error422UnprocessableEntity("invalid input", &huma.ErrorDetail{Location: fe.FieldName(), Message: fe.Error()})
 	case errors.Is(err, hub.ErrInvalidName):

@@ -23,3 +23,12 @@ func opOf(o *huma.Operation) *struct {
 func basicValue(user, pass string) string {
 	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(user) + ":" + url.QueryEscape(pass)))
 }
+
+// typo changes the last character of a secret: a token with a typo.
+func typo(secret string) string {
+	last := "a"
+	if secret[len(secret)-1] == 'a' {
+		last = "b"
+	}
+	return secret[:len(secret)-1] + last
+}

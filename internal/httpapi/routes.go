@@ -79,6 +79,16 @@ func addRoutes(api huma.API, h *handlers) {
 		"Changes the given settings; absent fields stay as they are. Owner or admin.", tagTenants, authz.TenantUpdate, scopePath,
 		http.StatusUnprocessableEntity), h.updateTenant)
 
+	// Source-IP allowlists.
+	huma.Register(api, op("get-allowlist", http.MethodGet, "/v1/tenants/{tenant}/allowlist", "Get the allowlists",
+		"The networks the tenant's heartbeats (cidrs) and admin calls (admin_cidrs) must come from; empty accepts any address.",
+		tagTenants, authz.TenantRead, scopePath), h.getAllowlists)
+	huma.Register(api, op("put-allowlist", http.MethodPut, "/v1/tenants/{tenant}/allowlist", "Replace the allowlists",
+		"Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); "+
+			"an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. "+
+			"A heartbeat from outside the list answers 403 and is kept as a denied record.",
+		tagTenants, authz.TenantUpdate, scopePath, http.StatusBadRequest, http.StatusUnprocessableEntity), h.putAllowlists)
+
 	// Heartbeat tokens.
 	huma.Register(api, created(op("create-token", http.MethodPost, "/v1/tenants/{tenant}/tokens", "Create a heartbeat token",
 		"Creates a token for cron curl. The secret is in this answer only; the hub keeps just its hash. "+

@@ -56,7 +56,7 @@ func TestAccessLog_HasRequestFactsButNoSecrets(t *testing.T) {
 		"X-Request-Id": {"req-42"},
 		"Cookie":       {"session=" + secret},
 	}})
-	th.do(request{target: "/status", bearer: secret[:len(secret)-1] + "x"}) // a typo'd token: 401, logged
+	th.do(request{target: "/status", bearer: typo(secret)}) // a typo'd token: 401, logged
 	logs := th.logs.String()
 	for _, want := range []string{`"method":"GET"`, `"path":"/proxy_server"`, `"status":200`, `"client_ip":"198.51.100.4"`, `"request_id":"req-42"`, `"duration_ms"`, `"operation":"heartbeat"`, `"principal":"heartbeat:tok_`, `"status":401`} {
 		if !strings.Contains(logs, want) {

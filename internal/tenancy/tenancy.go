@@ -5,6 +5,7 @@
 package tenancy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -42,9 +43,26 @@ var ErrInvalidClient = errors.New("invalid client credentials")
 
 // Service manages tenants and credentials.
 type Service struct {
-	store  store.Store
-	signer *auth.Signer
-	now    func() time.Time
+	store    store.Store
+	signer   *auth.Signer
+	now      func() time.Time
+	onChange func(context.Context, store.Tenant) error
+}
+
+// OnChange registers fn to be told of every tenant created or changed
+// through the service (the policy engine keeps its tenant data with it).
+// Call it before serving.
+func (s *Service) OnChange(fn func(context.Context, store.Tenant) error) { s.onChange = fn }
+
+// changed tells the OnChange hook about t.
+func (s *Service) changed(ctx context.Context, t store.Tenant) error {
+	if s.onChange == nil {
+		return nil
+	}
+	if err := s.onChange(ctx, t); err != nil {
+		return fmt.Errorf("propagate tenant %s: %w", t.ID, err)
+	}
+	return nil
 }
 
 // New returns a Service. signer mints access tokens for the client

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"time"
 
@@ -38,7 +39,7 @@ func (s *Service) CreateTenant(ctx context.Context, id string, set TenantSetting
 	if err := s.store.CreateTenant(ctx, t); err != nil {
 		return store.Tenant{}, fmt.Errorf("create tenant: %w", err)
 	}
-	return t, nil
+	return t, s.changed(ctx, t)
 }
 
 // UpdateTenant changes the given settings of a tenant.
@@ -54,7 +55,22 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, set TenantSetting
 	if err := s.store.UpdateTenant(ctx, t); err != nil {
 		return store.Tenant{}, fmt.Errorf("update tenant: %w", err)
 	}
-	return t, nil
+	return t, s.changed(ctx, t)
+}
+
+// SetAllowlists replaces the tenant's heartbeat allowlist and admin
+// allowlist (already parsed with ParseCIDRs). Empty lists accept any
+// address.
+func (s *Service) SetAllowlists(ctx context.Context, id string, heartbeat, admin []netip.Prefix) (store.Tenant, error) {
+	t, err := s.store.GetTenant(ctx, id)
+	if err != nil {
+		return store.Tenant{}, fmt.Errorf("tenant: %w", err)
+	}
+	t.Allowlist, t.AdminAllowlist, t.UpdatedAt = heartbeat, admin, s.timestamp()
+	if err := s.store.UpdateTenant(ctx, t); err != nil {
+		return store.Tenant{}, fmt.Errorf("update allowlists: %w", err)
+	}
+	return t, s.changed(ctx, t)
 }
 
 // apply validates set and copies it into t; on error t is unchanged.
