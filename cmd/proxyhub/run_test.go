@@ -314,3 +314,15 @@ func TestOpenAPI_CommittedDocumentIsCurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestServe_BrokenPolicyDirStopsStartupWithTheCompilerMessage(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/admin.rego", []byte("package proxyhub.admin\n\ndecision := {\"allow\": true if\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"proxyhub", "serve", "--addr", "127.0.0.1:0", "--policy-dir", dir}, env(), io.Discard, io.Discard)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(ee.msg, "admin.rego:") {
+		t.Fatalf("err = %v, want exit 2 quoting admin.rego's line", err)
+	}
+}

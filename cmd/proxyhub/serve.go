@@ -19,6 +19,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/logging"
 	"github.com/proxyhub/proxyhub/internal/metrics"
+	"github.com/proxyhub/proxyhub/internal/policy"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
 	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
@@ -64,12 +65,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer closeLimits(limits)
 
+	engine, err := policy.New(ctx, policy.Options{Dir: cfg.PolicyDir, Logger: log})
+	if err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("invalid setting --policy-dir (PROXYHUB_POLICY_DIR): %v", err)}
+	}
+	if err := engine.Sync(ctx, st, policyResync); err != nil {
+		return fmt.Errorf("load tenant data into the policy engine: %w", err)
+	}
+	tenants := tenancy.New(st, signer, time.Now)
+	tenants.OnChange(engine.SetTenant)
+
 	m := metrics.New()
 	handler := httpapi.New(httpapi.Deps{
 		Limits:   limits,
-		Hub:      hub.New(hub.Options{Store: st, OfflineAfter: cfg.OfflineAfter, Logger: log, Observer: m}),
-		Tenancy:  tenancy.New(st, signer, time.Now),
+		Hub:      hub.New(hub.Options{Store: st, OfflineAfter: cfg.OfflineAfter, Logger: log, Observer: m, Sources: engine}),
+		Tenancy:  tenants,
 		Auth:     auth.NewAuthenticator(st, verifier, time.Now),
+		Authz:    engine,
 		Store:    st,
 		ClientIP: clientip.NewResolver(cfg.TrustedProxies),
 		Metrics:  m,
@@ -131,6 +143,10 @@ func signingKey(cfg config.Serve) (key ed25519.PrivateKey, throwaway bool, err e
 	_, key, err = ed25519.GenerateKey(rand.Reader)
 	return key, true, err
 }
+
+// policyResync is how often the policy engine reloads tenant data, so
+// changes made through other hubs on the same database arrive.
+const policyResync = 15 * time.Second
 
 // newLimits builds the rate limiters from the settings.
 func newLimits(cfg config.Serve) (httpapi.Limits, error) {

@@ -53,6 +53,8 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		return huma.Error404NotFound("not found")
 	case errors.Is(err, authz.ErrForbidden):
 		return huma.Error403Forbidden("this credential may not perform this operation")
+	case errors.Is(err, hub.ErrSourceDenied):
+		return huma.Error403Forbidden("the source IP of this request is not allowed for this tenant or token")
 	case errors.Is(err, hub.ErrQuotaExceeded):
 		return huma.Error403Forbidden("quota exceeded: the tenant has reached max_proxies; existing proxies keep working")
 	case errors.Is(err, hub.ErrNotRegistered):

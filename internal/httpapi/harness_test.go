@@ -21,6 +21,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/metrics"
+	"github.com/proxyhub/proxyhub/internal/policy"
 	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 	"github.com/proxyhub/proxyhub/internal/tenancy"
@@ -101,8 +102,14 @@ func newTestHub(t *testing.T, opts ...hubOption) *testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Hub = hub.New(hub.Options{Store: d.Store, Clock: th.clock.Now, Logger: log, Observer: d.Metrics})
+	engine, err := policy.New(context.Background(), policy.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Authz = engine
+	d.Hub = hub.New(hub.Options{Store: d.Store, Clock: th.clock.Now, Logger: log, Observer: d.Metrics, Sources: engine})
 	d.Tenancy = tenancy.New(d.Store, th.signer, th.clock.Now)
+	d.Tenancy.OnChange(engine.SetTenant)
 	d.Auth = auth.NewAuthenticator(d.Store, verifier, th.clock.Now)
 	th.store = d.Store
 	th.tenancy = d.Tenancy

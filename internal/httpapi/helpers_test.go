@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/base64"
+	"net/netip"
 	"net/url"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -31,4 +32,20 @@ func typo(secret string) string {
 		last = "b"
 	}
 	return secret[:len(secret)-1] + last
+}
+
+func mustPrefixes(s ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(s))
+	for i, p := range s {
+		out[i] = netip.MustParsePrefix(p)
+	}
+	return out
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
 }

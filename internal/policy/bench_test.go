@@ -1,0 +1,146 @@
+package policy
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/proxyhub/proxyhub/internal/auth"
+	"github.com/proxyhub/proxyhub/internal/authz"
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// benchEngine is an engine with a few tenants, like a small hub.
+func benchEngine(b *testing.B) *Engine {
+	e := newEngine(b)
+	err := e.LoadTenants(context.Background(), []store.Tenant{
+		{ID: "acme", Allowlist: prefixes("198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"),
+			AdminAllowlist: prefixes("192.0.2.0/24")},
+		{ID: "globex"},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+var benchHeartbeat = HeartbeatInput{
+	TenantID: "acme", TokenID: "tok_1", Proxy: "proxy001",
+	IP: netip.MustParseAddr("203.0.113.77"),
+}
+
+// BenchmarkHeartbeat is the steady state: the decision is in the cache.
+func BenchmarkHeartbeat(b *testing.B) {
+	e := benchEngine(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := e.Heartbeat(ctx, benchHeartbeat); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHeartbeat_TokenCIDRs: cached, for a token with its own networks
+// (the cache key encodes them).
+func BenchmarkHeartbeat_TokenCIDRs(b *testing.B) {
+	e := benchEngine(b)
+	ctx := context.Background()
+	in := benchHeartbeat
+	in.TokenCIDRs = prefixes("203.0.113.0/25", "2001:db8:1::/48")
+	for b.Loop() {
+		if _, err := e.Heartbeat(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHeartbeat_Uncached evaluates the policy every time (a cache
+// miss, minus the cache bookkeeping).
+func BenchmarkHeartbeat_Uncached(b *testing.B) {
+	e := benchEngine(b)
+	ctx := context.Background()
+	in := benchHeartbeat
+	in.TokenCIDRs = prefixes("203.0.113.0/25")
+	for b.Loop() {
+		if _, err := e.evalHeartbeat(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHeartbeat_AfterSetTenant is an update followed by a decision: a
+// write transaction, a cleared cache and one evaluation, with no
+// re-preparing.
+func BenchmarkHeartbeat_AfterSetTenant(b *testing.B) {
+	e := benchEngine(b)
+	ctx := context.Background()
+	t := store.Tenant{ID: "acme", Allowlist: prefixes("203.0.113.0/24")}
+	for b.Loop() {
+		if err := e.SetTenant(ctx, t); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Heartbeat(ctx, benchHeartbeat); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHeartbeat_Parallel: cached decisions from every core at once.
+func BenchmarkHeartbeat_Parallel(b *testing.B) {
+	e := benchEngine(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := e.Heartbeat(ctx, benchHeartbeat); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkAuthorize(b *testing.B) {
+	e := benchEngine(b)
+	inside := fromIP("192.0.2.10")
+	owner := auth.Principal{Kind: auth.KindAdmin, ID: "alice", TenantID: "acme", Role: auth.RoleOwner}
+	cases := []struct {
+		name string
+		ctx  context.Context
+		p    auth.Principal
+		a    authz.Action
+		r    authz.Resource
+		ok   bool
+	}{
+		{"allow_owner_inside_admin_allowlist", inside, owner, authz.CredentialCreate, authz.Resource{TenantID: "acme", GrantRole: auth.RoleAdmin}, true},
+		{"allow_heartbeat_token", context.Background(),
+			auth.Principal{Kind: auth.KindHeartbeat, ID: "tok_1", TenantID: "acme", Proxy: "proxy001"},
+			authz.HeartbeatSend, authz.Resource{TenantID: "acme", Proxy: "proxy001"}, true},
+		{"allow_platform", context.Background(),
+			auth.Principal{Kind: auth.KindAdmin, ID: "ops", Role: auth.RolePlatform}, authz.TenantList, authz.Resource{}, true},
+		{"forbid_outside_admin_allowlist", fromIP("8.8.8.8"), owner, authz.TenantRead, authz.Resource{TenantID: "acme"}, false},
+		{"hide_other_tenant", inside, owner, authz.ProxyList, authz.Resource{TenantID: "globex"}, false},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := e.Authorize(c.ctx, c.p, c.a, c.r); (err == nil) != c.ok {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAuthorize_GoRules is the Go implementation being replaced, for
+// comparison.
+func BenchmarkAuthorize_GoRules(b *testing.B) {
+	p := auth.Principal{Kind: auth.KindAdmin, ID: "alice", TenantID: "acme", Role: auth.RoleOwner}
+	r := authz.Resource{TenantID: "acme", GrantRole: auth.RoleAdmin}
+	ctx := context.Background()
+	for b.Loop() {
+		if err := (authz.Rules{}).Authorize(ctx, p, authz.CredentialCreate, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

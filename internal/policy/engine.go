@@ -1,0 +1,128 @@
+// Package policy evaluates proxyhub's Rego policies with an embedded OPA: the
+// admin API's authorization (data.proxyhub.admin.decision, behind
+// authz.Authorizer) and the source-IP decision of heartbeats
+// (data.proxyhub.heartbeat.decision).
+//
+// The policies are compiled and their queries prepared once, in New; an
+// Engine is then safe for concurrent use. Tenant settings the policies need
+// (allowlists) live in OPA's in-memory store under data.tenants and are
+// changed by transactions (SetTenant, RemoveTenant, LoadTenants) without
+// re-preparing anything.
+package policy
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/proxyhub/proxyhub/internal/authz"
+	"github.com/proxyhub/proxyhub/policies"
+)
+
+// The queries the policies must answer.
+const (
+	adminQuery     = "data.proxyhub.admin.decision"
+	heartbeatQuery = "data.proxyhub.heartbeat.decision"
+)
+
+// Options configures New.
+type Options struct {
+	// Dir, when not empty, is a directory whose *.rego files (searched
+	// recursively, *_test.rego skipped) replace the embedded policies: an
+	// operator's own copy (PROXYHUB_POLICY_DIR).
+	Dir string
+	// Logger receives the engine's messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine is the compiled policy set with its tenant data. It implements
+// authz.Authorizer. Its methods are safe for concurrent use.
+type Engine struct {
+	log       *slog.Logger
+	store     storage.Store
+	admin     rego.PreparedEvalQuery
+	heartbeat rego.PreparedEvalQuery
+	cache     *decisionCache
+
+	// prepares counts PrepareForEval calls, so tests can see that data
+	// updates never re-prepare.
+	prepares atomic.Int64
+}
+
+var _ authz.Authorizer = (*Engine)(nil)
+
+// New compiles the policies (the embedded ones, or those of opts.Dir) and
+// prepares their queries. A policy that does not parse or compile — including
+// one calling a disabled built-in such as http.send — makes New fail with an
+// error quoting the compiler's messages, each with its file and line. The
+// engine starts with no tenant data: every tenant is unknown until SetTenant
+// or LoadTenants, and an unknown tenant has no allowlist.
+func New(ctx context.Context, opts Options) (*Engine, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	var fsys fs.FS = policies.FS
+	source := "embedded"
+	if opts.Dir != "" {
+		info, err := os.Stat(opts.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("policy: policy directory: %w", err)
+		}
+		if !info.IsDir() {
+			return nil, fmt.Errorf("policy: policy directory %s is not a directory", opts.Dir)
+		}
+		fsys, source = os.DirFS(opts.Dir), opts.Dir
+	}
+	modules, err := parseModules(fsys, opts.Dir, false)
+	if err != nil {
+		return nil, err
+	}
+	compiler, err := compile(modules)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range []string{adminQuery, heartbeatQuery} {
+		if len(compiler.GetRules(ast.MustParseRef(q))) == 0 {
+			return nil, fmt.Errorf("policy: the policies (%s) define no %s", source, q)
+		}
+	}
+
+	store := inmem.NewFromObjectWithOpts(map[string]any{"tenants": map[string]any{}},
+		inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+	e := &Engine{log: log, store: store, cache: newDecisionCache(cacheSize)}
+	if e.admin, err = e.prepare(ctx, compiler, adminQuery); err != nil {
+		return nil, err
+	}
+	if e.heartbeat, err = e.prepare(ctx, compiler, heartbeatQuery); err != nil {
+		return nil, err
+	}
+	log.Info("policies loaded", "source", source, "modules", len(modules))
+	return e, nil
+}
+
+// prepare prepares query q against the compiled policies and the store.
+func (e *Engine) prepare(ctx context.Context, c *ast.Compiler, q string) (rego.PreparedEvalQuery, error) {
+	e.prepares.Add(1)
+	pq, err := rego.New(
+		rego.Query(q),
+		rego.Compiler(c),
+		rego.Store(e.store),
+		rego.Capabilities(c.Capabilities()),
+		rego.UnsafeBuiltins(unsafeBuiltins),
+		rego.SetRegoVersion(ast.RegoV1),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return rego.PreparedEvalQuery{}, fmt.Errorf("policy: prepare %s: %w", q, err)
+	}
+	return pq, nil
+}

@@ -1,0 +1,71 @@
+package policy
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+var _ hub.SourcePolicy = (*Engine)(nil)
+
+// AllowSource implements hub.SourcePolicy with the heartbeat decision.
+func (e *Engine) AllowSource(ctx context.Context, req hub.SourceRequest) (bool, string, error) {
+	d, err := e.Heartbeat(ctx, HeartbeatInput{TenantID: req.TenantID, TokenID: req.TokenID, Proxy: req.Proxy, TokenCIDRs: req.TokenCIDRs, IP: req.IP})
+	return d.Allow, d.Reason, err
+}
+
+// TenantLister lists every tenant (the store does).
+type TenantLister interface {
+	ListTenants(ctx context.Context) ([]store.Tenant, error)
+}
+
+// Sync loads every tenant's data now and then again every interval until
+// ctx ends, so changes made through other hubs sharing the database reach
+// this one. A reload that finds nothing changed leaves the engine (and its
+// decision caches) alone. Changes made through this hub arrive at once
+// through SetTenant. The first load's error is returned; later ones are
+// logged and retried at the next tick.
+func (e *Engine) Sync(ctx context.Context, src TenantLister, interval time.Duration) error {
+	last, err := e.reload(ctx, src, nil)
+	if err != nil {
+		return err
+	}
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if next, err := e.reload(ctx, src, last); err != nil {
+					e.log.WarnContext(ctx, "policy data reload failed", "error", err.Error())
+				} else {
+					last = next
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// reload loads the tenants when their policy data differs from last.
+func (e *Engine) reload(ctx context.Context, src TenantLister, last []map[string]any) ([]map[string]any, error) {
+	ts, err := src.ListTenants(ctx)
+	if err != nil {
+		return last, err
+	}
+	docs := make([]map[string]any, len(ts))
+	for i, t := range ts {
+		docs[i] = tenantDoc(t)
+		docs[i]["id"] = t.ID
+	}
+	if last != nil && slices.EqualFunc(docs, last, func(a, b map[string]any) bool { return reflect.DeepEqual(a, b) }) {
+		return last, nil
+	}
+	return docs, e.LoadTenants(ctx, ts)
+}

@@ -1,0 +1,78 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/open-policy-agent/opa/v1/storage"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// SetTenant stores t's allowlists under data.tenants[t.ID] (replacing what
+// was there) for the decisions that follow, and forgets cached heartbeat
+// decisions. The prepared queries are kept: only the data changes.
+func (e *Engine) SetTenant(ctx context.Context, t store.Tenant) error {
+	if t.ID == "" {
+		return errors.New("policy: tenant without an id")
+	}
+	return e.write(ctx, storage.AddOp, storage.Path{"tenants", t.ID}, tenantDoc(t))
+}
+
+// RemoveTenant deletes data.tenants[id]; the tenant then has no allowlists.
+// Removing an unknown tenant is not an error.
+func (e *Engine) RemoveTenant(ctx context.Context, id string) error {
+	return e.write(ctx, storage.RemoveOp, storage.Path{"tenants", id}, nil)
+}
+
+// LoadTenants replaces the whole of data.tenants with ts, in one transaction
+// (at start-up, or to resynchronise with the store): tenants absent from ts
+// are forgotten.
+func (e *Engine) LoadTenants(ctx context.Context, ts []store.Tenant) error {
+	docs := make(map[string]any, len(ts))
+	for _, t := range ts {
+		if t.ID == "" {
+			return errors.New("policy: tenant without an id")
+		}
+		docs[t.ID] = tenantDoc(t)
+	}
+	return e.write(ctx, storage.ReplaceOp, storage.Path{"tenants"}, docs)
+}
+
+// write applies one change in a write transaction, then clears the decision
+// cache (after the commit, so no decision computed on the old data survives).
+// Removing a path that does not exist changes nothing and is not an error.
+func (e *Engine) write(ctx context.Context, op storage.PatchOp, path storage.Path, value any) error {
+	err := storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
+		return e.store.Write(ctx, txn, op, path, value)
+	})
+	if op == storage.RemoveOp && storage.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("policy: update %v: %w", path, err)
+	}
+	e.cache.clear()
+	e.log.Debug("policy data updated", "op", op, "path", path.String())
+	return nil
+}
+
+// tenantDoc is a tenant's document in data.tenants. Prefixes are written as
+// text; an invalid one becomes "invalid Prefix", which contains no address,
+// so a broken list refuses rather than accepts.
+func tenantDoc(t store.Tenant) map[string]any {
+	return map[string]any{
+		"allowlist":       prefixStrings(t.Allowlist),
+		"admin_allowlist": prefixStrings(t.AdminAllowlist),
+	}
+}
+
+func prefixStrings(ps []netip.Prefix) []any {
+	out := make([]any, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
