@@ -13,7 +13,9 @@ import (
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
 )
 
-const window = 400 * time.Millisecond
+// window is long enough that a stalled test machine does not refill a
+// bucket between two requests that must share it.
+const window = 1500 * time.Millisecond
 
 func withLimits(t *testing.T, heartbeat, admin, authFail uint64) hubOption {
 	mk := func(name string, n uint64) *ratelimit.Limiter {
