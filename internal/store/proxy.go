@@ -32,6 +32,15 @@ type Proxy struct {
 	CreatedAt time.Time
 	LastSeen  time.Time
 	IPChanges int64
+
+	// State is StateOnline or StateOffline as the sweeper last decided.
+	State string
+	// Paused proxies are in maintenance: no flips, no alerts.
+	Paused bool
+	// OfflineAfter is this proxy's own timeout; 0 follows the tenant's.
+	OfflineAfter time.Duration
+	// Deadline is when the proxy goes offline without another heartbeat.
+	Deadline time.Time
 }
 
 // HeartbeatResult is what recording a heartbeat did.
@@ -41,6 +50,7 @@ type HeartbeatResult struct {
 	Changed    bool       // IP differs from the previous heartbeat
 	PreviousIP netip.Addr // the previous IP, valid only when Changed
 	ChangeID   int64      // id of the IPChange record, valid only when Changed
+	CameOnline bool       // the proxy was offline and this heartbeat brought it back
 }
 
 // ProxyQuery selects proxies of one tenant. The zero value selects all of

@@ -35,6 +35,7 @@ func (s *Store) RecordDenied(ctx context.Context, d store.Denied) (int64, error)
 	defer t.mu.Unlock()
 	d.ID = s.nextID.Add(1)
 	t.denied = append(t.denied, d)
+	s.appendEvent(t, store.Event{Type: store.EventDenied, Proxy: d.Proxy, At: d.At, NewIP: d.IP})
 	return d.ID, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/proxyhub/proxyhub/internal/store"
 )
@@ -18,19 +19,37 @@ type Store struct {
 	tenants      map[string]*tenant
 	tokensByHash map[string]*store.Token
 	credsByID    map[string]*store.Credential
-	nextID       atomic.Int64 // last audit record id handed out
+	nextID       atomic.Int64 // last record id handed out (audit records and events)
+
+	hmu       sync.Mutex // guards deadlines; taken after a tenant's lock, never before
+	deadlines deadlineHeap
+
+	wmu      sync.Mutex // guards watchers
+	watchers map[int]func(tenantID string)
+	watchSeq int
 }
 
 // tenant holds one tenant's records behind its own lock, so heartbeats of
 // different tenants never contend.
 type tenant struct {
-	mu      sync.RWMutex
-	rec     store.Tenant
-	proxies map[string]*store.Proxy
-	tokens  []*store.Token      // oldest first
-	creds   []*store.Credential // oldest first
-	changes []store.IPChange    // append-only, ids increasing
-	denied  []store.Denied      // append-only, ids increasing
+	mu         sync.RWMutex
+	rec        store.Tenant
+	proxies    map[string]*proxyRec
+	tokens     []*store.Token      // oldest first
+	creds      []*store.Credential // oldest first
+	changes    []store.IPChange    // append-only, ids increasing
+	denied     []store.Denied      // append-only, ids increasing
+	events     []store.Event       // append-only, ids increasing
+	webhooks   []*store.Webhook    // oldest first
+	deliveries []store.Delivery    // append-only, ids increasing
+}
+
+// proxyRec is a proxy with its place in the deadline heap.
+type proxyRec struct {
+	store.Proxy
+	// queued is the deadline of this proxy's live heap entry; zero when it
+	// has none. Entries whose deadline differs are stale and dropped.
+	queued time.Time
 }
 
 var _ store.Store = (*Store)(nil)

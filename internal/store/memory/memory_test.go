@@ -11,3 +11,7 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(*testing.T) store.Store { return memory.New() })
 }
+
+func TestLivenessConformance(t *testing.T) {
+	storetest.RunLiveness(t, func(*testing.T) storetest.LiveStore { return memory.New() })
+}

@@ -26,16 +26,18 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 	case !ok && hb.MaxProxies > 0 && len(t.proxies) >= hb.MaxProxies:
 		return res, fmt.Errorf("proxy %q: %w", hb.Name, store.ErrQuotaExceeded)
 	case !ok:
-		p = &store.Proxy{
+		p = &proxyRec{Proxy: store.Proxy{
 			TenantID:  hb.TenantID,
 			Name:      hb.Name,
 			IP:        hb.IP,
 			PeerIP:    hb.PeerIP,
 			CreatedAt: hb.At,
 			LastSeen:  hb.At,
-		}
+			State:     store.StateOnline,
+		}}
 		t.proxies[hb.Name] = p
 		res.Created = true
+		s.appendEvent(t, store.Event{Type: store.EventRegistered, Proxy: hb.Name, At: hb.At, NewIP: hb.IP})
 	case p.IP != hb.IP:
 		res.Changed, res.PreviousIP, res.ChangeID = true, p.IP, s.nextID.Add(1)
 		p.IPChanges++
@@ -49,11 +51,17 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 			TokenID:   hb.TokenID,
 			RequestID: hb.RequestID,
 		})
+		s.appendEvent(t, store.Event{Type: store.EventIPChanged, Proxy: hb.Name, At: hb.At, OldIP: p.IP, NewIP: hb.IP})
 	}
 	p.IP, p.PeerIP = hb.IP, hb.PeerIP
 	if hb.At.After(p.LastSeen) {
 		p.LastSeen = hb.At
 	}
+	if p.State == store.StateOffline {
+		p.State, res.CameOnline = store.StateOnline, true
+		s.appendEvent(t, store.Event{Type: store.EventOnline, Proxy: hb.Name, At: hb.At, NewIP: hb.IP})
+	}
+	s.setDeadline(t, p, p.LastSeen.Add(t.timeout(p)))
 	if hb.TokenID != "" {
 		for _, tok := range t.tokens {
 			if tok.ID == hb.TokenID && hb.At.After(tok.LastUsedAt) {
@@ -61,7 +69,7 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 			}
 		}
 	}
-	res.Proxy = *p
+	res.Proxy = p.Proxy
 	return res, nil
 }
 
@@ -83,7 +91,7 @@ func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQ
 		if !q.SeenSince.IsZero() && p.LastSeen.Before(q.SeenSince) {
 			continue
 		}
-		out = append(out, *p)
+		out = append(out, p.Proxy)
 	}
 	t.mu.RUnlock()
 	slices.SortFunc(out, func(a, b store.Proxy) int { return cmp.Compare(a.Name, b.Name) })
@@ -105,10 +113,11 @@ func (s *Store) GetProxy(ctx context.Context, tenantID, name string) (store.Prox
 	if !ok {
 		return store.Proxy{}, fmt.Errorf("proxy %q: %w", name, store.ErrNotFound)
 	}
-	return *p, nil
+	return p.Proxy, nil
 }
 
-// DeleteProxy implements store.ProxyStore.
+// DeleteProxy implements store.ProxyStore. Its heap entry, if any, goes
+// stale and is dropped when it comes due.
 func (s *Store) DeleteProxy(ctx context.Context, tenantID, name string) error {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {

@@ -21,7 +21,7 @@ func (s *Store) CreateTenant(ctx context.Context, rec store.Tenant) error {
 	}
 	rec.Allowlist = slices.Clone(rec.Allowlist)
 	rec.AdminAllowlist = slices.Clone(rec.AdminAllowlist)
-	s.tenants[rec.ID] = &tenant{rec: rec, proxies: make(map[string]*store.Proxy)}
+	s.tenants[rec.ID] = &tenant{rec: rec, proxies: make(map[string]*proxyRec)}
 	return nil
 }
 
@@ -66,7 +66,15 @@ func (s *Store) UpdateTenant(ctx context.Context, rec store.Tenant) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rec.CreatedAt = t.rec.CreatedAt
+	timeoutChanged := rec.OfflineAfter != t.rec.OfflineAfter
 	t.rec = cloneTenant(rec)
+	if timeoutChanged {
+		for _, p := range t.proxies {
+			if p.OfflineAfter == 0 {
+				s.setDeadline(t, p, p.LastSeen.Add(t.timeout(p)))
+			}
+		}
+	}
 	return nil
 }
 

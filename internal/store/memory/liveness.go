@@ -1,0 +1,239 @@
+package memory
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// defaultTimeout applies when neither the proxy nor its tenant sets one.
+const defaultTimeout = 80 * time.Second
+
+// timeout is the proxy's effective offline timeout. t.mu must be held.
+func (t *tenant) timeout(p *proxyRec) time.Duration {
+	switch {
+	case p.OfflineAfter > 0:
+		return p.OfflineAfter
+	case t.rec.OfflineAfter > 0:
+		return t.rec.OfflineAfter
+	}
+	return defaultTimeout
+}
+
+// heapEntry says: at `at`, look at this proxy.
+type heapEntry struct {
+	at   time.Time
+	t    *tenant
+	name string
+}
+
+// deadlineHeap is a min-heap of entries by time: each online, unpaused
+// proxy has one live entry, so a sweep pops only what is due.
+type deadlineHeap []heapEntry
+
+func (h deadlineHeap) Len() int           { return len(h) }
+func (h deadlineHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h deadlineHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *deadlineHeap) Push(x any)        { *h = append(*h, x.(heapEntry)) }
+func (h *deadlineHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = heapEntry{}
+	*h = old[:len(old)-1]
+	return e
+}
+
+// setDeadline sets p's deadline and makes sure a heap entry will look at it
+// no later than that. Entries are only added when the deadline moves
+// earlier than the live entry (or there is none); a later deadline is
+// noticed when the earlier entry comes due. t.mu must be held.
+func (s *Store) setDeadline(t *tenant, p *proxyRec, d time.Time) {
+	p.Deadline = d
+	if p.State != store.StateOnline || p.Paused {
+		return
+	}
+	if p.queued.IsZero() || d.Before(p.queued) {
+		p.queued = d
+		s.hmu.Lock()
+		heap.Push(&s.deadlines, heapEntry{at: d, t: t, name: p.Name})
+		s.hmu.Unlock()
+	}
+}
+
+// appendEvent adds an event to t's stream and wakes the watchers. t.mu
+// must be held.
+func (s *Store) appendEvent(t *tenant, e store.Event) store.Event {
+	e.ID = s.nextID.Add(1)
+	e.TenantID = t.rec.ID
+	t.events = append(t.events, e)
+	s.notify(t.rec.ID)
+	return e
+}
+
+// ExpireProxies implements store.LivenessStore.
+func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]store.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []store.Event
+	for limit <= 0 || len(out) < limit {
+		s.hmu.Lock()
+		if len(s.deadlines) == 0 || s.deadlines[0].at.After(now) {
+			s.hmu.Unlock()
+			break
+		}
+		e := heap.Pop(&s.deadlines).(heapEntry)
+		s.hmu.Unlock()
+		if ev, ok := s.expire(e, now); ok {
+			out = append(out, ev)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Event) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// expire handles one due heap entry: flips the proxy, re-queues it when
+// its deadline moved on, or drops a stale entry.
+func (s *Store) expire(e heapEntry, now time.Time) (store.Event, bool) {
+	t := e.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, ok := t.proxies[e.name]
+	if !ok || !p.queued.Equal(e.at) {
+		return store.Event{}, false // deleted, or a newer entry covers it
+	}
+	p.queued = time.Time{}
+	if p.State != store.StateOnline || p.Paused {
+		return store.Event{}, false
+	}
+	if p.Deadline.After(now) {
+		s.setDeadline(t, p, p.Deadline) // heartbeats moved it on: look again then
+		return store.Event{}, false
+	}
+	p.State = store.StateOffline
+	return s.appendEvent(t, store.Event{Type: store.EventOffline, Proxy: p.Name, At: p.Deadline, NewIP: p.IP}), true
+}
+
+// NextDeadline implements store.LivenessStore. It is the earliest heap
+// entry, which may be stale: never later than the true next deadline.
+func (s *Store) NextDeadline(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	if len(s.deadlines) == 0 {
+		return time.Time{}, nil
+	}
+	return s.deadlines[0].at, nil
+}
+
+// SetPaused implements store.LivenessStore.
+func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused bool, at time.Time) (store.Proxy, error) {
+	return s.withProxy(ctx, tenantID, name, func(t *tenant, p *proxyRec) {
+		if p.Paused == paused {
+			return
+		}
+		p.Paused = paused
+		if !paused {
+			s.setDeadline(t, p, later(p.LastSeen, at).Add(t.timeout(p)))
+		}
+	})
+}
+
+// SetOfflineAfter implements store.LivenessStore.
+func (s *Store) SetOfflineAfter(ctx context.Context, tenantID, name string, d time.Duration) (store.Proxy, error) {
+	return s.withProxy(ctx, tenantID, name, func(t *tenant, p *proxyRec) {
+		p.OfflineAfter = d
+		s.setDeadline(t, p, p.LastSeen.Add(t.timeout(p)))
+	})
+}
+
+func (s *Store) withProxy(ctx context.Context, tenantID, name string, fn func(*tenant, *proxyRec)) (store.Proxy, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return store.Proxy{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, ok := t.proxies[name]
+	if !ok {
+		return store.Proxy{}, fmt.Errorf("proxy %q: %w", name, store.ErrNotFound)
+	}
+	fn(t, p)
+	return p.Proxy, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// ScanEvents implements store.LivenessStore.
+func (s *Store) ScanEvents(ctx context.Context, tenantID string, q store.EventQuery, fn func(store.Event) error) error {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	match := func(e store.Event) bool {
+		return (len(q.Types) == 0 || slices.Contains(q.Types, e.Type)) &&
+			(q.Proxy == "" || e.Proxy == q.Proxy) &&
+			(q.Since.IsZero() || !e.At.Before(q.Since)) &&
+			(q.Until.IsZero() || e.At.Before(q.Until)) &&
+			(q.AfterID == 0 || e.ID > q.AfterID) &&
+			(q.BeforeID == 0 || e.ID < q.BeforeID)
+	}
+	var sel []store.Event
+	t.mu.RLock()
+	n := len(t.events)
+	for i := range n {
+		idx := n - 1 - i
+		if q.Ascending {
+			idx = i
+		}
+		if e := t.events[idx]; match(e) {
+			sel = append(sel, e)
+			if q.Limit > 0 && len(sel) == q.Limit {
+				break
+			}
+		}
+	}
+	t.mu.RUnlock()
+	return each(ctx, sel, fn)
+}
+
+// Leader implements store.LivenessStore: one process, always the leader.
+func (s *Store) Leader(ctx context.Context, _ string) (bool, error) { return true, ctx.Err() }
+
+// WatchEvents implements store.LivenessStore.
+func (s *Store) WatchEvents(ctx context.Context, fn func(tenantID string)) error {
+	s.wmu.Lock()
+	if s.watchers == nil {
+		s.watchers = map[int]func(string){}
+	}
+	s.watchSeq++
+	id := s.watchSeq
+	s.watchers[id] = fn
+	s.wmu.Unlock()
+	<-ctx.Done()
+	s.wmu.Lock()
+	delete(s.watchers, id)
+	s.wmu.Unlock()
+	return nil
+}
+
+// notify tells every watcher that tenantID has new events.
+func (s *Store) notify(tenantID string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for _, fn := range s.watchers {
+		fn(tenantID)
+	}
+}

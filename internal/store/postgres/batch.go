@@ -1,0 +1,187 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// The group commit. RecordHeartbeat puts a pending heartbeat on s.queue and
+// waits for its outcome. One batcher goroutine gathers pending heartbeats
+// into a batch until it holds Options.BatchMax of them or the first has
+// waited Options.BatchWait, then hands the batch to one of Options.Writers
+// writer goroutines; while every writer is busy the batch keeps growing up
+// to BatchMax, so batches grow with the load. A writer sends the batch as
+// one transaction (batchtx.go) and answers each heartbeat only after the
+// commit.
+
+// pending is one heartbeat waiting for its batch.
+type pending struct {
+	ctx  context.Context // the caller's: ended before sending means "do not write"
+	hb   store.Heartbeat
+	done chan outcome // buffered (1): answering never blocks
+}
+
+// outcome is what a writer answers a pending heartbeat.
+type outcome struct {
+	res store.HeartbeatResult
+	err error
+}
+
+// maxBatchAttempts bounds how often a batch transaction that lost a
+// deadlock or serialization conflict is run again.
+const maxBatchAttempts = 3
+
+// start starts the batcher and the writers; Close stops them.
+func (s *Store) start() {
+	s.wg.Add(1 + s.opts.Writers)
+	go s.batcher()
+	for range s.opts.Writers {
+		go s.writer()
+	}
+}
+
+// enqueue hands p to the batcher, unless the store is closed or ctx ends
+// first.
+func (s *Store) enqueue(ctx context.Context, p *pending) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errClosed
+	}
+	select {
+	case s.queue <- p:
+		return nil
+	case <-ctx.Done():
+		return ctxError(ctx, "postgres: record heartbeat")
+	}
+}
+
+// batcher gathers s.queue into batches for s.work until s.queue is closed
+// and drained, then closes s.work.
+func (s *Store) batcher() {
+	defer s.wg.Done()
+	defer close(s.work)
+	var (
+		buf   []*pending
+		due   bool // buf's first heartbeat has waited BatchWait
+		queue = s.queue
+		timer = time.NewTimer(time.Hour)
+	)
+	timer.Stop()
+	for queue != nil || len(buf) > 0 {
+		var in <-chan *pending
+		if len(buf) < s.opts.BatchMax {
+			in = queue
+		}
+		var out chan<- []*pending
+		if len(buf) > 0 && (due || len(buf) >= s.opts.BatchMax || queue == nil) {
+			out = s.work
+		}
+		select {
+		case p, ok := <-in:
+			if !ok {
+				queue = nil
+				continue
+			}
+			buf = append(buf, p)
+			if len(buf) == 1 {
+				timer.Reset(s.opts.BatchWait)
+			}
+		case <-timer.C:
+			due = true
+		case out <- buf:
+			buf, due = nil, false
+			timer.Stop()
+		}
+	}
+}
+
+// writer writes the batches of s.work until it is closed.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	for batch := range s.work {
+		s.write(batch)
+	}
+}
+
+// write writes one batch and answers every heartbeat in it.
+func (s *Store) write(batch []*pending) {
+	const what = "postgres: record heartbeat"
+	live := make([]*pending, 0, len(batch))
+	for _, p := range batch {
+		if p.ctx.Err() != nil {
+			p.done <- outcome{err: ctxError(p.ctx, what)}
+			continue
+		}
+		live = append(live, p)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := batchContext(live)
+	defer cancel()
+	outs, err := s.writeRetrying(ctx, live)
+	if err != nil && len(live) > 1 && ctx.Err() == nil && !unavailable(err) {
+		// One heartbeat's statement failed and took the transaction with
+		// it; write them one by one, so that only that one fails.
+		s.log.Warn("postgres: heartbeat batch failed, writing its heartbeats one by one", "size", len(live), "err", err)
+		outs, err = make([]outcome, len(live)), nil
+		for i, p := range live {
+			if p.ctx.Err() != nil {
+				outs[i] = outcome{err: ctxError(p.ctx, what)}
+				continue
+			}
+			one, err := s.writeRetrying(ctx, live[i:i+1])
+			if err != nil {
+				one = []outcome{{err: translate(err, what)}}
+			}
+			outs[i] = one[0]
+		}
+	}
+	if err != nil {
+		err = translate(err, what)
+		if ctx.Err() != nil {
+			err = ctxError(ctx, what)
+		}
+		s.log.Error("postgres: heartbeat batch failed", "size", len(live), "err", err)
+	}
+	for i, p := range live {
+		if err != nil {
+			p.done <- outcome{err: err}
+		} else {
+			p.done <- outs[i]
+		}
+	}
+}
+
+// batchContext bounds a batch's transaction by the latest deadline of its
+// callers (a caller without one counts as defaultWriteTimeout from now):
+// no batch runs on after everyone waiting for it has given up, and one
+// caller's cancellation does not abort the others' writes.
+func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, p := range batch {
+		d, ok := p.ctx.Deadline()
+		if !ok {
+			d = time.Now().Add(defaultWriteTimeout)
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.Background(), latest)
+}
+
+// writeRetrying runs the batch's transaction, again when it lost a
+// deadlock or a serialization conflict (nothing of it was committed).
+func (s *Store) writeRetrying(ctx context.Context, batch []*pending) ([]outcome, error) {
+	for attempt := 1; ; attempt++ {
+		outs, err := s.writeBatch(ctx, batch)
+		if err == nil || !retryable(err) || attempt == maxBatchAttempts {
+			return outs, err
+		}
+		s.log.Debug("postgres: heartbeat batch collided, retrying", "attempt", attempt, "err", err)
+	}
+}

@@ -1,0 +1,101 @@
+package postgres_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// t0 is the tests' reference time (whole microseconds, as PostgreSQL keeps
+// them).
+var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+
+func tenant(id string) store.Tenant {
+	return store.Tenant{ID: id, Name: "Tenant " + id, OfflineAfter: 80 * time.Second, AutoRegister: true, CreatedAt: t0, UpdatedAt: t0}
+}
+
+func hb(tenantID, name, ip string, at time.Time) store.Heartbeat {
+	a := netip.MustParseAddr(ip)
+	return store.Heartbeat{TenantID: tenantID, Name: name, IP: a, PeerIP: a, At: at, RequestID: "req-" + name, MayCreate: true}
+}
+
+func mustCreateTenants(t testing.TB, s store.Store, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := s.CreateTenant(context.Background(), tenant(id)); err != nil {
+			t.Fatalf("CreateTenant(%s): %v", id, err)
+		}
+	}
+}
+
+func mustRecord(t testing.TB, s store.Store, h store.Heartbeat) store.HeartbeatResult {
+	t.Helper()
+	res, err := s.RecordHeartbeat(context.Background(), h)
+	if err != nil {
+		t.Fatalf("RecordHeartbeat(%s/%s %s): %v", h.TenantID, h.Name, h.IP, err)
+	}
+	return res
+}
+
+func mustChanges(t testing.TB, s store.Store, tenantID string, q store.AuditQuery) []store.IPChange {
+	t.Helper()
+	cs, err := store.CollectIPChanges(context.Background(), s, tenantID, q)
+	if err != nil {
+		t.Fatalf("ScanIPChanges(%s): %v", tenantID, err)
+	}
+	return cs
+}
+
+// checkChain fails unless history (newest first) chains: every change's
+// old IP is the previous change's new IP.
+func checkChain(t testing.TB, history []store.IPChange) {
+	t.Helper()
+	for i := 0; i+1 < len(history); i++ {
+		if history[i].OldIP != history[i+1].NewIP {
+			t.Fatalf("history does not chain: %+v came after %+v", history[i], history[i+1])
+		}
+	}
+}
+
+// connect opens a raw connection, closed when t ends.
+func connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// seed gives tenants acme and globex a proxy with one IP change each, a
+// token, a credential and a denied record.
+func seed(t testing.TB, s store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	mustCreateTenants(t, s, "acme", "globex")
+	for i, tenantID := range []string{"acme", "globex"} {
+		mustRecord(t, s, hb(tenantID, "edge-1", "192.0.2.1", t0))
+		mustRecord(t, s, hb(tenantID, "edge-1", "192.0.2.2", t0.Add(time.Minute)))
+		if err := s.CreateToken(ctx, store.Token{ID: "tok_" + tenantID, TenantID: tenantID, Label: "fleet", Hash: "hash-" + tenantID, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateCredential(ctx, store.Credential{ID: "phc_" + tenantID, TenantID: tenantID, Role: "admin", Label: "ci", SecretHash: "sh", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RecordDenied(ctx, store.Denied{TenantID: tenantID, Proxy: "edge-9", IP: netip.MustParseAddr("198.51.100.1"), At: t0.Add(time.Duration(i) * time.Second), Reason: "source_ip_not_allowed"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// tenantTables are the tables that hold tenant data, all under row-level
+// security.
+var tenantTables = []string{"tenants", "heartbeat_tokens", "admin_credentials", "proxies", "ip_changes", "denied"}

@@ -1,0 +1,196 @@
+// Package postgres is the PostgreSQL store.Store: the hub's state in a
+// database that several hubs may share, through jackc/pgx (pgxpool), with the
+// schema in the migrations package applied by Migrate (jackc/tern).
+//
+// # Tenancy and row-level security
+//
+// Every query filters on the tenant explicitly, and row-level security is
+// the second lock: every table has policies that show a row only to a
+// transaction scoped to its tenant, set with
+// set_config('proxyhub.tenant', id, true) (transaction-local). Each method
+// sends the set_config and its statements in one pipeline, which PostgreSQL
+// runs as one (implicit) transaction, so a scope never outlives the call and
+// costs no extra round trip. The cross-tenant reads are narrow scopes of
+// their own (see migrations/002): TokenByHash may see only the token whose
+// hash it names, CredentialByID only the credential whose id it names, and
+// ListTenants reads the tenant list in the 'platform' scope. A connection
+// that set no scope sees no rows at all.
+//
+// The policies are FORCEd, so they hold for the tables' owner, which is the
+// role the store connects as and runs migrations with. PostgreSQL never
+// applies row-level security to superusers or BYPASSRLS roles: connect as an
+// ordinary role (Open logs a warning when it cannot be enforced). Tests do
+// so: internal/pgtest creates a non-superuser role that owns each test
+// database.
+//
+// # Writes
+//
+// RecordHeartbeat goes through a group commit: concurrent heartbeats are
+// collected into batches (up to Options.BatchMax, or what arrived within
+// Options.BatchWait) and each batch is written in one transaction whose
+// statements are pipelined; every caller is answered after that
+// transaction commits. Whether a heartbeat changed the proxy's IP is decided
+// by the database, under the proxy row's lock, in the statement that applies
+// it, so hubs sharing a database record each change exactly once.
+//
+// The audit tables (ip_changes, denied) are append-only: UPDATE, DELETE and
+// TRUNCATE are revoked and refused by triggers.
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// Options tunes a Store. The zero value is usable: every field has a default.
+type Options struct {
+	// AutoMigrate applies pending migrations when the store opens.
+	AutoMigrate bool
+	// BatchMax caps the heartbeats written in one transaction (default 256).
+	BatchMax int
+	// BatchWait is how long the first heartbeat of a batch waits for others
+	// to join it (default 2ms).
+	BatchWait time.Duration
+	// Writers is how many batches may be in flight at once, each on its own
+	// connection (default half the pool's connections, at least 1).
+	Writers int
+	// Logger receives warnings and errors (default: discarded).
+	Logger *slog.Logger
+}
+
+// Defaults of Options.
+const (
+	DefaultBatchMax  = 256
+	DefaultBatchWait = 2 * time.Millisecond
+
+	// defaultWriteTimeout bounds a batch whose callers set no deadline.
+	defaultWriteTimeout = 30 * time.Second
+	// defaultConnectTimeout bounds one connection attempt when the URL does
+	// not say (connect_timeout).
+	defaultConnectTimeout = 5 * time.Second
+)
+
+// Store is the PostgreSQL store.Store. It is safe for concurrent use; Close
+// it when done.
+type Store struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	opts Options
+
+	mu     sync.RWMutex // guards closed and sends on queue
+	closed bool
+	queue  chan *pending   // heartbeats waiting for a batch
+	work   chan []*pending // batches waiting for a writer
+	wg     sync.WaitGroup  // the batcher and the writers
+
+	closeOnce sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or a key=value
+// DSN, as pgx accepts), checks that it answers, applies migrations when
+// opts.AutoMigrate is set, and starts the heartbeat batcher.
+//
+// Errors name the server (host, port, database, user) and the cause, never
+// the password; an unreachable server is an error wrapping
+// store.ErrUnavailable.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, openError(url, describeURL(url), "invalid database URL", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	target := describeConfig(cfg)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, openError(url, target, "cannot connect to", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, openError(url, target, "cannot connect to", err)
+	}
+	s := newStore(pool, opts)
+	if opts.AutoMigrate {
+		if err := Migrate(ctx, pool); err != nil {
+			pool.Close()
+			return nil, openError(url, target, "cannot migrate", err)
+		}
+	}
+	s.warnIfRLSBypassed(ctx)
+	s.start()
+	return s, nil
+}
+
+func newStore(pool *pgxpool.Pool, opts Options) *Store {
+	opts.BatchMax = cmp.Or(max(opts.BatchMax, 0), DefaultBatchMax)
+	opts.BatchWait = cmp.Or(max(opts.BatchWait, 0), DefaultBatchWait)
+	if opts.Writers <= 0 {
+		opts.Writers = max(1, int(pool.Config().MaxConns)/2)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{
+		pool:  pool,
+		log:   opts.Logger,
+		opts:  opts,
+		queue: make(chan *pending, opts.BatchMax),
+		work:  make(chan []*pending),
+	}
+}
+
+// warnIfRLSBypassed logs when the connected role is not subject to
+// row-level security, so that the second lock is known to be off.
+func (s *Store) warnIfRLSBypassed(ctx context.Context) {
+	var role string
+	var bypass bool
+	err := s.pool.QueryRow(ctx,
+		`SELECT current_user, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user`,
+	).Scan(&role, &bypass)
+	switch {
+	case err != nil:
+		s.log.Warn("postgres: cannot tell whether row-level security applies", "err", err)
+	case bypass:
+		s.log.Warn("postgres: connected as a superuser or BYPASSRLS role: row-level security is not enforced; connect as an ordinary role that owns the schema", "role", role)
+	}
+}
+
+// Ping implements store.Store: it reports whether a connection to the
+// database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return translate(s.pool.Ping(ctx), "ping")
+}
+
+// Close implements store.Store. It stops accepting heartbeats, waits until
+// every batch already accepted is written (or has failed), then closes the
+// pool. Calls after the first return nil at once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.queue)
+		s.mu.Unlock()
+		s.wg.Wait()
+		s.pool.Close()
+	})
+	return nil
+}
+
+// errClosed is returned by RecordHeartbeat after Close.
+var errClosed = fmt.Errorf("postgres: store is closed: %w", store.ErrUnavailable)
+
+// Pool returns the store's connection pool, for callers that need the
+// database itself (migrations, advisory locks). Statements sent through it
+// are subject to row-level security like the store's own.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }

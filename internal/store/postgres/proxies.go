@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+const proxyColumns = `tenant_id, name, ip, peer_ip, created_at, last_seen, ip_changes`
+
+func scanProxy(row pgx.Row) (store.Proxy, error) {
+	var p store.Proxy
+	err := row.Scan(&p.TenantID, &p.Name, &p.IP, &p.PeerIP, &p.CreatedAt, &p.LastSeen, &p.IPChanges)
+	p.CreatedAt, p.LastSeen = p.CreatedAt.UTC(), p.LastSeen.UTC()
+	return p, err
+}
+
+// RecordHeartbeat implements store.ProxyStore. The heartbeat joins the next
+// batch (see batch.go) and RecordHeartbeat returns once that batch's
+// transaction has committed, with the heartbeat's own outcome: a missing
+// tenant is store.ErrNotFound, a new name without MayCreate
+// store.ErrNotRegistered, a new name beyond MaxProxies
+// store.ErrQuotaExceeded, each without failing the rest of the batch.
+//
+// A heartbeat whose ctx ends before its batch is sent is not written. When
+// ctx ends later, RecordHeartbeat returns at once with ctx's error (wrapping
+// store.ErrUnavailable for a deadline) and the batch may still commit it.
+func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.HeartbeatResult, error) {
+	const what = "postgres: record heartbeat"
+	if ctx.Err() != nil {
+		return store.HeartbeatResult{}, ctxError(ctx, what)
+	}
+	if hb.TenantID == "" || hb.Name == "" || !hb.IP.IsValid() {
+		return store.HeartbeatResult{}, fmt.Errorf("%s: tenant, name and IP are required: %w", what, errInvalid)
+	}
+	p := &pending{ctx: ctx, hb: hb, done: make(chan outcome, 1)}
+	if err := s.enqueue(ctx, p); err != nil {
+		return store.HeartbeatResult{}, err
+	}
+	select {
+	case o := <-p.done:
+		return o.res, o.err
+	case <-ctx.Done():
+		return store.HeartbeatResult{}, ctxError(ctx, what)
+	}
+}
+
+// errInvalid marks a request the store refuses to send.
+var errInvalid = errors.New("invalid argument")
+
+// ListProxies implements store.ProxyStore. The name prefix is literal (no
+// pattern characters), names sort bytewise.
+func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQuery) ([]store.Proxy, error) {
+	w := &where{}
+	w.add("tenant_id = $?", tenantID)
+	if q.NamePrefix != "" {
+		w.add("starts_with(name, $?)", q.NamePrefix)
+	}
+	if q.After != "" {
+		w.add("name > $?", q.After)
+	}
+	if !q.SeenBefore.IsZero() {
+		w.add("last_seen < $?", q.SeenBefore)
+	}
+	if !q.SeenSince.IsZero() {
+		w.add("last_seen >= $?", q.SeenSince)
+	}
+	sql := `SELECT ` + proxyColumns + ` FROM proxies WHERE ` + w.String() + ` ORDER BY name` + w.limit(q.Limit)
+
+	out := []store.Proxy{}
+	var exists bool
+	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: list proxies of %q", tenantID), func(b *pgx.Batch) {
+		queueTenantExists(b, tenantID, &exists)
+		b.Queue(sql, w.args...).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				p, err := scanProxy(rows)
+				if err != nil {
+					return err
+				}
+				out = append(out, p)
+			}
+			return rows.Err()
+		})
+	})
+	if err == nil && !exists {
+		err = fmt.Errorf("postgres: tenant %q: %w", tenantID, store.ErrNotFound)
+	}
+	return out, err
+}
+
+// GetProxy implements store.ProxyStore.
+func (s *Store) GetProxy(ctx context.Context, tenantID, name string) (store.Proxy, error) {
+	var p store.Proxy
+	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: proxy %q", name), func(b *pgx.Batch) {
+		b.Queue(`SELECT `+proxyColumns+` FROM proxies WHERE tenant_id = $1 AND name = $2`, tenantID, name).QueryRow(func(row pgx.Row) (err error) {
+			p, err = scanProxy(row)
+			return err
+		})
+	})
+	return p, err
+}
+
+// DeleteProxy implements store.ProxyStore. The proxy's IP-change history
+// stays; a later heartbeat of the name registers it anew.
+func (s *Store) DeleteProxy(ctx context.Context, tenantID, name string) error {
+	return s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: delete proxy %q", name), func(b *pgx.Batch) {
+		b.Queue(`DELETE FROM proxies WHERE tenant_id = $1 AND name = $2`, tenantID, name).Exec(affectedOne)
+	})
+}

@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+const tenantColumns = `id, name, offline_after_ms, max_proxies, auto_register, allowlist, admin_allowlist, created_at, updated_at`
+
+// scanTenant reads the columns of tenantColumns.
+func scanTenant(row pgx.Row) (store.Tenant, error) {
+	var t store.Tenant
+	var offlineMS int64
+	err := row.Scan(&t.ID, &t.Name, &offlineMS, &t.MaxProxies, &t.AutoRegister,
+		&t.Allowlist, &t.AdminAllowlist, &t.CreatedAt, &t.UpdatedAt)
+	t.OfflineAfter = time.Duration(offlineMS) * time.Millisecond
+	t.Allowlist, t.AdminAllowlist = fromCIDRs(t.Allowlist), fromCIDRs(t.AdminAllowlist)
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	return t, err
+}
+
+// CreateTenant implements store.TenantStore. It runs in the new tenant's
+// own scope. OfflineAfter is kept in whole milliseconds; allowlist networks
+// are kept with their host bits cleared.
+func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
+	return s.inScope(ctx, tenantScope(t.ID), fmt.Sprintf("postgres: create tenant %q", t.ID), func(b *pgx.Batch) {
+		b.Queue(`INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			t.ID, t.Name, t.OfflineAfter.Milliseconds(), t.MaxProxies, t.AutoRegister,
+			cidrs(t.Allowlist), cidrs(t.AdminAllowlist), t.CreatedAt, t.UpdatedAt,
+		).Exec(ignoreTag)
+	})
+}
+
+// GetTenant implements store.TenantStore.
+func (s *Store) GetTenant(ctx context.Context, id string) (store.Tenant, error) {
+	var t store.Tenant
+	err := s.inScope(ctx, tenantScope(id), fmt.Sprintf("postgres: get tenant %q", id), func(b *pgx.Batch) {
+		b.Queue(`SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id).QueryRow(func(row pgx.Row) (err error) {
+			t, err = scanTenant(row)
+			return err
+		})
+	})
+	return t, err
+}
+
+// ListTenants implements store.TenantStore. It is the one read of every
+// tenant, in the platform scope.
+func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+	out := []store.Tenant{}
+	err := s.inScope(ctx, platformScope, "postgres: list tenants", func(b *pgx.Batch) {
+		b.Queue(`SELECT ` + tenantColumns + ` FROM tenants ORDER BY id`).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				t, err := scanTenant(rows)
+				if err != nil {
+					return err
+				}
+				out = append(out, t)
+			}
+			return rows.Err()
+		})
+	})
+	return out, err
+}
+
+// UpdateTenant implements store.TenantStore.
+func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant) error {
+	what := fmt.Sprintf("postgres: update tenant %q", t.ID)
+	return s.inScope(ctx, tenantScope(t.ID), what, func(b *pgx.Batch) {
+		b.Queue(`UPDATE tenants
+			    SET name = $2, offline_after_ms = $3, max_proxies = $4, auto_register = $5,
+			        allowlist = $6, admin_allowlist = $7, updated_at = $8
+			  WHERE id = $1`,
+			t.ID, t.Name, t.OfflineAfter.Milliseconds(), t.MaxProxies, t.AutoRegister,
+			cidrs(t.Allowlist), cidrs(t.AdminAllowlist), t.UpdatedAt,
+		).Exec(affectedOne)
+	})
+}
+
+// affectedOne is the callback of a statement that must change a row: none
+// changed means the addressed record is not in the scoped tenant.
+func affectedOne(ct pgconn.CommandTag) error {
+	if ct.RowsAffected() == 0 {
+		return pgx.ErrNoRows
+	}
+	return nil
+}

@@ -1,0 +1,417 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// LiveStore is a store with the liveness and webhook parts.
+type LiveStore interface {
+	store.Store
+	store.LivenessStore
+	store.WebhookStore
+}
+
+// NewLiveStore returns a fresh, empty LiveStore for one test.
+type NewLiveStore func(t *testing.T) LiveStore
+
+// RunLiveness runs the liveness, event and webhook conformance tests.
+func RunLiveness(t *testing.T, newStore NewLiveStore) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, LiveStore)
+	}{
+		{"Deadline/FollowsTenantAndOverride", testDeadlines},
+		{"Expire/FlipsAtTheDeadlineOnce", testExpireFlipsOnce},
+		{"Expire/OnlyWhatIsDueAndLimit", testExpireLimit},
+		{"Expire/ConcurrentSweepersNoDoubleFlip", testConcurrentSweepers},
+		{"Expire/TenantTimeoutChangeMovesDeadlines", testTenantTimeoutChange},
+		{"Pause/NoFlipsUntilResumed", testPause},
+		{"Events/StreamOfEveryType", testEventTypes},
+		{"Events/FiltersAndCursors", testEventFilters},
+		{"Events/WatchWakesOnAppend", testWatch},
+		{"Webhooks/CRUDAndIsolation", testWebhookCRUD},
+		{"Webhooks/DueAndDeliveryState", testWebhookDue},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+func liveTenant(t *testing.T, s LiveStore, id string, timeout time.Duration) {
+	t.Helper()
+	ten := tenant(id)
+	ten.OfflineAfter = timeout
+	if err := s.CreateTenant(context.Background(), ten); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testDeadlines(t *testing.T, s LiveStore) {
+	liveTenant(t, s, "acme", time.Minute)
+	res := record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
+	if res.Proxy.State != store.StateOnline || !res.Proxy.Deadline.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after first heartbeat: state %q deadline %v", res.Proxy.State, res.Proxy.Deadline)
+	}
+	p, err := s.SetOfflineAfter(context.Background(), "acme", "edge-1", 10*time.Second)
+	if err != nil || p.OfflineAfter != 10*time.Second || !p.Deadline.Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("override: %+v %v", p, err)
+	}
+	res = record(t, s, hb("acme", "edge-1", "192.0.2.1", t0.Add(time.Second)))
+	if !res.Proxy.Deadline.Equal(t0.Add(11 * time.Second)) {
+		t.Fatalf("deadline with override after a heartbeat: %v", res.Proxy.Deadline)
+	}
+	if p, _ = s.SetOfflineAfter(context.Background(), "acme", "edge-1", 0); !p.Deadline.Equal(t0.Add(61 * time.Second)) {
+		t.Fatalf("cleared override: %v", p.Deadline)
+	}
+	if _, err := s.SetOfflineAfter(context.Background(), "acme", "nope", time.Second); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing proxy: %v", err)
+	}
+}
+
+func testExpireFlipsOnce(t *testing.T, s LiveStore) {
+	ctx := context.Background()
+	liveTenant(t, s, "acme", 80*time.Second)
+	record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
+	if next, _ := s.NextDeadline(ctx); next.IsZero() || next.After(t0.Add(80*time.Second)) {
+		t.Fatalf("NextDeadline = %v", next)
+	}
+	if evs, _ := s.ExpireProxies(ctx, t0.Add(80*time.Second-time.Millisecond), 0); len(evs) != 0 {
+		t.Fatalf("flipped before the deadline: %+v", evs)
+	}
+	evs, err := s.ExpireProxies(ctx, t0.Add(95*time.Second), 0)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("expire: %+v %v", evs, err)
+	}
+	if e := evs[0]; e.Type != store.EventOffline || !e.At.Equal(t0.Add(80*time.Second)) || e.Proxy != "edge-1" || e.TenantID != "acme" {
+		t.Fatalf("offline event %+v: At must be the deadline, not the sweep time", e)
+	}
+	if again, _ := s.ExpireProxies(ctx, t0.Add(time.Hour), 0); len(again) != 0 {
+		t.Fatalf("flipped twice: %+v", again)
+	}
+	p, _ := s.GetProxy(ctx, "acme", "edge-1")
+	if p.State != store.StateOffline {
+		t.Fatalf("state %q", p.State)
+	}
+	res := record(t, s, hb("acme", "edge-1", "192.0.2.1", t0.Add(2*time.Minute)))
+	if !res.CameOnline || res.Proxy.State != store.StateOnline {
+		t.Fatalf("heartbeat after offline: %+v", res)
+	}
+	if res = record(t, s, hb("acme", "edge-1", "192.0.2.1", t0.Add(3*time.Minute))); res.CameOnline {
+		t.Fatal("CameOnline on an online proxy")
+	}
+}
+
+func testExpireLimit(t *testing.T, s LiveStore) {
+	ctx := context.Background()
+	liveTenant(t, s, "acme", time.Minute)
+	liveTenant(t, s, "globex", 2*time.Minute)
+	for i := range 5 {
+		record(t, s, hb("acme", fmt.Sprintf("a-%d", i), "192.0.2.1", t0.Add(time.Duration(i)*time.Second)))
+		record(t, s, hb("globex", fmt.Sprintf("g-%d", i), "192.0.2.1", t0))
+	}
+	record(t, s, hb("acme", "a-4", "192.0.2.1", t0.Add(30*time.Second))) // heartbeat moves a-4 on
+	evs, err := s.ExpireProxies(ctx, t0.Add(62*time.Second), 2)
+	if err != nil || len(evs) != 2 || evs[0].Proxy != "a-0" || evs[1].Proxy != "a-1" {
+		t.Fatalf("limit 2, earliest first: %+v %v", evs, err)
+	}
+	evs, _ = s.ExpireProxies(ctx, t0.Add(62*time.Second), 0)
+	if len(evs) != 1 || evs[0].Proxy != "a-2" {
+		t.Fatalf("the rest due at +62s: %+v", evs)
+	}
+	evs, _ = s.ExpireProxies(ctx, t0.Add(125*time.Second), 0)
+	if len(evs) != 7 {
+		t.Fatalf("at +125s: %d flips, want a-3, a-4 and 5 globex", len(evs))
+	}
+}
+
+func testConcurrentSweepers(t *testing.T, s LiveStore) {
+	ctx := context.Background()
+	liveTenant(t, s, "acme", time.Minute)
+	const n = 200
+	for i := range n {
+		record(t, s, hb("acme", fmt.Sprintf("edge-%03d", i), "192.0.2.1", t0))
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				evs, err := s.ExpireProxies(ctx, t0.Add(2*time.Minute), 17)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(evs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, e := range evs {
+					seen[e.Proxy]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("%d proxies flipped, want %d", len(seen), n)
+	}
+	for p, c := range seen {
+		if c != 1 {
+			t.Fatalf("%s flipped %d times", p, c)
+		}
+	}
+	var offline int
+	_ = s.ScanEvents(ctx, "acme", store.EventQuery{Types: []store.EventType{store.EventOffline}}, func(store.Event) error { offline++; return nil })
+	if offline != n {
+		t.Fatalf("%d offline events, want %d", offline, n)
+	}
+}
+
+func testTenantTimeoutChange(t *testing.T, s LiveStore) {
+	ctx := context.Background()
+	liveTenant(t, s, "acme", 10*time.Minute)
+	record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
+	record(t, s, hb("acme", "edge-2", "192.0.2.1", t0))
+	if _, err := s.SetOfflineAfter(ctx, "acme", "edge-2", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ten, _ := s.GetTenant(ctx, "acme")
+	ten.OfflineAfter = 30 * time.Second
+	if err := s.UpdateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := s.ExpireProxies(ctx, t0.Add(time.Minute), 0)
+	if len(evs) != 1 || evs[0].Proxy != "edge-1" || !evs[0].At.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("after shortening the tenant timeout: %+v (edge-2 keeps its own)", evs)
+	}
+}
+
+func testPause(t *testing.T, s LiveStore) {
+	ctx := context.Background()
+	liveTenant(t, s, "acme", time.Minute)
+	record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
+	p, err := s.SetPaused(ctx, "acme", "edge-1", true, t0.Add(10*time.Second))
+	if err != nil || !p.Paused {
+		t.Fatalf("pause: %+v %v", p, err)
+	}
+	if evs, _ := s.ExpireProxies(ctx, t0.Add(time.Hour), 0); len(evs) != 0 {
+		t.Fatalf("paused proxy flipped: %+v", evs)
+	}
+	record(t, s, hb("acme", "edge-1", "192.0.2.1", t0.Add(2*time.Hour))) // heartbeats do not resume
+	if p, _ := s.GetProxy(ctx, "acme", "edge-1"); !p.Paused {
+		t.Fatal("a heartbeat resumed a paused proxy")
+	}
+	resumeAt := t0.Add(3 * time.Hour)
+	p, _ = s.SetPaused(ctx, "acme", "edge-1", false, resumeAt)
+	if p.Paused || !p.Deadline.Equal(resumeAt.Add(time.Minute)) {
+		t.Fatalf("resume: %+v, want deadline one timeout after resuming", p)
+	}
+	evs, _ := s.ExpireProxies(ctx, resumeAt.Add(2*time.Minute), 0)
+	if len(evs) != 1 || !evs[0].At.Equal(resumeAt.Add(time.Minute)) {
+		t.Fatalf("after resume: %+v", evs)
+	}
+}
+
+func testEventTypes(t *testing.T, s LiveStore) {
+	ctx := context.Background()
+	liveTenant(t, s, "acme", time.Minute)
+	record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
+	record(t, s, hb("acme", "edge-1", "192.0.2.2", t0.Add(10*time.Second)))
+	if _, err := s.ExpireProxies(ctx, t0.Add(2*time.Minute), 0); err != nil {
+		t.Fatal(err)
+	}
+	record(t, s, hb("acme", "edge-1", "192.0.2.2", t0.Add(3*time.Minute)))
+	if _, err := s.RecordDenied(ctx, store.Denied{TenantID: "acme", Proxy: "edge-1", IP: netip.MustParseAddr("198.51.100.9"), At: t0.Add(4 * time.Minute), Reason: "source_ip_not_allowed"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := s.ScanEvents(ctx, "acme", store.EventQuery{Ascending: true}, func(e store.Event) error {
+		got = append(got, fmt.Sprintf("%s@%s:%s>%s", e.Type, e.At.Sub(t0), ipStr(e.OldIP), ipStr(e.NewIP)))
+		return nil
+	})
+	want := "[registered@0s:->192.0.2.1 ip_changed@10s:192.0.2.1>192.0.2.2 offline@1m10s:->192.0.2.2 online@3m0s:->192.0.2.2 denied@4m0s:->198.51.100.9]"
+	if err != nil || fmt.Sprint(got) != want {
+		t.Fatalf("events\n got %v\nwant %s", got, want)
+	}
+}
+
+func ipStr(a netip.Addr) string {
+	if !a.IsValid() {
+		return "-"
+	}
+	return a.String()
+}
+
+func testEventFilters(t *testing.T, s LiveStore) {
+	liveTenant(t, s, "acme", time.Minute)
+	liveTenant(t, s, "globex", time.Minute)
+	for i := range 4 {
+		record(t, s, hb("acme", fmt.Sprintf("edge-%d", i%2), fmt.Sprintf("192.0.2.%d", i), t0.Add(time.Duration(i)*time.Second)))
+	}
+	record(t, s, hb("globex", "edge-0", "192.0.2.1", t0))
+	all := collectEvents(t, s, "acme", store.EventQuery{})
+	if len(all) != 4 || all[0].ID < all[3].ID {
+		t.Fatalf("newest first: %+v", all)
+	}
+	cases := []struct {
+		name string
+		q    store.EventQuery
+		want int
+	}{
+		{"type", store.EventQuery{Types: []store.EventType{store.EventIPChanged}}, 2},
+		{"two types", store.EventQuery{Types: []store.EventType{store.EventIPChanged, store.EventRegistered}}, 4},
+		{"proxy", store.EventQuery{Proxy: "edge-1"}, 2},
+		{"since", store.EventQuery{Since: t0.Add(2 * time.Second)}, 2},
+		{"until", store.EventQuery{Until: t0.Add(2 * time.Second)}, 2},
+		{"after id ascending", store.EventQuery{AfterID: all[2].ID, Ascending: true}, 2},
+		{"before id", store.EventQuery{BeforeID: all[1].ID, Limit: 1}, 1},
+		{"limit", store.EventQuery{Limit: 3}, 3},
+	}
+	for _, tc := range cases {
+		if got := collectEvents(t, s, "acme", tc.q); len(got) != tc.want {
+			t.Errorf("%s: %d events, want %d", tc.name, len(got), tc.want)
+		}
+	}
+	asc := collectEvents(t, s, "acme", store.EventQuery{AfterID: all[2].ID, Ascending: true})
+	if asc[0].ID != all[1].ID || asc[1].ID != all[0].ID {
+		t.Fatalf("ascending order: %+v", asc)
+	}
+	if g := collectEvents(t, s, "globex", store.EventQuery{}); len(g) != 1 || g[0].TenantID != "globex" {
+		t.Fatalf("globex: %+v", g)
+	}
+}
+
+func collectEvents(t *testing.T, s LiveStore, tenant string, q store.EventQuery) []store.Event {
+	t.Helper()
+	var out []store.Event
+	if err := s.ScanEvents(context.Background(), tenant, q, func(e store.Event) error { out = append(out, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testWatch(t *testing.T, s LiveStore) {
+	liveTenant(t, s, "acme", time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	woke := make(chan string, 16)
+	go func() { _ = s.WatchEvents(ctx, func(id string) { woke <- id }) }()
+	deadline := time.After(10 * time.Second)
+	for i := 0; ; i++ {
+		record(t, s, hb("acme", fmt.Sprintf("edge-%d", i), "192.0.2.1", t0))
+		select {
+		case id := <-woke:
+			if id != "acme" {
+				t.Fatalf("woke for %q", id)
+			}
+			return
+		case <-time.After(200 * time.Millisecond): // the watch may still be subscribing
+		case <-deadline:
+			t.Fatal("no wake-up after appending events")
+		}
+	}
+}
+
+func testWebhookCRUD(t *testing.T, s LiveStore) {
+	ctx := context.Background()
+	liveTenant(t, s, "acme", time.Minute)
+	liveTenant(t, s, "globex", time.Minute)
+	record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
+	w, err := s.CreateWebhook(ctx, store.Webhook{ID: "wh_1", TenantID: "acme", Kind: "generic", URL: "https://example.com/hook",
+		Events: []store.EventType{store.EventOffline}, Enabled: true, Secret: "whsec_x", CreatedAt: t0, UpdatedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := collectEvents(t, s, "acme", store.EventQuery{Limit: 1})[0].ID
+	if w.Cursor < latest {
+		t.Fatalf("new webhook cursor %d is before the newest event %d: history would be replayed", w.Cursor, latest)
+	}
+	got, err := s.GetWebhook(ctx, "acme", "wh_1")
+	if err != nil || got.Secret != "whsec_x" || got.URL != w.URL || len(got.Events) != 1 {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	if _, err := s.GetWebhook(ctx, "globex", "wh_1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cross-tenant get: %v", err)
+	}
+	got.URL, got.Enabled, got.Secret = "https://example.com/other", false, "changed?"
+	up, err := s.UpdateWebhook(ctx, got)
+	if err != nil || up.URL != "https://example.com/other" || up.Enabled || up.Secret != "whsec_x" {
+		t.Fatalf("update: %+v %v (the secret is not updatable)", up, err)
+	}
+	if l, _ := s.ListWebhooks(ctx, "globex"); len(l) != 0 {
+		t.Fatal("globex lists acme's webhooks")
+	}
+	if err := s.DeleteWebhook(ctx, "globex", "wh_1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cross-tenant delete: %v", err)
+	}
+	if err := s.DeleteWebhook(ctx, "acme", "wh_1"); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.ListWebhooks(ctx, "acme"); len(l) != 0 {
+		t.Fatal("deleted webhook still listed")
+	}
+}
+
+func testWebhookDue(t *testing.T, s LiveStore) {
+	ctx := context.Background()
+	liveTenant(t, s, "acme", time.Minute)
+	w, err := s.CreateWebhook(ctx, store.Webhook{ID: "wh_1", TenantID: "acme", Kind: "generic", URL: "https://example.com/hook", Enabled: true, CreatedAt: t0, UpdatedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.DueWebhooks(ctx, t0); len(due) != 0 {
+		t.Fatalf("due without new events: %+v", due)
+	}
+	record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
+	due, _ := s.DueWebhooks(ctx, t0)
+	if len(due) != 1 || due[0].ID != "wh_1" {
+		t.Fatalf("due after an event: %+v", due)
+	}
+	w.Attempt, w.NextAttemptAt, w.FailingSince = 2, t0.Add(time.Minute), t0
+	if err := s.SaveDeliveryState(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.DueWebhooks(ctx, t0.Add(30*time.Second)); len(due) != 0 {
+		t.Fatal("due before NextAttemptAt")
+	}
+	if due, _ := s.DueWebhooks(ctx, t0.Add(time.Minute)); len(due) != 1 || due[0].Attempt != 2 || !due[0].FailingSince.Equal(t0) {
+		t.Fatalf("state not kept: %+v", due)
+	}
+	latest := collectEvents(t, s, "acme", store.EventQuery{Limit: 1})[0].ID
+	w.Cursor, w.Attempt, w.NextAttemptAt, w.FailingSince = latest, 0, time.Time{}, time.Time{}
+	if err := s.SaveDeliveryState(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.DueWebhooks(ctx, t0.Add(time.Hour)); len(due) != 0 {
+		t.Fatal("due after delivering everything")
+	}
+	for i := range 3 {
+		if _, err := s.RecordDelivery(ctx, store.Delivery{TenantID: "acme", WebhookID: "wh_1", At: t0.Add(time.Duration(i) * time.Second), Attempt: i + 1, StatusCode: 500, Error: "boom", Events: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := s.ListDeliveries(ctx, "acme", "wh_1", 0, 2)
+	if err != nil || len(ds) != 2 || ds[0].Attempt != 3 || ds[0].StatusCode != 500 || ds[0].Error != "boom" {
+		t.Fatalf("deliveries: %+v %v", ds, err)
+	}
+	older, _ := s.ListDeliveries(ctx, "acme", "wh_1", ds[1].ID, 10)
+	if len(older) != 1 || older[0].Attempt != 1 {
+		t.Fatalf("older page: %+v", older)
+	}
+	if _, err := s.RecordDelivery(ctx, store.Delivery{TenantID: "acme", WebhookID: "wh_gone"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("delivery for a missing webhook: %v", err)
+	}
+}
