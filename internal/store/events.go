@@ -53,7 +53,8 @@ type LivenessStore interface {
 	ScanEvents(ctx context.Context, tenantID string, q EventQuery, fn func(Event) error) error
 
 	// ExpireProxies flips to offline, across all tenants, every online and
-	// unpaused proxy whose deadline is at or before now — at most limit of
+	// unpaused proxy whose deadline is before now (exactly at the deadline a
+	// proxy is still online, as for status) — at most limit of
 	// them, earliest deadline first — and appends an offline event for each
 	// with At = the deadline. A proxy is flipped once however many hubs
 	// sweep at the same time. It returns the events, ordered by id.

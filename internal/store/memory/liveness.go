@@ -83,7 +83,7 @@ func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]
 	var out []store.Event
 	for limit <= 0 || len(out) < limit {
 		s.hmu.Lock()
-		if len(s.deadlines) == 0 || s.deadlines[0].at.After(now) {
+		if len(s.deadlines) == 0 || !s.deadlines[0].at.Before(now) {
 			s.hmu.Unlock()
 			break
 		}
@@ -111,7 +111,7 @@ func (s *Store) expire(e heapEntry, now time.Time) (store.Event, bool) {
 	if p.State != store.StateOnline || p.Paused {
 		return store.Event{}, false
 	}
-	if p.Deadline.After(now) {
+	if !p.Deadline.Before(now) {
 		s.setDeadline(t, p, p.Deadline) // heartbeats moved it on: look again then
 		return store.Event{}, false
 	}

@@ -180,32 +180,34 @@ func (s *Store) writeBatch(ctx context.Context, items []*pending) ([]outcome, er
 	return tx.outs, nil
 }
 
+// run writes every round, then commits.
 func (tx *batchTx) run(ctx context.Context) error {
 	for _, round := range tx.rounds() {
-		missing, err := tx.beat(ctx, round)
-		if err != nil || len(missing) == 0 {
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		exists, err := tx.create(ctx, missing)
-		if err != nil || len(exists) == 0 {
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		gone, err := tx.beat(ctx, exists)
-		if err != nil {
+		if err := tx.runRound(ctx, round); err != nil {
 			return err
-		}
-		for _, i := range gone {
-			tx.outs[i] = outcome{err: fmt.Errorf("postgres: proxy %q was deleted while it was being created: %w",
-				tx.items[i].hb.Name, store.ErrUnavailable)}
 		}
 	}
 	return tx.commit(ctx)
+}
+
+// runRound writes the heartbeats of one round (distinct names, sorted):
+// beat the existing proxies, create the missing ones, beat those that were
+// created by someone else meanwhile.
+func (tx *batchTx) runRound(ctx context.Context, round []int) error {
+	missing, err := tx.beat(ctx, round)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	exists, err := tx.create(ctx, missing)
+	if err != nil || len(exists) == 0 {
+		return err
+	}
+	gone, err := tx.beat(ctx, exists)
+	for _, i := range gone {
+		tx.outs[i] = outcome{err: fmt.Errorf("postgres: proxy %q was deleted while it was being created: %w",
+			tx.items[i].hb.Name, store.ErrUnavailable)}
+	}
+	return err
 }
 
 // rounds returns the indexes of tx.items cut into rounds (the n-th

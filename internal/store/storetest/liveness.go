@@ -86,7 +86,7 @@ func testExpireFlipsOnce(t *testing.T, s LiveStore) {
 	if next, _ := s.NextDeadline(ctx); next.IsZero() || next.After(t0.Add(80*time.Second)) {
 		t.Fatalf("NextDeadline = %v", next)
 	}
-	if evs, _ := s.ExpireProxies(ctx, t0.Add(80*time.Second-time.Millisecond), 0); len(evs) != 0 {
+	if evs, _ := s.ExpireProxies(ctx, t0.Add(80*time.Second), 0); len(evs) != 0 {
 		t.Fatalf("flipped before the deadline: %+v", evs)
 	}
 	evs, err := s.ExpireProxies(ctx, t0.Add(95*time.Second), 0)
@@ -121,13 +121,13 @@ func testExpireLimit(t *testing.T, s LiveStore) {
 		record(t, s, hb("globex", fmt.Sprintf("g-%d", i), "192.0.2.1", t0))
 	}
 	record(t, s, hb("acme", "a-4", "192.0.2.1", t0.Add(30*time.Second))) // heartbeat moves a-4 on
-	evs, err := s.ExpireProxies(ctx, t0.Add(62*time.Second), 2)
+	evs, err := s.ExpireProxies(ctx, t0.Add(62*time.Second+500*time.Millisecond), 2)
 	if err != nil || len(evs) != 2 || evs[0].Proxy != "a-0" || evs[1].Proxy != "a-1" {
 		t.Fatalf("limit 2, earliest first: %+v %v", evs, err)
 	}
-	evs, _ = s.ExpireProxies(ctx, t0.Add(62*time.Second), 0)
+	evs, _ = s.ExpireProxies(ctx, t0.Add(62*time.Second+500*time.Millisecond), 0)
 	if len(evs) != 1 || evs[0].Proxy != "a-2" {
-		t.Fatalf("the rest due at +62s: %+v", evs)
+		t.Fatalf("the rest due by +62.5s: %+v", evs)
 	}
 	evs, _ = s.ExpireProxies(ctx, t0.Add(125*time.Second), 0)
 	if len(evs) != 7 {
