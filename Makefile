@@ -8,8 +8,8 @@ GO ?= go
 serve: ## run the hub on the embedded store
 	$(GO) run ./cmd/proxyhub serve
 
-test: ## the whole test suite, with the race detector
-	$(GO) test -race -count=1 ./...
+test: ## the whole test suite, with the race detector; finds or starts PostgreSQL (scripts/test.sh)
+	bash scripts/test.sh
 
 build: ## build bin/proxyhub
 	$(GO) build -o bin/proxyhub ./cmd/proxyhub

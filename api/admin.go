@@ -95,7 +95,10 @@ type CredentialList struct {
 // Proxy is one proxy with its liveness.
 type Proxy struct {
 	ProxyStatus
-	PeerIP string `json:"peer_ip" doc:"The raw socket peer of the latest heartbeat (the load balancer when behind one)." example:"10.0.0.5"`
+	PeerIP       string `json:"peer_ip" doc:"The raw socket peer of the latest heartbeat (the load balancer when behind one)." example:"10.0.0.5"`
+	Paused       bool   `json:"paused" doc:"In maintenance: no flips, no alerts." example:"false"`
+	OfflineAfter int    `json:"offline_after" doc:"The timeout in seconds that applies to this proxy (its own, or its tenant's)." example:"80"`
+	Deadline     Time   `json:"deadline" doc:"When it goes offline without another heartbeat."`
 }
 
 // ProxyPage is one page of a tenant's proxies.

@@ -82,8 +82,9 @@ tenant_admin_actions := {
 	"tenant.read", "tenant.update",
 	"token.create", "token.list", "token.revoke",
 	"credential.create", "credential.list", "credential.revoke",
-	"proxy.list", "proxy.read", "proxy.delete",
+	"proxy.list", "proxy.read", "proxy.delete", "proxy.update",
 	"audit.read", "status.read",
+	"webhook.read", "webhook.write",
 }
 
 # heartbeat_actions is what a heartbeat token may do in its own tenant.

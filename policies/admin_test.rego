@@ -15,8 +15,8 @@ all_actions := {
 	"tenant.create", "tenant.list", "tenant.read", "tenant.update",
 	"token.create", "token.list", "token.revoke",
 	"credential.create", "credential.list", "credential.revoke",
-	"proxy.list", "proxy.read", "proxy.delete",
-	"audit.read",
+	"proxy.list", "proxy.read", "proxy.delete", "proxy.update",
+	"audit.read", "webhook.read", "webhook.write",
 }
 
 platform := {"kind": "admin", "id": "ops", "tenant": "", "role": "platform", "proxy": ""}
@@ -117,8 +117,9 @@ admin_actions := {
 	"tenant.read", "tenant.update",
 	"token.create", "token.list", "token.revoke",
 	"credential.create", "credential.list", "credential.revoke",
-	"proxy.list", "proxy.read", "proxy.delete",
+	"proxy.list", "proxy.read", "proxy.delete", "proxy.update",
 	"audit.read", "status.read",
+	"webhook.read", "webhook.write",
 }
 
 test_owner_actions if permitted(tenant_admin("acme", "owner"), res("acme")) == admin_actions

@@ -30,7 +30,10 @@ const (
 	ProxyList        Action = "proxy.list"
 	ProxyRead        Action = "proxy.read"
 	ProxyDelete      Action = "proxy.delete"
+	ProxyUpdate      Action = "proxy.update"
 	AuditRead        Action = "audit.read"
+	WebhookRead      Action = "webhook.read"
+	WebhookWrite     Action = "webhook.write"
 )
 
 // Resource is what an action is aimed at.

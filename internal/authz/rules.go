@@ -16,9 +16,11 @@ var _ Authorizer = Rules{}
 // roleActions lists what each tenant role may do inside its own tenant.
 var roleActions = map[auth.Role][]Action{
 	auth.RoleOwner: {TenantRead, TenantUpdate, TokenCreate, TokenList, TokenRevoke,
-		CredentialCreate, CredentialList, CredentialRevoke, ProxyList, ProxyRead, ProxyDelete, AuditRead, StatusRead},
+		CredentialCreate, CredentialList, CredentialRevoke, ProxyList, ProxyRead, ProxyDelete, ProxyUpdate, AuditRead, StatusRead,
+		WebhookRead, WebhookWrite},
 	auth.RoleAdmin: {TenantRead, TenantUpdate, TokenCreate, TokenList, TokenRevoke,
-		CredentialCreate, CredentialList, CredentialRevoke, ProxyList, ProxyRead, ProxyDelete, AuditRead, StatusRead},
+		CredentialCreate, CredentialList, CredentialRevoke, ProxyList, ProxyRead, ProxyDelete, ProxyUpdate, AuditRead, StatusRead,
+		WebhookRead, WebhookWrite},
 	auth.RoleViewer: {TenantRead, ProxyList, ProxyRead, AuditRead, StatusRead},
 }
 

@@ -24,7 +24,19 @@ func proxyStatus(p hub.ProxyView) api.ProxyStatus {
 }
 
 func proxyOut(p hub.ProxyView) api.Proxy {
-	return api.Proxy{ProxyStatus: proxyStatus(p), PeerIP: p.PeerIP.String()}
+	return api.Proxy{ProxyStatus: proxyStatus(p), PeerIP: p.PeerIP.String(), Paused: p.Paused,
+		OfflineAfter: int(p.Timeout / time.Second), Deadline: api.NewTime(p.LastSeen.Add(p.Timeout))}
+}
+
+func eventOut(e store.Event) api.Event {
+	out := api.Event{ID: e.ID, Type: string(e.Type), Proxy: e.Proxy, At: api.NewTime(e.At)}
+	if e.OldIP.IsValid() {
+		out.OldIP = e.OldIP.String()
+	}
+	if e.NewIP.IsValid() {
+		out.NewIP = e.NewIP.String()
+	}
+	return out
 }
 
 func tenantOut(t store.Tenant) api.Tenant {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/eventbus"
 	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/metrics"
@@ -61,6 +62,8 @@ type testHub struct {
 	store   store.Store
 	clock   *clock
 	logs    *syncBuffer
+	live    store.LivenessStore
+	bus     *eventbus.Bus
 	key     ed25519.PrivateKey
 	signer  *auth.Signer
 	tenancy *tenancy.Service
@@ -86,7 +89,8 @@ func newTestHub(t *testing.T, opts ...hubOption) *testHub {
 	t.Helper()
 	th := &testHub{t: t, clock: &clock{t: start}, logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(th.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d := httpapi.Deps{Store: memory.New(), Logger: log, Metrics: metrics.New()}
+	mem := memory.New()
+	d := httpapi.Deps{Store: mem, Live: mem, Logger: log, Metrics: metrics.New()}
 	for _, o := range opts {
 		o(&d)
 	}
@@ -112,6 +116,15 @@ func newTestHub(t *testing.T, opts ...hubOption) *testHub {
 	d.Tenancy.OnChange(engine.SetTenant)
 	d.Auth = auth.NewAuthenticator(d.Store, verifier, th.clock.Now)
 	th.store = d.Store
+	if live, ok := d.Store.(store.LivenessStore); ok {
+		d.Live = live
+		th.live = live
+	}
+	th.bus = &eventbus.Bus{}
+	d.Bus = th.bus
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = th.bus.Run(ctx, d.Live) }()
 	th.tenancy = d.Tenancy
 	th.handler = httpapi.New(d)
 	return th
@@ -193,6 +206,12 @@ func (th *testHub) do(req request) response {
 		body = bytes.NewReader(j)
 	}
 	r := httptest.NewRequest(req.method, req.target, body)
+	if strings.Contains(req.target, "/events/stream") {
+		// A live stream never ends by itself: hang up after a moment.
+		ctx, cancel := context.WithTimeout(r.Context(), 300*time.Millisecond)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	r.RemoteAddr = "203.0.113.10:40000"
 	if req.peer != "" {
 		r.RemoteAddr = req.peer

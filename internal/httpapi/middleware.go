@@ -32,6 +32,9 @@ type requestInfo struct {
 	id        string
 	operation string
 	principal string // kind:id of the authenticated caller, never a secret
+	// w is the response writer, for the few handlers that write beside
+	// Huma (SSE comments).
+	w http.ResponseWriter
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
@@ -105,6 +108,9 @@ func accessLog(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Han
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		if ri := infoFrom(r.Context()); ri != nil {
+			ri.w = sw
+		}
 		next.ServeHTTP(sw, r)
 		d := time.Since(start)
 		ri := infoFrom(r.Context())

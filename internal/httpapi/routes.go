@@ -120,8 +120,16 @@ func addRoutes(api huma.API, h *handlers) {
 		"Removes the proxy; its IP-change history is kept. A later heartbeat registers it anew.",
 		tagProxies, authz.ProxyDelete, scopePath), h.deleteProxy)
 
-	// Audit trail.
+	huma.Register(api, op("update-proxy", http.MethodPatch, "/v1/tenants/{tenant}/proxies/{name}", "Pause, resume or set a proxy's timeout",
+		"paused=true puts a proxy in maintenance (no flips, no alerts) until paused=false; offline_after overrides the "+
+			"tenant's timeout for this proxy (0 clears it).", tagProxies, authz.ProxyUpdate, scopePath, http.StatusUnprocessableEntity), h.updateProxy)
+
+	// Audit trail and events.
 	h.registerAudit(api)
+	huma.Register(api, op("list-events", http.MethodGet, "/v1/tenants/{tenant}/events", "List events",
+		"The tenant's event stream (registered, ip_changed, offline, online, denied), newest first, with keyset pagination.",
+		[]string{"events"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity), h.listEvents)
+	h.registerEventStream(api)
 }
 
 // created makes an operation answer 201 Created.

@@ -13,6 +13,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/eventbus"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/metrics"
 	"github.com/proxyhub/proxyhub/internal/store"
@@ -33,6 +34,10 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
 	Limits   Limits
+	// Live is the store's liveness part (events, pause); Bus wakes live
+	// event streams.
+	Live store.LivenessStore
+	Bus  *eventbus.Bus
 }
 
 // New returns the whole HTTP handler: middleware, API operations, OpenAPI
@@ -49,6 +54,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.Authz == nil {
 		d.Authz = authz.Rules{}
+	}
+	if d.Bus == nil {
+		d.Bus = &eventbus.Bus{}
 	}
 	mux := http.NewServeMux()
 	newAPI(mux, &handlers{Deps: d})

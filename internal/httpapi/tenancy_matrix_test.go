@@ -23,6 +23,7 @@ var sampleBodies = map[string]any{
 	"create-token":       map[string]any{"label": "planted"},
 	"create-credential":  map[string]any{"role": "viewer", "label": "planted"},
 	"put-allowlist":      map[string]any{"cidrs": []string{"192.0.2.0/24"}},
+	"update-proxy":       map[string]any{"paused": true, "offline_after": 5},
 	"issue-access-token": nil, // public; not part of the matrix
 }
 

@@ -27,10 +27,21 @@ func (s *Service) OfflineAfter(t store.Tenant) time.Duration {
 	return s.offlineAfter
 }
 
+// view returns p with its liveness at now under tenant t's settings: its
+// own timeout when it has one, else the tenant's.
+func (s *Service) view(p store.Proxy, t store.Tenant, now time.Time) ProxyView {
+	timeout := s.OfflineAfter(t)
+	if p.OfflineAfter > 0 {
+		timeout = p.OfflineAfter
+	}
+	return ProxyView{Proxy: p, Status: StatusAt(p, now, timeout), Timeout: timeout}
+}
+
 // ProxyView is a proxy with its liveness.
 type ProxyView struct {
 	store.Proxy
-	Status Status
+	Status  Status
+	Timeout time.Duration // the offline timeout that applies to it
 }
 
 // Report is the status of every proxy of a tenant at one instant.
@@ -53,11 +64,9 @@ func (s *Service) Status(ctx context.Context, tenantID string) (Report, error) {
 		return Report{}, fmt.Errorf("list proxies: %w", err)
 	}
 	r := Report{At: now, Proxies: make([]ProxyView, len(ps))}
-	offlineAfter := s.OfflineAfter(t)
 	for i, p := range ps {
-		st := StatusAt(p, now, offlineAfter)
-		r.Proxies[i] = ProxyView{Proxy: p, Status: st}
-		if st == Online {
+		r.Proxies[i] = s.view(p, t, now)
+		if r.Proxies[i].Status == Online {
 			r.Online++
 		} else {
 			r.Offline++

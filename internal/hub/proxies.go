@@ -41,7 +41,7 @@ func (s *Service) Proxies(ctx context.Context, tenantID string, f ProxyFilter) (
 	}
 	page = make([]ProxyView, len(ps))
 	for i, p := range ps {
-		page[i] = ProxyView{Proxy: p, Status: StatusAt(p, now, offlineAfter)}
+		page[i] = s.view(p, t, now)
 	}
 	return page, more, nil
 }
@@ -56,7 +56,7 @@ func (s *Service) Proxy(ctx context.Context, tenantID, name string) (ProxyView, 
 	if err != nil {
 		return ProxyView{}, fmt.Errorf("proxy: %w", err)
 	}
-	return ProxyView{Proxy: p, Status: StatusAt(p, s.now(), s.OfflineAfter(t))}, nil
+	return s.view(p, t, s.now()), nil
 }
 
 // Decommission removes a proxy; its IP-change history stays.

@@ -13,8 +13,12 @@
 // first use. If the server's URL is itself an ordinary role that may not
 // create roles, that role is used instead.
 //
-// URL clones a migrated template database, created once (per migration set)
+// URL clones a migrated template database, created once per migration set
 // under an advisory lock, so a fresh database costs one CREATE DATABASE.
+// Templates (proxyhub_tmpl_<digest of the migrations>) stay on the server
+// for the next run; the tests never drop one, since another checkout may be
+// using it. Drop stale ones at will (ALTER DATABASE … IS_TEMPLATE false;
+// DROP DATABASE …).
 package pgtest
 
 import (
@@ -157,7 +161,10 @@ func (s *server) locked(ctx context.Context, fn func(*pgx.Conn) error) error {
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
 		return err
 	}
-	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockKey) //nolint:errcheck // released with the session anyway
+	defer func() {
+		// The lock goes with the session anyway, should this fail.
+		_, _ = conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockKey)
+	}()
 	return fn(conn.Conn())
 }
 

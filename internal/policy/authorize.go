@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -19,27 +20,96 @@ import (
 // tenant with an admin allowlist calling from outside it (the client IP is
 // clientip.FromContext(ctx); when it is unknown the call is outside). Any
 // other error is a failure to decide, which callers treat as a refusal.
+//
+// Decisions, allows and refusals alike, are cached until the tenant data
+// changes; a cached refusal is rebuilt as the same error (same sentinel,
+// same message). Failures to decide are not cached.
 func (e *Engine) Authorize(ctx context.Context, p auth.Principal, a authz.Action, r authz.Resource) error {
+	key := e.authzKey(ctx, p, a, r)
+	o, gen, ok := e.authzCache.get(key)
+	if ok {
+		return o.err()
+	}
+	o, err := e.evalAuthorize(ctx, p, a, r)
+	if err != nil {
+		return err
+	}
+	e.authzCache.put(key, o, gen)
+	return o.err()
+}
+
+// authzKey is the cache key of Authorize(ctx, p, a, r).
+func (e *Engine) authzKey(ctx context.Context, p auth.Principal, a authz.Action, r authz.Resource) authorizeKey {
+	k := authorizeKey{
+		kind: p.Kind, tenant: p.TenantID, role: p.Role, proxy: p.Proxy,
+		action: a, resTenant: r.TenantID, grantRole: r.GrantRole, resProxy: r.Proxy,
+		ip: clientIP(ctx),
+	}
+	if e.keyPrincipalID {
+		k.id = p.ID
+	}
+	return k
+}
+
+// outcome kinds of an authorization decision.
+const (
+	outcomeAllowed uint8 = iota
+	outcomeForbidden
+	outcomeHidden
+)
+
+// authzOutcome is an authorization decision as cached: its kind and, for a
+// refusal, the policy's reason.
+type authzOutcome struct {
+	kind   uint8
+	reason string
+}
+
+// err is the error Authorize returns for o: nil for an allow, else the
+// sentinel wrapped with the reason.
+func (o authzOutcome) err() error {
+	switch o.kind {
+	case outcomeHidden:
+		return fmt.Errorf("%w: %s", authz.ErrHidden, o.reason)
+	case outcomeForbidden:
+		return fmt.Errorf("%w: %s", authz.ErrForbidden, o.reason)
+	}
+	return nil
+}
+
+// evalAuthorize evaluates the admin policy, bypassing the cache. The error
+// is a failure to decide; a refusal is an outcome.
+func (e *Engine) evalAuthorize(ctx context.Context, p auth.Principal, a authz.Action, r authz.Resource) (authzOutcome, error) {
 	rs, err := e.admin.Eval(ctx, rego.EvalParsedInput(adminInput(ctx, p, a, r)))
 	if err != nil {
-		return fmt.Errorf("policy: authorize %s: %w", a, err)
+		return authzOutcome{}, fmt.Errorf("policy: authorize %s: %w", a, err)
 	}
 	obj, err := decisionObject(rs)
 	if err != nil {
-		return fmt.Errorf("policy: authorize %s: %w", a, err)
+		return authzOutcome{}, fmt.Errorf("policy: authorize %s: %w", a, err)
 	}
 	allow, ok1 := obj["allow"].(bool)
-	hidden, ok2 := obj["hidden"].(bool)
+	hide, ok2 := obj["hidden"].(bool)
 	reason, ok3 := obj["reason"].(string)
 	switch {
 	case !ok1 || !ok2 || !ok3:
-		return fmt.Errorf("policy: authorize %s: decision %v is not {allow: bool, hidden: bool, reason: string}", a, obj)
-	case hidden:
-		return fmt.Errorf("%w: %s", authz.ErrHidden, reason)
+		return authzOutcome{}, fmt.Errorf("policy: authorize %s: decision %v is not {allow: bool, hidden: bool, reason: string}", a, obj)
+	case hide:
+		return authzOutcome{kind: outcomeHidden, reason: reason}, nil
 	case !allow:
-		return fmt.Errorf("%w: %s", authz.ErrForbidden, reason)
+		return authzOutcome{kind: outcomeForbidden, reason: reason}, nil
 	}
-	return nil
+	return authzOutcome{kind: outcomeAllowed}, nil
+}
+
+// clientIP is the request's resolved client IP as the admin policy sees it:
+// without its zone, the zero Addr when unknown (resolution failed or never
+// happened).
+func clientIP(ctx context.Context) netip.Addr {
+	if res, err := clientip.FromContext(ctx); err == nil && res.Client.IsValid() {
+		return res.Client.WithZone("")
+	}
+	return netip.Addr{}
 }
 
 // adminInput builds the admin policy's input as an AST value. client_ip is
@@ -62,8 +132,8 @@ func adminInput(ctx context.Context, p auth.Principal, a authz.Action, r authz.R
 		[2]*ast.Term{ast.InternedTerm("action"), ast.StringTerm(string(a))},
 		[2]*ast.Term{ast.InternedTerm("resource"), ast.NewTerm(resource)},
 	)
-	if res, err := clientip.FromContext(ctx); err == nil && res.Client.IsValid() {
-		in.Insert(ast.InternedTerm("client_ip"), ast.StringTerm(res.Client.WithZone("").String()))
+	if ip := clientIP(ctx); ip.IsValid() {
+		in.Insert(ast.InternedTerm("client_ip"), ast.StringTerm(ip.String()))
 	}
 	return in
 }

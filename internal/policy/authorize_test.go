@@ -18,8 +18,8 @@ var allActions = []authz.Action{
 	authz.TenantCreate, authz.TenantList, authz.TenantRead, authz.TenantUpdate,
 	authz.TokenCreate, authz.TokenList, authz.TokenRevoke,
 	authz.CredentialCreate, authz.CredentialList, authz.CredentialRevoke,
-	authz.ProxyList, authz.ProxyRead, authz.ProxyDelete,
-	authz.AuditRead,
+	authz.ProxyList, authz.ProxyRead, authz.ProxyDelete, authz.ProxyUpdate,
+	authz.AuditRead, authz.WebhookRead, authz.WebhookWrite,
 }
 
 var allRoles = []auth.Role{auth.RolePlatform, auth.RoleOwner, auth.RoleAdmin, auth.RoleViewer, "", "superuser"}

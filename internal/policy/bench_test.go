@@ -100,18 +100,21 @@ func BenchmarkHeartbeat_Parallel(b *testing.B) {
 	})
 }
 
-func BenchmarkAuthorize(b *testing.B) {
-	e := benchEngine(b)
+type authorizeBenchCase struct {
+	name string
+	ctx  context.Context
+	p    auth.Principal
+	a    authz.Action
+	r    authz.Resource
+	ok   bool
+}
+
+// authorizeBenchCases are decisions of each kind: allows by each kind of
+// principal, a refusal by the admin allowlist, a hidden tenant.
+func authorizeBenchCases() []authorizeBenchCase {
 	inside := fromIP("192.0.2.10")
 	owner := auth.Principal{Kind: auth.KindAdmin, ID: "alice", TenantID: "acme", Role: auth.RoleOwner}
-	cases := []struct {
-		name string
-		ctx  context.Context
-		p    auth.Principal
-		a    authz.Action
-		r    authz.Resource
-		ok   bool
-	}{
+	return []authorizeBenchCase{
 		{"allow_owner_inside_admin_allowlist", inside, owner, authz.CredentialCreate, authz.Resource{TenantID: "acme", GrantRole: auth.RoleAdmin}, true},
 		{"allow_heartbeat_token", context.Background(),
 			auth.Principal{Kind: auth.KindHeartbeat, ID: "tok_1", TenantID: "acme", Proxy: "proxy001"},
@@ -121,7 +124,13 @@ func BenchmarkAuthorize(b *testing.B) {
 		{"forbid_outside_admin_allowlist", fromIP("8.8.8.8"), owner, authz.TenantRead, authz.Resource{TenantID: "acme"}, false},
 		{"hide_other_tenant", inside, owner, authz.ProxyList, authz.Resource{TenantID: "globex"}, false},
 	}
-	for _, c := range cases {
+}
+
+// BenchmarkAuthorize is the steady state: the decision is in the cache (the
+// first iteration fills it). A refusal is rebuilt as an error on each call.
+func BenchmarkAuthorize(b *testing.B) {
+	e := benchEngine(b)
+	for _, c := range authorizeBenchCases() {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				if err := e.Authorize(c.ctx, c.p, c.a, c.r); (err == nil) != c.ok {
@@ -129,6 +138,94 @@ func BenchmarkAuthorize(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkAuthorize_Uncached evaluates the admin policy every time (a cache
+// miss, minus the cache bookkeeping), for comparison.
+func BenchmarkAuthorize_Uncached(b *testing.B) {
+	e := benchEngine(b)
+	for _, c := range authorizeBenchCases() {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				o, err := e.evalAuthorize(c.ctx, c.p, c.a, c.r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := o.err(); (err == nil) != c.ok {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchHeartbeatSend is the authorization every heartbeat request makes: a
+// token bound to its proxy, from its resolved client IP.
+var benchHeartbeatSend = struct {
+	p auth.Principal
+	r authz.Resource
+}{
+	auth.Principal{Kind: auth.KindHeartbeat, ID: "tok_1", TenantID: "acme", Proxy: "proxy001",
+		AllowedCIDRs: prefixes("203.0.113.0/24")},
+	authz.Resource{TenantID: "acme", Proxy: "proxy001"},
+}
+
+// BenchmarkAuthorize_HeartbeatSend: heartbeat.send, cached, as on every
+// heartbeat.
+func BenchmarkAuthorize_HeartbeatSend(b *testing.B) {
+	e := benchEngine(b)
+	ctx := fromIP("203.0.113.77")
+	for b.Loop() {
+		if err := e.Authorize(ctx, benchHeartbeatSend.p, authz.HeartbeatSend, benchHeartbeatSend.r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuthorize_HeartbeatSend_Uncached: the same, evaluating the policy.
+func BenchmarkAuthorize_HeartbeatSend_Uncached(b *testing.B) {
+	e := benchEngine(b)
+	ctx := fromIP("203.0.113.77")
+	for b.Loop() {
+		o, err := e.evalAuthorize(ctx, benchHeartbeatSend.p, authz.HeartbeatSend, benchHeartbeatSend.r)
+		if err != nil || o.err() != nil {
+			b.Fatal(o, err)
+		}
+	}
+}
+
+// BenchmarkAuthorize_HeartbeatSend_Parallel: cached heartbeat.send decisions
+// from every core at once.
+func BenchmarkAuthorize_HeartbeatSend_Parallel(b *testing.B) {
+	e := benchEngine(b)
+	ctx := fromIP("203.0.113.77")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := e.Authorize(ctx, benchHeartbeatSend.p, authz.HeartbeatSend, benchHeartbeatSend.r); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkAuthorize_AfterSetTenant is an update followed by a decision: a
+// write transaction, cleared caches and one evaluation.
+func BenchmarkAuthorize_AfterSetTenant(b *testing.B) {
+	e := benchEngine(b)
+	ctx := context.Background()
+	from := fromIP("192.0.2.10")
+	owner := auth.Principal{Kind: auth.KindAdmin, ID: "alice", TenantID: "acme", Role: auth.RoleOwner}
+	t := store.Tenant{ID: "acme", AdminAllowlist: prefixes("192.0.2.0/24")}
+	for b.Loop() {
+		if err := e.SetTenant(ctx, t); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Authorize(from, owner, authz.TenantRead, authz.Resource{TenantID: "acme"}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -8,6 +8,9 @@
 // (allowlists) live in OPA's in-memory store under data.tenants and are
 // changed by transactions (SetTenant, RemoveTenant, LoadTenants) without
 // re-preparing anything.
+//
+// Both decisions are cached, in bounded maps keyed by every input the policies
+// may read, until the next change of tenant data.
 package policy
 
 import (
@@ -50,7 +53,13 @@ type Engine struct {
 	store     storage.Store
 	admin     rego.PreparedEvalQuery
 	heartbeat rego.PreparedEvalQuery
-	cache     *decisionCache
+	// The decision caches, both cleared by every data write; nil (caching
+	// nothing) when the policies are not deterministic.
+	cache      *decisionCache[heartbeatKey, Decision]
+	authzCache *decisionCache[authorizeKey, authzOutcome]
+	// keyPrincipalID is whether the policies may read input.principal.id,
+	// which then belongs in the authorization cache key.
+	keyPrincipalID bool
 
 	// prepares counts PrepareForEval calls, so tests can see that data
 	// updates never re-prepare.
@@ -99,14 +108,21 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 
 	store := inmem.NewFromObjectWithOpts(map[string]any{"tenants": map[string]any{}},
 		inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
-	e := &Engine{log: log, store: store, cache: newDecisionCache(cacheSize)}
+	e := &Engine{log: log, store: store, keyPrincipalID: readsPrincipalID(modules)}
+	if nd := nondeterministicCalls(modules); len(nd) > 0 {
+		log.Warn("policies call non-deterministic built-ins: decisions are not cached", "builtins", nd)
+	} else {
+		e.cache = newDecisionCache[heartbeatKey, Decision](cacheSize)
+		e.authzCache = newDecisionCache[authorizeKey, authzOutcome](cacheSize)
+	}
 	if e.admin, err = e.prepare(ctx, compiler, adminQuery); err != nil {
 		return nil, err
 	}
 	if e.heartbeat, err = e.prepare(ctx, compiler, heartbeatQuery); err != nil {
 		return nil, err
 	}
-	log.Info("policies loaded", "source", source, "modules", len(modules))
+	log.Info("policies loaded", "source", source, "modules", len(modules),
+		"cached", e.cache != nil, "cache_key_principal_id", e.keyPrincipalID)
 	return e, nil
 }
 

@@ -158,14 +158,20 @@ func TestHeartbeat_CacheIsClearedByEveryUpdate(t *testing.T) {
 			t.Fatalf("cache holds %d decisions, want 3", n)
 		}
 	}
-	updates := map[string]func() error{
-		"SetTenant":    func() error { return e.SetTenant(ctx, store.Tenant{ID: "other"}) },
-		"RemoveTenant": func() error { return e.RemoveTenant(ctx, "other") },
-		"LoadTenants":  func() error { return e.LoadTenants(ctx, nil) },
+	// In this order: RemoveTenant must find the tenant SetTenant stored
+	// (removing an unknown tenant changes nothing, see below).
+	updates := []struct {
+		name   string
+		update func() error
+	}{
+		{"SetTenant", func() error { return e.SetTenant(ctx, store.Tenant{ID: "other"}) }},
+		{"RemoveTenant", func() error { return e.RemoveTenant(ctx, "other") }},
+		{"LoadTenants", func() error { return e.LoadTenants(ctx, nil) }},
 	}
-	for name, update := range updates {
+	for _, u := range updates {
+		name := u.name
 		warm()
-		if err := update(); err != nil {
+		if err := u.update(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		if n := e.cache.len(); n != 0 {
@@ -201,7 +207,7 @@ func TestHeartbeat_CacheKeyIncludesTokenCIDRs(t *testing.T) {
 }
 
 func TestDecisionCache_IsBounded(t *testing.T) {
-	c := newDecisionCache(3)
+	c := newDecisionCache[heartbeatKey, Decision](3)
 	for i := range 10 {
 		_, gen, _ := c.get(heartbeatKey{})
 		c.put(heartbeatKey{token: string(rune('a' + i))}, Decision{Allow: true}, gen)
@@ -217,7 +223,7 @@ func TestDecisionCache_IsBounded(t *testing.T) {
 // TestDecisionCache_RefusesStaleDecisions: a decision computed before an
 // update (older generation) is not stored after it.
 func TestDecisionCache_RefusesStaleDecisions(t *testing.T) {
-	c := newDecisionCache(10)
+	c := newDecisionCache[heartbeatKey, Decision](10)
 	k := heartbeatKey{tenant: "acme"}
 	_, gen, _ := c.get(k)
 	c.clear() // data changed while the decision was being computed

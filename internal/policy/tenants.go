@@ -12,8 +12,8 @@ import (
 )
 
 // SetTenant stores t's allowlists under data.tenants[t.ID] (replacing what
-// was there) for the decisions that follow, and forgets cached heartbeat
-// decisions. The prepared queries are kept: only the data changes.
+// was there) for the decisions that follow, and forgets cached heartbeat and
+// authorization decisions. The prepared queries are kept: only the data changes.
 func (e *Engine) SetTenant(ctx context.Context, t store.Tenant) error {
 	if t.ID == "" {
 		return errors.New("policy: tenant without an id")
@@ -42,7 +42,8 @@ func (e *Engine) LoadTenants(ctx context.Context, ts []store.Tenant) error {
 }
 
 // write applies one change in a write transaction, then clears the decision
-// cache (after the commit, so no decision computed on the old data survives).
+// caches, heartbeat and authorization (after the commit, so no decision
+// computed on the old data survives).
 // Removing a path that does not exist changes nothing and is not an error.
 func (e *Engine) write(ctx context.Context, op storage.PatchOp, path storage.Path, value any) error {
 	err := storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
@@ -55,6 +56,7 @@ func (e *Engine) write(ctx context.Context, op storage.PatchOp, path storage.Pat
 		return fmt.Errorf("policy: update %v: %w", path, err)
 	}
 	e.cache.clear()
+	e.authzCache.clear()
 	e.log.Debug("policy data updated", "op", op, "path", path.String())
 	return nil
 }

@@ -14,7 +14,9 @@ import (
 // writer goroutines; while every writer is busy the batch keeps growing up
 // to BatchMax, so batches grow with the load. A writer sends the batch as
 // one transaction (batchtx.go) and answers each heartbeat only after the
-// commit.
+// commit. A heartbeat whose caller gave up before its batch is sent (checked
+// when the writer takes the batch, and again once it holds a connection) is
+// answered with the caller's error and not written.
 
 // pending is one heartbeat waiting for its batch.
 type pending struct {

@@ -17,146 +17,12 @@ import (
 	"github.com/proxyhub/proxyhub/internal/store"
 )
 
-// One batch, one transaction (READ COMMITTED), sent as pipelines on one
-// connection. In the common case, where every proxy exists, that is two
-// round trips:
-//
-//  1. BEGIN, then per tenant: set the scope, and beatSQL for all of the
-//     tenant's heartbeats in one set-based statement.
-//  2. Per tenant: set the scope, touch the tokens used; COMMIT.
-//
-// beatSQL locks the proxies' rows in name order, reads their current IP
-// under the lock, updates them and appends an ip_changes record where the
-// IP differs, all in one statement: the database decides what changed,
-// against the latest committed state, so concurrent writers (other
-// batches, other hubs) each see the other's change and none is recorded
-// twice or lost.
-//
-// The statements are shaped so that each name costs one probe of the
-// primary key whatever the table's statistics say (a new deployment's
-// proxies table grows faster than ANALYZE follows): the lookups are LATERAL
-// subqueries that cannot be flattened (FOR UPDATE, OFFSET 0), and the
-// results are not joined back to the input (beatSQL returns tagged rows of
-// each kind, matched up in Go), so no plan can degrade into comparing every
-// heartbeat with every other.
-//
-// A name that appears more than once in a batch is applied in order: the
-// batch is cut into rounds, the n-th heartbeat of a name going into round
-// n, and rounds run one after the other in the transaction.
-//
-// Heartbeats of names that do not exist yet (and may be created) take one
-// more round trip: per tenant, lock the tenant's row (which serializes
-// creation in the tenant, so that the proxy count the quota is checked
-// against is exact), then createSQL for all of them. A name that another
-// transaction created meanwhile is beaten again, in one more round trip.
-//
-// Locks are taken in (tenant, name) order, the tenant's row after its
-// proxies and the tokens last, which keeps concurrent batches from
-// deadlocking in the common case; the rare deadlock that remains (around
-// concurrent creation) is detected by PostgreSQL and the batch is retried.
-
-const beatSQL = `
-WITH input AS (
-    SELECT *
-      FROM unnest($2::text[], $3::inet[], $4::inet[], $5::timestamptz[], $6::text[], $7::text[])
-           WITH ORDINALITY AS i (name, ip, peer_ip, at, token_id, request_id, ord)
-), locked AS (
-    SELECT i.*, l.ip AS old_ip
-      FROM input i
-     CROSS JOIN LATERAL (
-           SELECT p.ip
-             FROM proxies p
-            WHERE p.tenant_id = $1 AND p.name = i.name
-              FOR NO KEY UPDATE
-           ) l
-), updated AS (
-    UPDATE proxies p
-       SET ip = l.ip,
-           peer_ip = l.peer_ip,
-           last_seen = greatest(p.last_seen, l.at),
-           ip_changes = p.ip_changes + (l.old_ip <> l.ip)::int
-      FROM locked l
-     WHERE p.tenant_id = $1 AND p.name = l.name
- RETURNING l.ord, l.old_ip, p.created_at, p.last_seen, p.ip_changes
-), changed AS (
-    INSERT INTO ip_changes (tenant_id, proxy, old_ip, new_ip, at, token_id, request_id)
-    SELECT $1, l.name, l.old_ip, l.ip, l.at, l.token_id, l.request_id
-      FROM locked l
-     WHERE l.old_ip <> l.ip
-     ORDER BY l.ord
- RETURNING id, proxy
-)
-SELECT 'updated', ord, old_ip, created_at, last_seen, ip_changes, NULL::bigint, NULL::text FROM updated
- UNION ALL
-SELECT 'changed', NULL, NULL, NULL, NULL, NULL, id, proxy FROM changed
- UNION ALL
-SELECT 'tenant', NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE EXISTS (SELECT FROM tenants WHERE id = $1)`
-
-// lockTenantSQL serializes proxy creation within a tenant; the trigger
-// that counts proxies takes the same lock.
-const lockTenantSQL = `SELECT FROM tenants WHERE id = $1 FOR NO KEY UPDATE`
-
-// createSQL creates the proxies of one tenant's heartbeats that do not
-// exist yet, in order ($2…$5, sorted by name), while the tenant's count
-// stays within the cap ($6, 0: none): the k-th new name is created when
-// count + k <= cap. It runs after lockTenantSQL, in a statement of its own,
-// so its snapshot sees every proxy created before the lock was granted and
-// the count (kept by the proxies_count triggers) is exact. It returns tagged
-// rows: the tenant's count before the statement (none: no such tenant), the
-// positions of names that existed already, and the proxies created.
-const createSQL = `
-WITH input AS (
-    SELECT *
-      FROM unnest($2::text[], $3::inet[], $4::inet[], $5::timestamptz[])
-           WITH ORDINALITY AS i (name, ip, peer_ip, at, ord)
-), current AS (
-    SELECT proxy_count FROM tenants WHERE id = $1
-), probed AS (
-    SELECT i.*, e.found IS NOT NULL AS found
-      FROM input i
-      LEFT JOIN LATERAL (
-           SELECT true AS found FROM proxies p WHERE p.tenant_id = $1 AND p.name = i.name OFFSET 0
-           ) e ON true
-), fresh AS (
-    SELECT p.*, row_number() OVER (ORDER BY p.ord) AS k FROM probed p WHERE NOT p.found
-), created AS (
-    INSERT INTO proxies (tenant_id, name, ip, peer_ip, created_at, last_seen)
-    SELECT $1, f.name, f.ip, f.peer_ip, f.at, f.at
-      FROM fresh f, current c
-     WHERE $6::int = 0 OR c.proxy_count + f.k <= $6::int
-     ORDER BY f.ord
-        ON CONFLICT (tenant_id, name) DO NOTHING
- RETURNING name, created_at, last_seen
-)
-SELECT 'tenant', NULL::bigint, proxy_count, NULL::timestamptz, NULL::timestamptz, NULL::text FROM current
- UNION ALL
-SELECT 'found', ord, NULL, NULL, NULL, NULL FROM probed WHERE found
- UNION ALL
-SELECT 'created', NULL, NULL, created_at, last_seen, name FROM created`
-
-// touchSQL moves the tokens' last_used_at forward (never back), locking
-// them in id order.
-const touchSQL = `
-WITH used AS (
-    SELECT * FROM unnest($2::text[], $3::timestamptz[]) AS u (id, at)
-), locked AS (
-    SELECT t.id, u.at
-      FROM heartbeat_tokens t
-      JOIN used u ON u.id = t.id
-     WHERE t.tenant_id = $1 AND (t.last_used_at IS NULL OR t.last_used_at < u.at)
-     ORDER BY t.id
-       FOR NO KEY UPDATE OF t
-)
-UPDATE heartbeat_tokens t
-   SET last_used_at = l.at
-  FROM locked l
- WHERE t.tenant_id = $1 AND t.id = l.id AND (t.last_used_at IS NULL OR t.last_used_at < l.at)`
-
 // batchTx is the state of one batch's transaction.
 type batchTx struct {
 	conn  *pgx.Conn
 	items []*pending
 	outs  []outcome
+	skip  []bool                          // not to be written (caller gone)
 	begun bool                            // BEGIN has been queued
 	used  map[string]map[string]time.Time // tenant → token → latest use
 }
@@ -173,6 +39,14 @@ func (s *Store) writeBatch(ctx context.Context, items []*pending) ([]outcome, er
 	// it back; rollback below first tries to keep the connection.
 	defer conn.Release()
 	tx := &batchTx{conn: conn.Conn(), items: items, outs: make([]outcome, len(items)), used: map[string]map[string]time.Time{}}
+	// Last call: a heartbeat whose caller gave up while the batch waited
+	// for a connection is not written.
+	tx.skip = make([]bool, len(items))
+	for i, p := range items {
+		if p.ctx.Err() != nil {
+			tx.outs[i], tx.skip[i] = outcome{err: ctxError(p.ctx, "postgres: record heartbeat")}, true
+		}
+	}
 	if err := tx.run(ctx); err != nil {
 		tx.rollback()
 		return nil, err
@@ -217,6 +91,9 @@ func (tx *batchTx) rounds() [][]int {
 	seen := make(map[key]int, len(tx.items))
 	var rounds [][]int
 	for i, p := range tx.items {
+		if tx.skip[i] {
+			continue
+		}
 		k := key{p.hb.TenantID, p.hb.Name}
 		n := seen[k]
 		seen[k] = n + 1

@@ -146,6 +146,9 @@ var passwordPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`[?&]password=([^&#]+)`),
 }
 
+// hostPattern finds the host and database of a URL that url.Parse rejects.
+var hostPattern = regexp.MustCompile(`@([^/?#]*)(/[^?#]*)?`)
+
 // passwords returns the secrets a connection string may contain, longest
 // first, in the forms they may appear in messages (raw and unescaped).
 func passwords(conn string) []string {
@@ -196,7 +199,7 @@ func describeConfig(cfg *pgxpool.Config) string {
 func describeURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" && u.Path == "" {
-		if m := regexp.MustCompile(`@([^/?#]*)(/[^?#]*)?`).FindStringSubmatch(raw); m != nil {
+		if m := hostPattern.FindStringSubmatch(raw); m != nil {
 			return strconv.Quote(m[1] + m[2])
 		}
 		return "(unreadable URL)"

@@ -60,7 +60,9 @@ type Options struct {
 	// to join it (default 2ms).
 	BatchWait time.Duration
 	// Writers is how many batches may be in flight at once, each on its own
-	// connection (default half the pool's connections, at least 1).
+	// connection (default half the pool's connections, at least 1). The
+	// pool's size comes from the URL (pool_max_conns; pgxpool's default is
+	// the number of CPUs, at least 4).
 	Writers int
 	// Logger receives warnings and errors (default: discarded).
 	Logger *slog.Logger
@@ -169,7 +171,7 @@ func (s *Store) warnIfRLSBypassed(ctx context.Context) {
 // Ping implements store.Store: it reports whether a connection to the
 // database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	return translate(s.pool.Ping(ctx), "ping")
+	return translate(s.pool.Ping(ctx), "postgres: ping")
 }
 
 // Close implements store.Store. It stops accepting heartbeats, waits until

@@ -36,7 +36,18 @@ func (sc scope) queue(b *pgx.Batch) {
 	b.Queue(setScopeSQL, sc.setting, sc.value).Exec(ignoreTag)
 }
 
+// ignoreTag is the callback of a statement whose result does not matter
+// beyond its success.
 func ignoreTag(pgconn.CommandTag) error { return nil }
+
+// affectedOne is the callback of a statement that must change a row: none
+// changed means the addressed record is not in the scoped tenant.
+func affectedOne(ct pgconn.CommandTag) error {
+	if ct.RowsAffected() == 0 {
+		return pgx.ErrNoRows
+	}
+	return nil
+}
 
 // inScope sends sc's set_config followed by the statements queue adds to b,
 // as one pipeline: one round trip, run by PostgreSQL as one implicit

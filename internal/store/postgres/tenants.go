@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/proxyhub/proxyhub/internal/store"
 )
@@ -80,13 +79,4 @@ func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant) error {
 			cidrs(t.Allowlist), cidrs(t.AdminAllowlist), t.UpdatedAt,
 		).Exec(affectedOne)
 	})
-}
-
-// affectedOne is the callback of a statement that must change a row: none
-// changed means the addressed record is not in the scoped tenant.
-func affectedOne(ct pgconn.CommandTag) error {
-	if ct.RowsAffected() == 0 {
-		return pgx.ErrNoRows
-	}
-	return nil
 }

@@ -1,0 +1,196 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/sse"
+
+	"github.com/proxyhub/proxyhub/api"
+	"github.com/proxyhub/proxyhub/internal/authz"
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// EventFilters select events.
+type EventFilters struct {
+	Type  string    `query:"type" maxLength:"100" pattern:"^(registered|ip_changed|offline|online|denied)(,(registered|ip_changed|offline|online|denied))*$" doc:"Comma-separated event types: registered, ip_changed, offline, online, denied." example:"offline,online"`
+	Proxy string    `query:"proxy" maxLength:"100" doc:"Only this proxy." example:"edge-7"`
+	Since time.Time `query:"since" doc:"Only events at or after this time (RFC 3339)."`
+	Until time.Time `query:"until" doc:"Only events before this time (RFC 3339)."`
+}
+
+func (f EventFilters) query() (store.EventQuery, error) {
+	q := store.EventQuery{Proxy: f.Proxy, Since: f.Since, Until: f.Until}
+	if f.Type == "" {
+		return q, nil
+	}
+	for _, t := range strings.Split(f.Type, ",") {
+		switch et := store.EventType(strings.TrimSpace(t)); et {
+		case store.EventRegistered, store.EventIPChanged, store.EventOffline, store.EventOnline, store.EventDenied:
+			q.Types = append(q.Types, et)
+		default:
+			return q, huma.Error422UnprocessableEntity("invalid type", &huma.ErrorDetail{Location: "query.type",
+				Message: "registered, ip_changed, offline, online or denied", Value: t})
+		}
+	}
+	return q, nil
+}
+
+// ListEventsInput selects a page of events.
+type ListEventsInput struct {
+	TenantPath
+	EventFilters
+	Cursor string `query:"cursor" maxLength:"100" doc:"next_cursor of the previous page."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Page size."`
+}
+
+// EventPageOutput wraps a page of events.
+type EventPageOutput struct{ Body api.EventPage }
+
+func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*EventPageOutput, error) {
+	if _, err := h.Store.GetTenant(ctx, in.Tenant); err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	q, err := in.query()
+	if err != nil {
+		return nil, err
+	}
+	if in.Cursor != "" {
+		if q.BeforeID, err = decodeIDCursor(in.Cursor); err != nil {
+			return nil, huma.Error422UnprocessableEntity("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: "not a cursor from a previous page"})
+		}
+	}
+	q.Limit = in.Limit + 1
+	out := &EventPageOutput{Body: api.EventPage{Events: []api.Event{}}}
+	var last int64
+	err = h.Live.ScanEvents(ctx, in.Tenant, q, func(e store.Event) error {
+		if len(out.Body.Events) == in.Limit {
+			out.Body.NextCursor = encodeIDCursor(last)
+			return nil
+		}
+		out.Body.Events = append(out.Body.Events, eventOut(e))
+		last = e.ID
+		return nil
+	})
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	return out, nil
+}
+
+// StreamEventsInput selects the live stream.
+type StreamEventsInput struct {
+	TenantPath
+	EventFilters
+	LastEventID int64 `header:"Last-Event-ID" minimum:"0" doc:"Resume after this event id (browsers send it when they reconnect)."`
+	After       int64 `query:"after" minimum:"0" doc:"Start after this event id; 0 (default) starts with new events only."`
+}
+
+// keepAlive is how often an idle stream sends a comment, so proxies and
+// balancers do not close it.
+var keepAlive = 15 * time.Second
+
+// streamBacklog is the most events sent per store read while catching up.
+const streamBacklog = 500
+
+func (h *handlers) registerEventStream(a huma.API) {
+	o := op("stream-events", http.MethodGet, "/v1/tenants/{tenant}/events/stream", "Stream events live",
+		"Server-Sent Events: every new event of the tenant as it happens, across all hubs sharing the database. "+
+			"Each message's id is the event id; reconnecting with Last-Event-ID (or ?after=) resumes without loss. "+
+			"An idle stream sends a comment every 15 s.", []string{"events"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
+	sse.Register(a, o, map[string]any{"event": api.Event{}}, h.streamEvents)
+}
+
+func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send sse.Sender) {
+	q, err := in.query()
+	if err != nil {
+		return // unreachable: Huma validated the type pattern before the stream started
+	}
+	q.Ascending, q.Limit = true, streamBacklog
+	wake, stop := h.Bus.Subscribe(in.Tenant)
+	defer stop()
+	switch {
+	case in.LastEventID > 0:
+		q.AfterID = in.LastEventID
+	case in.After > 0:
+		q.AfterID = in.After
+	default:
+		q.AfterID = h.latestEventID(ctx, in.Tenant)
+	}
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		// Catch up: read until a short page says we are at the end.
+		for {
+			n := 0
+			err := h.Live.ScanEvents(ctx, in.Tenant, q, func(e store.Event) error {
+				n++
+				q.AfterID = e.ID
+				return send(sse.Message{ID: int(e.ID), Data: eventOut(e)})
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					h.Logger.WarnContext(ctx, "event stream ended", slog.String("error", err.Error()))
+				}
+				return
+			}
+			if n < streamBacklog {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-tick.C:
+			if err := h.comment(ctx, "keep-alive"); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// latestEventID is the tenant's newest event id (0 when none).
+func (h *handlers) latestEventID(ctx context.Context, tenant string) int64 {
+	var id int64
+	_ = h.Live.ScanEvents(ctx, tenant, store.EventQuery{Limit: 1}, func(e store.Event) error { id = e.ID; return nil })
+	return id
+}
+
+// comment writes an SSE comment line on the request's response writer.
+func (h *handlers) comment(ctx context.Context, text string) error {
+	ri := infoFrom(ctx)
+	if ri == nil || ri.w == nil {
+		return nil
+	}
+	rc := http.NewResponseController(ri.w)
+	_ = rc.SetWriteDeadline(time.Now().Add(sse.WriteTimeout))
+	if _, err := ri.w.Write([]byte(": " + text + "\n\n")); err != nil {
+		return err
+	}
+	return rc.Flush()
+}
+
+// UpdateProxyInput changes one proxy's liveness settings.
+type UpdateProxyInput struct {
+	ProxyPath
+	Body api.ProxyUpdate
+}
+
+func (h *handlers) updateProxy(ctx context.Context, in *UpdateProxyInput) (*ProxyOutput, error) {
+	if in.Body.OfflineAfter != nil {
+		if _, err := h.Live.SetOfflineAfter(ctx, in.Tenant, in.Name, time.Duration(*in.Body.OfflineAfter)*time.Second); err != nil {
+			return nil, h.problem(ctx, err)
+		}
+	}
+	if in.Body.Paused != nil {
+		if _, err := h.Live.SetPaused(ctx, in.Tenant, in.Name, *in.Body.Paused, h.Hub.Now()); err != nil {
+			return nil, h.problem(ctx, err)
+		}
+	}
+	return h.getProxy(ctx, &in.ProxyPath)
+}

@@ -1,0 +1,237 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/http"
+	"net/mail"
+	"net/smtp"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
+// maxErrorLen bounds the error text kept in a Delivery.
+const maxErrorLen = 300
+
+// userAgent identifies the hub to receivers.
+const userAgent = "proxyhub-webhooks/1"
+
+// send delivers m to w and returns the HTTP status (0 for email or when no
+// response came) and the failure, if any.
+func (d *Dispatcher) send(ctx context.Context, w store.Webhook, m message) (int, error) {
+	if err := ValidateURL(w.Kind, w.URL); err != nil {
+		return 0, err
+	}
+	switch w.Kind {
+	case KindGeneric:
+		body, err := m.genericBody()
+		if err != nil {
+			return 0, err
+		}
+		if w.Secret == "" {
+			return 0, errors.New("webhook has no signing secret")
+		}
+		ts := d.now()
+		sig, err := Sign(w.Secret, m.id, ts, body)
+		if err != nil {
+			return 0, err
+		}
+		h := http.Header{}
+		h.Set(HeaderID, m.id)
+		h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+		h.Set(HeaderSignature, sig)
+		return d.post(ctx, w.URL, h, body)
+	case KindSlack:
+		body, err := m.slackBody()
+		if err != nil {
+			return 0, err
+		}
+		return d.post(ctx, w.URL, http.Header{}, body)
+	case KindEmail:
+		u, _ := url.Parse(w.URL) // ValidateURL parsed it
+		to, err := mailtoAddress(u)
+		if err != nil {
+			return 0, err
+		}
+		return 0, d.sendMail(ctx, to, m)
+	}
+	return 0, fmt.Errorf("unknown webhook kind %q", w.Kind)
+}
+
+// post sends a JSON body; success is a 2xx answer.
+func (d *Dispatcher) post(ctx context.Context, rawURL string, h http.Header, body []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, errors.New("cannot build the request")
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	// The answer's body is not kept: with private destinations allowed it
+	// could be an internal service's data shown to a tenant.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	switch c := resp.StatusCode; {
+	case c >= 200 && c < 300:
+		return c, nil
+	case c >= 300 && c < 400:
+		return c, fmt.Errorf("HTTP %d %s: redirects are not followed", c, http.StatusText(c))
+	default:
+		return c, fmt.Errorf("HTTP %d %s", c, http.StatusText(c))
+	}
+}
+
+// sendMail sends m as a plain-text mail through the configured relay:
+// STARTTLS when the server offers it, PLAIN auth when a username is set
+// (net/smtp allows it only over TLS or to localhost).
+func (d *Dispatcher) sendMail(ctx context.Context, to string, m message) error {
+	c := d.cfg.SMTP
+	if c.Addr == "" {
+		return errors.New("email is not configured on this hub (PROXYHUB_SMTP_ADDR)")
+	}
+	from, err := mail.ParseAddress(c.From)
+	if err != nil {
+		return errors.New("the hub's sender address is missing or invalid (PROXYHUB_SMTP_FROM)")
+	}
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return errors.New("the hub's SMTP address is invalid (PROXYHUB_SMTP_ADDR)")
+	}
+	msg := d.mailMessage(from, to, m)
+
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	cl, err := smtp.NewClient(conn, host)
+	if err != nil {
+		_ = conn.Close()
+		return err
+	}
+	defer cl.Close()
+	if ok, _ := cl.Extension("STARTTLS"); ok {
+		if err := cl.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
+			return err
+		}
+	}
+	if c.Username != "" {
+		if ok, _ := cl.Extension("AUTH"); !ok {
+			return errors.New("smtp: the server does not offer AUTH")
+		}
+		if err := cl.Auth(smtp.PlainAuth("", c.Username, c.Password, host)); err != nil {
+			return err
+		}
+	}
+	if err := cl.Mail(from.Address); err != nil {
+		return err
+	}
+	if err := cl.Rcpt(to); err != nil {
+		return err
+	}
+	wc, err := cl.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := wc.Write(msg); err != nil {
+		return err
+	}
+	if err := wc.Close(); err != nil { // the server's answer to the message
+		return err
+	}
+	_ = cl.Quit()
+	return nil
+}
+
+// mailMessage renders the RFC 5322 message: headers, then the body in
+// quoted-printable UTF-8.
+func (d *Dispatcher) mailMessage(from *mail.Address, to string, m message) []byte {
+	domain := "proxyhub.invalid"
+	if i := strings.LastIndexByte(from.Address, '@'); i >= 0 {
+		domain = from.Address[i+1:]
+	}
+	var b bytes.Buffer
+	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	hdr("From", from.String())
+	hdr("To", to)
+	hdr("Subject", mime.QEncoding.Encode("utf-8", m.mailSubject()))
+	hdr("Date", d.now().Format(time.RFC1123Z))
+	hdr("Message-ID", "<"+messageIDLocal(m.id)+"@"+domain+">")
+	hdr("MIME-Version", "1.0")
+	hdr("Content-Type", "text/plain; charset=utf-8")
+	hdr("Content-Transfer-Encoding", "quoted-printable")
+	hdr("Auto-Submitted", "auto-generated")
+	b.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	_, _ = qp.Write([]byte(strings.ReplaceAll(m.mailBody(), "\n", "\r\n")))
+	_ = qp.Close()
+	return b.Bytes()
+}
+
+// messageIDLocal makes a message id usable left of the @ of a Message-ID:
+// characters outside dot-atom text become dots.
+func messageIDLocal(id string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r)) {
+			return r
+		}
+		return '.'
+	}, id)
+}
+
+// errorText is the short, secret-free text of a failure kept in the
+// delivery log: the URL (a Slack URL is a credential) is cut out of
+// transport errors, and the webhook secret, the URL and the SMTP password
+// are redacted should they appear anyway.
+func (d *Dispatcher) errorText(err error, w store.Webhook) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return fmt.Sprintf("timeout: no answer within %s", d.cfg.Timeout)
+		}
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Sprintf("timeout: no answer within %s", d.cfg.Timeout)
+	}
+	s := err.Error()
+	for _, secret := range []string{w.URL, w.Secret, d.cfg.SMTP.Password} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	return truncate(s, maxErrorLen)
+}
