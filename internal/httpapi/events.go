@@ -121,6 +121,11 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 	default:
 		q.AfterID = h.latestEventID(ctx, in.Tenant)
 	}
+	// Answer at once (status and headers), so clients and balancers see
+	// the stream open before the first event.
+	if err := h.comment(ctx, "stream open"); err != nil {
+		return
+	}
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {

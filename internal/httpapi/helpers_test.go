@@ -3,6 +3,9 @@ package httpapi_test
 import (
 	"encoding/base64"
 	"net/netip"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"net/url"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -49,3 +52,5 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+func httpapiKeepAlive(d time.Duration) func() { return httpapi.SetKeepAlive(d) }

@@ -1,0 +1,212 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/auth"
+	"github.com/proxyhub/proxyhub/internal/hub"
+)
+
+func TestEvents_ListPagesAndFilters(t *testing.T) {
+	th, tok := newAcme(t)
+	viewer := th.jwt("acme", auth.RoleViewer)
+	th.heartbeat(tok, "edge-1", "203.0.113.1:1", http.StatusOK)
+	th.heartbeat(tok, "edge-2", "203.0.113.2:1", http.StatusOK)
+	th.heartbeat(tok, "edge-1", "203.0.113.9:1", http.StatusOK)
+	th.clock.Advance(2 * time.Minute)
+	sw := hub.NewSweeper(th.live, th.clock.Now, nil, nil)
+	if evs, err := sw.SweepOnce(context.Background()); err != nil || len(evs) != 2 {
+		t.Fatalf("sweep: %v %v", evs, err)
+	}
+	th.heartbeat(tok, "edge-1", "203.0.113.9:1", http.StatusOK)
+
+	types := func(target string) string {
+		t.Helper()
+		res := th.do(request{target: target, bearer: viewer})
+		if res.code != 200 {
+			t.Fatalf("%s: %d %s", target, res.code, res.body)
+		}
+		var out []string
+		for _, e := range res.json(t)["events"].([]any) {
+			m := e.(map[string]any)
+			out = append(out, m["type"].(string)+":"+m["proxy"].(string))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := types("/v1/tenants/acme/events"); got != "online:edge-1 offline:edge-2 offline:edge-1 ip_changed:edge-1 registered:edge-2 registered:edge-1" {
+		t.Fatalf("all events newest first: %s", got)
+	}
+	if got := types("/v1/tenants/acme/events?type=offline,online&proxy=edge-1"); got != "online:edge-1 offline:edge-1" {
+		t.Fatalf("filtered: %s", got)
+	}
+	first := th.do(request{target: "/v1/tenants/acme/events?limit=4", bearer: viewer}).json(t)
+	next := th.do(request{target: "/v1/tenants/acme/events?limit=4&cursor=" + first["next_cursor"].(string), bearer: viewer}).json(t)
+	if len(first["events"].([]any)) != 4 || len(next["events"].([]any)) != 2 || next["next_cursor"] != nil {
+		t.Fatalf("pages: %v / %v", first, next)
+	}
+	off := th.do(request{target: "/v1/tenants/acme/events?type=offline&proxy=edge-2", bearer: viewer}).json(t)["events"].([]any)[0].(map[string]any)
+	if off["at"] != "2026-11-28T09:01:20.000Z" {
+		t.Fatalf("offline event at %v, want the deadline (last heartbeat + 80 s)", off["at"])
+	}
+	assertProblem(t, th.do(request{target: "/v1/tenants/acme/events?type=exploded", bearer: viewer}), http.StatusUnprocessableEntity)
+}
+
+func TestProxyUpdate_PauseStopsFlipsAndOverrideChangesTheTimeout(t *testing.T) {
+	th, tok := newAcme(t)
+	admin := th.jwt("acme", auth.RoleAdmin)
+	th.heartbeat(tok, "edge-1", "203.0.113.1:1", http.StatusOK)
+	th.heartbeat(tok, "edge-2", "203.0.113.2:1", http.StatusOK)
+	res := th.do(request{method: http.MethodPatch, target: "/v1/tenants/acme/proxies/edge-1", bearer: admin, body: map[string]any{"paused": true}})
+	if res.code != 200 || res.json(t)["paused"] != true {
+		t.Fatalf("pause: %d %s", res.code, res.body)
+	}
+	res = th.do(request{method: http.MethodPatch, target: "/v1/tenants/acme/proxies/edge-2", bearer: admin, body: map[string]any{"offline_after": 10}})
+	if b := res.json(t); res.code != 200 || b["offline_after"] != 10.0 || b["deadline"] != "2026-11-28T09:00:10.000Z" {
+		t.Fatalf("override: %d %s", res.code, res.body)
+	}
+	th.clock.Advance(11 * time.Second)
+	sw := hub.NewSweeper(th.live, th.clock.Now, nil, nil)
+	evs, _ := sw.SweepOnce(context.Background())
+	if len(evs) != 1 || evs[0].Proxy != "edge-2" {
+		t.Fatalf("after 11 s: %+v (edge-2 has a 10 s timeout)", evs)
+	}
+	th.clock.Advance(time.Hour)
+	if evs, _ := sw.SweepOnce(context.Background()); len(evs) != 0 {
+		t.Fatalf("paused edge-1 flipped: %+v", evs)
+	}
+	assertProblem(t, th.do(request{method: http.MethodPatch, target: "/v1/tenants/acme/proxies/nope", bearer: admin, body: map[string]any{"paused": true}}), http.StatusNotFound)
+	assertProblem(t, th.do(request{method: http.MethodPatch, target: "/v1/tenants/acme/proxies/edge-1", bearer: th.jwt("acme", auth.RoleViewer), body: map[string]any{"paused": false}}), http.StatusForbidden)
+}
+
+// sseClient reads events from a live stream.
+type sseClient struct {
+	t      *testing.T
+	cancel context.CancelFunc
+	lines  *bufio.Scanner
+	body   io.Closer
+}
+
+func openStream(t *testing.T, url, bearer, lastID string) *sseClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("stream: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	c := &sseClient{t: t, cancel: cancel, lines: bufio.NewScanner(res.Body), body: res.Body}
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *sseClient) close() { c.cancel(); c.body.Close() }
+
+// next returns the next event's id and data, skipping comments.
+func (c *sseClient) next() (int64, map[string]any) {
+	c.t.Helper()
+	done := make(chan struct{})
+	var id int64
+	var data map[string]any
+	go func() {
+		defer close(done)
+		for c.lines.Scan() {
+			line := c.lines.Text()
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				id, _ = strconv.ParseInt(strings.TrimPrefix(line, "id: "), 10, 64)
+			case strings.HasPrefix(line, "data: "):
+				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &data)
+			case line == "" && data != nil:
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("no event within 5 s")
+	}
+	return id, data
+}
+
+func TestEventStream_LiveAndResumableWithLastEventID(t *testing.T) {
+	th, tok := newAcme(t)
+	srv := httptest.NewServer(th.handler)
+	t.Cleanup(srv.Close) // after the streams close (cleanups run last-in first-out)
+	viewer := th.jwt("acme", auth.RoleViewer)
+	url := srv.URL + "/v1/tenants/acme/events/stream"
+
+	th.heartbeat(tok, "edge-0", "203.0.113.1:1", http.StatusOK) // before the stream: not sent
+	s := openStream(t, url, viewer, "")
+	time.Sleep(100 * time.Millisecond) // let the stream subscribe
+	for i := 1; i <= 3; i++ {
+		th.heartbeat(tok, fmt.Sprintf("edge-%d", i), "203.0.113.1:1", http.StatusOK)
+	}
+	var lastID int64
+	for i := 1; i <= 3; i++ {
+		id, ev := s.next()
+		if ev["type"] != "registered" || ev["proxy"] != fmt.Sprintf("edge-%d", i) || id <= lastID {
+			t.Fatalf("live event %d: id %d %v", i, id, ev)
+		}
+		lastID = id
+	}
+	s.close()
+
+	// Events while disconnected arrive after reconnecting with Last-Event-ID.
+	th.heartbeat(tok, "edge-1", "203.0.113.2:1", http.StatusOK)
+	th.heartbeat(tok, "edge-4", "203.0.113.1:1", http.StatusOK)
+	r := openStream(t, url, viewer, strconv.FormatInt(lastID, 10))
+	id1, ev1 := r.next()
+	id2, ev2 := r.next()
+	if ev1["type"] != "ip_changed" || ev1["old_ip"] != "203.0.113.1" || ev2["proxy"] != "edge-4" || id1 <= lastID || id2 <= id1 {
+		t.Fatalf("resumed: %d %v, %d %v", id1, ev1, id2, ev2)
+	}
+	// And other tenants' events never show up.
+	th.tenant("globex")
+	th.heartbeat(th.token("globex"), "edge-9", "203.0.113.1:1", http.StatusOK)
+	th.heartbeat(tok, "edge-5", "203.0.113.1:1", http.StatusOK)
+	if _, ev := r.next(); ev["proxy"] != "edge-5" {
+		t.Fatalf("next event %v, want acme's edge-5", ev)
+	}
+}
+
+func TestEventStream_IdleStreamSendsKeepAliveComments(t *testing.T) {
+	th, _ := newAcme(t)
+	restore := httpapiKeepAlive(50 * time.Millisecond)
+	defer restore()
+	srv := httptest.NewServer(th.handler)
+	t.Cleanup(srv.Close) // after the streams close (cleanups run last-in first-out)
+	s := openStream(t, srv.URL+"/v1/tenants/acme/events/stream", th.jwt("acme", auth.RoleViewer), "")
+	deadline := time.After(5 * time.Second)
+	got := make(chan string, 1)
+	go func() {
+		for s.lines.Scan() {
+			if strings.HasPrefix(s.lines.Text(), ": keep-alive") {
+				got <- s.lines.Text()
+				return
+			}
+		}
+	}()
+	select {
+	case <-got:
+	case <-deadline:
+		t.Fatal("no keep-alive comment")
+	}
+}
