@@ -34,6 +34,7 @@ var commands = []struct {
 }{
 	{"serve", "run the hub (embedded store unless PROXYHUB_DATABASE_URL is set)", serve},
 	{"openapi", "print the OpenAPI 3.1 document (YAML) generated from the code", printOpenAPI},
+	{"migrate", "apply the PostgreSQL migrations (serve does it too unless PROXYHUB_AUTO_MIGRATE=false)", migrate},
 	{"keygen", "write a new Ed25519 key for signing admin JWTs", keygen},
 	{"jwt", "mint an admin JWT with the signing key (bootstrap, scripts)", mintJWT},
 }

@@ -326,3 +326,23 @@ func TestServe_BrokenPolicyDirStopsStartupWithTheCompilerMessage(t *testing.T) {
 		t.Fatalf("err = %v, want exit 2 quoting admin.rego's line", err)
 	}
 }
+
+func TestServe_ShutdownClosesLiveStreamsAndExitsCleanly(t *testing.T) {
+	base, _, stderr, stop := startHubFull(t, env())
+	jwt := bootstrapJWT.FindStringSubmatch(stderr.String())[1]
+	demoToken(t, base, stderr)
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/tenants/demo/events/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+jwt)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", err, res)
+	}
+	defer res.Body.Close()
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("shutdown with an open stream: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %v: the stream held it", d)
+	}
+}

@@ -15,14 +15,17 @@ import (
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/config"
+	"github.com/proxyhub/proxyhub/internal/eventbus"
 	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/logging"
 	"github.com/proxyhub/proxyhub/internal/metrics"
+	"github.com/proxyhub/proxyhub/internal/notify"
 	"github.com/proxyhub/proxyhub/internal/policy"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
 	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
+	"github.com/proxyhub/proxyhub/internal/store/postgres"
 	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
 
@@ -40,16 +43,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return usageError(err)
 	}
+	key, throwaway, err := signingKey(cfg)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-
-	key, throwaway, err := signingKey(cfg)
-	if err != nil {
-		return err
-	}
 	verifier, err := auth.NewVerifier(ctx, auth.VerifierConfig{
 		LocalKey: key.Public().(ed25519.PublicKey), LocalIssuer: auth.LocalIssuer, Audience: auth.LocalAudience,
 		JWKSURL: cfg.JWKSURL, ExternalIssuer: cfg.JWTIssuer, ExternalAudience: cfg.JWTAudience,
@@ -75,10 +77,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	tenants := tenancy.New(st, signer, time.Now)
 	tenants.OnChange(engine.SetTenant)
 
+	live, ok := st.(liveStore)
+	if !ok {
+		return fmt.Errorf("the store does not support liveness and webhooks")
+	}
 	m := metrics.New()
+	bus := &eventbus.Bus{}
+	dispatcher := notify.NewDispatcher(live, notify.Config{
+		AllowPrivate: cfg.WebhookPrivate, Logger: log,
+		SMTP: notify.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
+	})
+	hubSvc := hub.New(hub.Options{Store: st, OfflineAfter: cfg.OfflineAfter, Logger: log, Observer: m, Sources: engine})
 	handler := httpapi.New(httpapi.Deps{
+		Lifetime: ctx,
+		Live:     live,
+		Bus:      bus,
+		Hooks:    live,
+		Tester:   dispatcher,
 		Limits:   limits,
-		Hub:      hub.New(hub.Options{Store: st, OfflineAfter: cfg.OfflineAfter, Logger: log, Observer: m, Sources: engine}),
+		Hub:      hubSvc,
 		Tenancy:  tenants,
 		Auth:     auth.NewAuthenticator(st, verifier, time.Now),
 		Authz:    engine,
@@ -100,6 +117,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.Duration("offline_after", cfg.OfflineAfter),
 		slog.Int("trusted_proxies", len(cfg.TrustedProxies)), slog.String("signing_key_id", auth.KeyID(key.Public().(ed25519.PublicKey))))
 
+	bg := startBackground(ctx, log, hub.NewSweeper(live, time.Now, log, m), bus, live, dispatcher)
+	defer bg.stop()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -118,13 +138,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // openStore returns the embedded store, or the PostgreSQL store when a
-// database URL is configured.
-func openStore(_ context.Context, cfg config.Serve, log *slog.Logger) (store.Store, error) {
+// database URL is configured. A database that cannot be reached ends
+// start-up with a message naming the server (never the password).
+func openStore(ctx context.Context, cfg config.Serve, log *slog.Logger) (store.Store, error) {
 	if cfg.DatabaseURL == "" {
 		log.Warn("using the embedded in-memory store: data is not kept across restarts (set PROXYHUB_DATABASE_URL for PostgreSQL)")
 		return memory.New(), nil
 	}
-	return nil, &exitError{code: 2, msg: "invalid setting --database-url (PROXYHUB_DATABASE_URL): the PostgreSQL store is not available in this build"}
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := postgres.Open(octx, cfg.DatabaseURL, postgres.Options{AutoMigrate: cfg.AutoMigrate, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open the database: %w", err)
+	}
+	return st, nil
 }
 
 // signingKey loads the configured key, or, on the embedded store only,
@@ -142,6 +169,13 @@ func signingKey(cfg config.Serve) (key ed25519.PrivateKey, throwaway bool, err e
 	}
 	_, key, err = ed25519.GenerateKey(rand.Reader)
 	return key, true, err
+}
+
+// liveStore is the store with its liveness and webhook parts.
+type liveStore interface {
+	store.Store
+	store.LivenessStore
+	store.WebhookStore
 }
 
 // policyResync is how often the policy engine reloads tenant data, so

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,6 +39,12 @@ type Serve struct {
 	RateHeartbeat   ratelimit.Rate
 	RateAdmin       ratelimit.Rate
 	RateAuthFailure ratelimit.Rate
+	AutoMigrate     bool
+	WebhookPrivate  bool   // webhooks may target private addresses
+	SMTPAddr        string // host:port of the mail relay for e-mail webhooks
+	SMTPFrom        string
+	SMTPUsername    string
+	SMTPPassword    string
 }
 
 // Error is an invalid setting. Its message names the flag and the
@@ -165,8 +172,57 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 			c.RateAuthFailure, err = ratelimit.ParseRate(v)
 			return err
 		}},
+		{name: "auto-migrate", def: "true", usage: "apply database migrations at start-up (else run `proxyhub migrate`)", parse: func(v string) (err error) {
+			c.AutoMigrate, err = strconv.ParseBool(v)
+			return err
+		}},
+		{name: "webhook-allow-private", def: "false", usage: "let webhooks reach loopback, private and link-local addresses (SSRF guard off)", parse: func(v string) (err error) {
+			c.WebhookPrivate, err = strconv.ParseBool(v)
+			return err
+		}},
+		{name: "smtp-addr", def: "", usage: "host:port of the SMTP relay for e-mail webhooks", parse: func(v string) error {
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return err
+				}
+			}
+			c.SMTPAddr = v
+			return nil
+		}},
+		{name: "smtp-from", def: "proxyhub@localhost", usage: "sender address of e-mail notifications", parse: func(v string) error {
+			c.SMTPFrom = v
+			return nil
+		}},
+		{name: "smtp-username", def: "", usage: "SMTP user (PLAIN auth, over TLS or to localhost only)", parse: func(v string) error {
+			c.SMTPUsername = v
+			return nil
+		}},
+		{name: "smtp-password", def: "", usage: "SMTP password (prefer the environment variable to the flag)", parse: func(v string) error {
+			c.SMTPPassword = v
+			return nil
+		}},
 	}
 	return c, load("serve", "Run the hub.", settings, args, getenv, out)
+}
+
+// Migrate holds the settings of `proxyhub migrate`.
+type Migrate struct {
+	DatabaseURL string
+}
+
+// LoadMigrate parses the migrate settings.
+func LoadMigrate(args []string, getenv func(string) string, out io.Writer) (Migrate, error) {
+	var c Migrate
+	settings := []setting{
+		{name: "database-url", def: "", usage: "PostgreSQL URL to migrate", parse: func(v string) error {
+			if v == "" {
+				return errors.New("required")
+			}
+			c.DatabaseURL = v
+			return nil
+		}},
+	}
+	return c, load("migrate", "Apply the database migrations (under an advisory lock: safe while hubs start).", settings, args, getenv, out)
 }
 
 // Keygen holds the settings of `proxyhub keygen`.

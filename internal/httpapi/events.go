@@ -150,6 +150,8 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 		select {
 		case <-ctx.Done():
 			return
+		case <-h.Lifetime.Done():
+			return // the hub is shutting down; clients reconnect elsewhere with Last-Event-ID
 		case <-wake:
 		case <-tick.C:
 			if err := h.comment(ctx, "keep-alive"); err != nil {

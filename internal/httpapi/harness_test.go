@@ -22,6 +22,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/metrics"
+	"github.com/proxyhub/proxyhub/internal/notify"
 	"github.com/proxyhub/proxyhub/internal/policy"
 	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
@@ -63,10 +64,14 @@ type testHub struct {
 	clock   *clock
 	logs    *syncBuffer
 	live    store.LivenessStore
-	bus     *eventbus.Bus
-	key     ed25519.PrivateKey
-	signer  *auth.Signer
-	tenancy *tenancy.Service
+	// dispatcher delivers webhooks; allowPrivate lets it reach the test
+	// receivers on 127.0.0.1 (set by newTestHub unless withSSRFGuard).
+	dispatcher   *notify.Dispatcher
+	allowPrivate bool
+	bus          *eventbus.Bus
+	key          ed25519.PrivateKey
+	signer       *auth.Signer
+	tenancy      *tenancy.Service
 }
 
 type hubOption func(*httpapi.Deps)
@@ -83,16 +88,27 @@ func withTrusted(cidrs string) hubOption {
 
 func withStore(s store.Store) hubOption { return func(d *httpapi.Deps) { d.Store = s } }
 
+// withSSRFGuard keeps the webhook dispatcher's SSRF guard on (the other
+// tests turn it off to reach receivers on 127.0.0.1).
+var withSSRFGuard hubOption
+
 var start = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 func newTestHub(t *testing.T, opts ...hubOption) *testHub {
 	t.Helper()
-	th := &testHub{t: t, clock: &clock{t: start}, logs: &syncBuffer{}}
+	th := &testHub{t: t, clock: &clock{t: start}, logs: &syncBuffer{}, allowPrivate: true}
+	for _, o := range opts {
+		if o == nil { // withSSRFGuard
+			th.allowPrivate = false
+		}
+	}
 	log := slog.New(slog.NewJSONHandler(th.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mem := memory.New()
 	d := httpapi.Deps{Store: mem, Live: mem, Logger: log, Metrics: metrics.New()}
 	for _, o := range opts {
-		o(&d)
+		if o != nil {
+			o(&d)
+		}
 	}
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -125,6 +141,11 @@ func newTestHub(t *testing.T, opts ...hubOption) *testHub {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { _ = th.bus.Run(ctx, d.Live) }()
+	if hooks, ok := d.Store.(notify.Store); ok {
+		d.Hooks = hooks
+		th.dispatcher = notify.NewDispatcher(hooks, notify.Config{AllowPrivate: th.allowPrivate, Now: th.clock.Now, Logger: log})
+		d.Tester = th.dispatcher
+	}
 	th.tenancy = d.Tenancy
 	th.handler = httpapi.New(d)
 	return th

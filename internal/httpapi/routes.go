@@ -130,6 +130,9 @@ func addRoutes(api huma.API, h *handlers) {
 		"The tenant's event stream (registered, ip_changed, offline, online, denied), newest first, with keyset pagination.",
 		[]string{"events"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity), h.listEvents)
 	h.registerEventStream(api)
+
+	// Notifications.
+	h.registerWebhooks(api)
 }
 
 // created makes an operation answer 201 Created.

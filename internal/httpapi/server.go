@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -38,6 +39,12 @@ type Deps struct {
 	// event streams.
 	Live store.LivenessStore
 	Bus  *eventbus.Bus
+	// Hooks keeps webhooks; Tester sends their test messages.
+	Hooks  Webhooks
+	Tester WebhookTester
+	// Lifetime ends when the hub begins to shut down: live streams close
+	// then, so draining in-flight requests does not wait for them.
+	Lifetime context.Context
 }
 
 // New returns the whole HTTP handler: middleware, API operations, OpenAPI
@@ -57,6 +64,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.Bus == nil {
 		d.Bus = &eventbus.Bus{}
+	}
+	if d.Lifetime == nil {
+		d.Lifetime = context.Background()
 	}
 	mux := http.NewServeMux()
 	newAPI(mux, &handlers{Deps: d})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/httpapi"
+	"github.com/proxyhub/proxyhub/internal/notify"
 	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
@@ -24,6 +25,9 @@ var sampleBodies = map[string]any{
 	"create-credential":  map[string]any{"role": "viewer", "label": "planted"},
 	"put-allowlist":      map[string]any{"cidrs": []string{"192.0.2.0/24"}},
 	"update-proxy":       map[string]any{"paused": true, "offline_after": 5},
+	"create-webhook":     map[string]any{"kind": "generic", "url": "https://example.com/planted"},
+	"update-webhook":     map[string]any{"url": "https://example.com/hijacked", "enabled": false},
+	"test-webhook":       nil,
 	"issue-access-token": nil, // public; not part of the matrix
 }
 
@@ -60,6 +64,7 @@ type twoTenants struct {
 	acmeToken, globexToken string
 	globexTokenID          string
 	globexCredID           string
+	globexWebhookID        string
 }
 
 func newTwoTenants(t *testing.T) *twoTenants {
@@ -78,6 +83,12 @@ func newTwoTenants(t *testing.T) *twoTenants {
 		t.Fatal(err)
 	}
 	tt.globexCredID = cred.ID
+	wh, err := th.store.(notify.Store).CreateWebhook(context.Background(), store.Webhook{ID: "wh_globex", TenantID: "globex", Kind: "generic",
+		URL: "https://globex.example/hook", Enabled: true, Secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", CreatedAt: start, UpdatedAt: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt.globexWebhookID = wh.ID
 	th.heartbeat(tt.acmeToken, "edge-1", "203.0.113.1:1", http.StatusOK)
 	th.heartbeat(tt.globexToken, "edge-1", "198.51.100.1:1", http.StatusOK)
 	th.clock.Advance(time.Minute)
@@ -96,6 +107,7 @@ func (th *testHub) snapshot(tenant string) string {
 		func() (any, error) { return th.store.ListCredentials(ctx, tenant) },
 		func() (any, error) { return th.store.ListProxies(ctx, tenant, store.ProxyQuery{}) },
 		func() (any, error) { return store.CollectIPChanges(ctx, th.store, tenant, store.AuditQuery{}) },
+		func() (any, error) { return th.store.(notify.Store).ListWebhooks(ctx, tenant) },
 	} {
 		v, err := f()
 		if err != nil {
@@ -112,6 +124,9 @@ func (tt *twoTenants) target(o operation) string {
 	r := strings.NewReplacer("{tenant}", "globex", "{name}", "edge-1", "{id}", tt.globexTokenID)
 	if strings.Contains(o.path, "/credentials/") {
 		r = strings.NewReplacer("{tenant}", "globex", "{id}", tt.globexCredID)
+	}
+	if strings.Contains(o.path, "/webhooks/") {
+		r = strings.NewReplacer("{tenant}", "globex", "{id}", tt.globexWebhookID)
 	}
 	return r.Replace(o.path)
 }
@@ -177,7 +192,8 @@ func TestRoleMatrix_HeartbeatTokensAndViewersCannotAdminister(t *testing.T) {
 			res = tt.do(request{method: o.method, target: own, bearer: tt.jwt("acme", auth.RoleViewer), body: sampleBodies[o.id]})
 			readable := map[string]bool{"get-tenant": true, "list-proxies": true, "get-proxy": true}
 			switch {
-			case write || strings.Contains(o.path, "/tokens") || strings.Contains(o.path, "/credentials") || !strings.Contains(o.path, "{tenant}"):
+			case write || strings.Contains(o.path, "/tokens") || strings.Contains(o.path, "/credentials") ||
+				strings.Contains(o.path, "/webhooks") || !strings.Contains(o.path, "{tenant}"):
 				assertProblem(t, res, http.StatusForbidden)
 			case readable[o.id] && res.code != http.StatusOK:
 				t.Fatalf("viewer read %s: %d %s", o.id, res.code, res.body)

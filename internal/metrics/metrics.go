@@ -20,6 +20,8 @@ type Metrics struct {
 	heartbeats prometheus.Counter
 	created    prometheus.Counter
 	ipChanges  prometheus.Counter
+	offline    prometheus.Counter
+	sweeps     prometheus.Histogram
 }
 
 // New registers every collector, plus the Go runtime and process
@@ -48,8 +50,17 @@ func New() *Metrics {
 			Name: "proxyhub_ip_changes_total",
 			Help: "IP changes recorded.",
 		}),
+		offline: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "proxyhub_offline_flips_total",
+			Help: "Proxies flipped offline by the sweeper.",
+		}),
+		sweeps: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "proxyhub_sweep_duration_seconds",
+			Help:    "Time of one sweep for expired proxies.",
+			Buckets: []float64{.0005, .001, .005, .01, .05, .1, .5, 1, 5},
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.heartbeats, m.created, m.ipChanges,
+	m.reg.MustRegister(m.requests, m.latency, m.heartbeats, m.created, m.ipChanges, m.offline, m.sweeps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -69,6 +80,12 @@ func (m *Metrics) HeartbeatRecorded(created, changed bool) {
 	if changed {
 		m.ipChanges.Inc()
 	}
+}
+
+// ProxiesFlipped counts one sweep (hub.FlipObserver).
+func (m *Metrics) ProxiesFlipped(offline int, sweep time.Duration) {
+	m.offline.Add(float64(offline))
+	m.sweeps.Observe(sweep.Seconds())
 }
 
 // Handler serves the registry in the Prometheus text format.
