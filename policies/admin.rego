@@ -1,6 +1,7 @@
 # proxyhub.admin decides every authorization of the API: may this principal
 # perform this action on this resource? internal/policy evaluates
-# data.proxyhub.admin.decision for each call of Engine.Authorize.
+# data.proxyhub.admin.decision for Engine.Authorize and caches each decision
+# until the tenant data changes.
 #
 # input:
 #   principal  {"kind": "admin"|"heartbeat", "id", "tenant", "role", "proxy"}
@@ -33,8 +34,8 @@
 #   7. credential.create granting a role ranked above the caller's: forbidden
 #   8. allowed
 #
-# Steps 1-3 and 5-8 are the Go rules of internal/authz/rules.go, messages
-# included, except that the Go rules gave a principal of an unknown kind the
+# Steps 1-3 and 5-8 are the Go rules this policy replaced (kept as the
+# parity reference in internal/policy/gorules_test.go), messages included, except that the Go rules gave a principal of an unknown kind the
 # heartbeat token's list; step 4 is new. Whatever no step allows is denied.
 package proxyhub.admin
 

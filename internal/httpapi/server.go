@@ -60,7 +60,7 @@ func New(d Deps) http.Handler {
 		d.Metrics = metrics.New()
 	}
 	if d.Authz == nil {
-		d.Authz = authz.Rules{}
+		d.Authz = denyAll{}
 	}
 	if d.Bus == nil {
 		d.Bus = &eventbus.Bus{}
@@ -79,6 +79,13 @@ func New(d Deps) http.Handler {
 	handler = recoverPanics(d.Logger, handler)
 	handler = requestID(handler)
 	return handler
+}
+
+// denyAll refuses everything: the Authorizer when none was given.
+type denyAll struct{}
+
+func (denyAll) Authorize(context.Context, auth.Principal, authz.Action, authz.Resource) error {
+	return authz.ErrForbidden
 }
 
 // OpenAPI returns the API description generated from the operations, as

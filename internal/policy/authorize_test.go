@@ -85,7 +85,7 @@ func parityCases() []struct {
 }
 
 // TestAuthorize_ParityWithGoRules checks the Rego policy against
-// authz.Rules, the Go rules it replaces, on every combination: same outcome,
+// goRules, the Go rules it replaces, on every combination: same outcome,
 // same sentinel, same message. No tenant has an admin allowlist here.
 func TestAuthorize_ParityWithGoRules(t *testing.T) {
 	e := newEngine(t)
@@ -96,7 +96,7 @@ func TestAuthorize_ParityWithGoRules(t *testing.T) {
 	counts := map[string]int{}
 	for _, ctx := range []context.Context{context.Background(), fromIP("192.0.2.1")} {
 		for _, c := range cases {
-			want := authz.Rules{}.Authorize(ctx, c.p, c.a, c.r)
+			want := goRules{}.Authorize(ctx, c.p, c.a, c.r)
 			got := e.Authorize(ctx, c.p, c.a, c.r)
 			if outcome(got) != outcome(want) || fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("%+v %s %+v: got %v, want %v", c.p, c.a, c.r, got, want)
@@ -125,7 +125,7 @@ func TestAuthorize_ParityInsideAdminAllowlist(t *testing.T) {
 	}
 	ctx := fromIP("192.0.2.200")
 	for _, c := range parityCases() {
-		want := authz.Rules{}.Authorize(ctx, c.p, c.a, c.r)
+		want := goRules{}.Authorize(ctx, c.p, c.a, c.r)
 		if got := e.Authorize(ctx, c.p, c.a, c.r); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%+v %s %+v: got %v, want %v", c.p, c.a, c.r, got, want)
 		}
@@ -200,7 +200,7 @@ func TestAuthorize_AdminAllowlist(t *testing.T) {
 }
 
 // TestAuthorize_UnknownKindIsDenied: the one deliberate difference from
-// authz.Rules, which let a principal of an unknown kind act as a heartbeat
+// goRules, which let a principal of an unknown kind act as a heartbeat
 // token. The authenticator never makes one; the policy denies it.
 func TestAuthorize_UnknownKindIsDenied(t *testing.T) {
 	e := newEngine(t)

@@ -236,7 +236,7 @@ func BenchmarkAuthorize_GoRules(b *testing.B) {
 	r := authz.Resource{TenantID: "acme", GrantRole: auth.RoleAdmin}
 	ctx := context.Background()
 	for b.Loop() {
-		if err := (authz.Rules{}).Authorize(ctx, p, authz.CredentialCreate, r); err != nil {
+		if err := (goRules{}).Authorize(ctx, p, authz.CredentialCreate, r); err != nil {
 			b.Fatal(err)
 		}
 	}
