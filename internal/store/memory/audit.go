@@ -18,7 +18,7 @@ func (s *Store) ScanIPChanges(ctx context.Context, tenantID string, q store.Audi
 		return err
 	}
 	t.mu.RLock()
-	sel := selectNewestFirst(t.changes, q, func(c store.IPChange) (int64, string, time.Time, bool) {
+	sel := selectNewestFirst(t.changes.items, q, func(c store.IPChange) (int64, string, time.Time, bool) {
 		return c.ID, c.Proxy, c.At, !q.IP.IsValid() || c.OldIP == q.IP || c.NewIP == q.IP
 	})
 	t.mu.RUnlock()
@@ -34,7 +34,7 @@ func (s *Store) RecordDenied(ctx context.Context, d store.Denied) (int64, error)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	d.ID = s.nextID.Add(1)
-	t.denied = append(t.denied, d)
+	t.denied.add(d)
 	s.appendEvent(t, store.Event{Type: store.EventDenied, Proxy: d.Proxy, At: d.At, NewIP: d.IP})
 	return d.ID, nil
 }
@@ -46,7 +46,7 @@ func (s *Store) ScanDenied(ctx context.Context, tenantID string, q store.AuditQu
 		return err
 	}
 	t.mu.RLock()
-	sel := selectNewestFirst(t.denied, q, func(d store.Denied) (int64, string, time.Time, bool) {
+	sel := selectNewestFirst(t.denied.items, q, func(d store.Denied) (int64, string, time.Time, bool) {
 		return d.ID, d.Proxy, d.At, !q.IP.IsValid() || d.IP == q.IP
 	})
 	t.mu.RUnlock()
@@ -65,7 +65,7 @@ func (s *Store) IPChangeStats(ctx context.Context, tenantID string, since, until
 	}
 	by := map[string]*acc{}
 	t.mu.RLock()
-	for _, c := range t.changes {
+	for _, c := range t.changes.items {
 		if (!since.IsZero() && c.At.Before(since)) || (!until.IsZero() && !c.At.Before(until)) {
 			continue
 		}

@@ -17,19 +17,19 @@ const defaultTimeout = 80 * time.Second
 // timeout is the proxy's effective offline timeout. t.mu must be held.
 func (t *tenant) timeout(p *proxyRec) time.Duration {
 	switch {
-	case p.OfflineAfter > 0:
-		return p.OfflineAfter
+	case p.offlineAfter > 0:
+		return p.offlineAfter
 	case t.rec.OfflineAfter > 0:
 		return t.rec.OfflineAfter
 	}
 	return defaultTimeout
 }
 
-// heapEntry says: at `at`, look at this proxy.
+// heapEntry says: at `at` (Unix ns), look at this proxy of tenant t.
 type heapEntry struct {
-	at   time.Time
-	t    *tenant
-	name string
+	at int64
+	p  *proxyRec
+	t  *tenant
 }
 
 // deadlineHeap is a min-heap of entries by time: each online, unpaused
@@ -37,7 +37,7 @@ type heapEntry struct {
 type deadlineHeap []heapEntry
 
 func (h deadlineHeap) Len() int           { return len(h) }
-func (h deadlineHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h deadlineHeap) Less(i, j int) bool { return h[i].at < h[j].at }
 func (h deadlineHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *deadlineHeap) Push(x any)        { *h = append(*h, x.(heapEntry)) }
 func (h *deadlineHeap) Pop() any {
@@ -52,15 +52,15 @@ func (h *deadlineHeap) Pop() any {
 // no later than that. Entries are only added when the deadline moves
 // earlier than the live entry (or there is none); a later deadline is
 // noticed when the earlier entry comes due. t.mu must be held.
-func (s *Store) setDeadline(t *tenant, p *proxyRec, d time.Time) {
-	p.Deadline = d
-	if p.State != store.StateOnline || p.Paused {
+func (s *Store) setDeadline(t *tenant, p *proxyRec, d int64) {
+	p.deadline = d
+	if p.offline() || p.paused() {
 		return
 	}
-	if p.queued.IsZero() || d.Before(p.queued) {
+	if p.queued == 0 || d < p.queued {
 		p.queued = d
 		s.hmu.Lock()
-		heap.Push(&s.deadlines, heapEntry{at: d, t: t, name: p.Name})
+		heap.Push(&s.deadlines, heapEntry{at: d, p: p, t: t})
 		s.hmu.Unlock()
 	}
 }
@@ -70,7 +70,7 @@ func (s *Store) setDeadline(t *tenant, p *proxyRec, d time.Time) {
 func (s *Store) appendEvent(t *tenant, e store.Event) store.Event {
 	e.ID = s.nextID.Add(1)
 	e.TenantID = t.rec.ID
-	t.events = append(t.events, e)
+	t.events.add(e)
 	s.notify(t.rec.ID)
 	return e
 }
@@ -81,15 +81,16 @@ func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]
 		return nil, err
 	}
 	var out []store.Event
+	nowNS := now.UnixNano()
 	for limit <= 0 || len(out) < limit {
 		s.hmu.Lock()
-		if len(s.deadlines) == 0 || !s.deadlines[0].at.Before(now) {
+		if len(s.deadlines) == 0 || s.deadlines[0].at >= nowNS {
 			s.hmu.Unlock()
 			break
 		}
 		e := heap.Pop(&s.deadlines).(heapEntry)
 		s.hmu.Unlock()
-		if ev, ok := s.expire(e, now); ok {
+		if ev, ok := s.expire(e, nowNS); ok {
 			out = append(out, ev)
 		}
 	}
@@ -99,24 +100,23 @@ func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]
 
 // expire handles one due heap entry: flips the proxy, re-queues it when
 // its deadline moved on, or drops a stale entry.
-func (s *Store) expire(e heapEntry, now time.Time) (store.Event, bool) {
-	t := e.t
+func (s *Store) expire(e heapEntry, now int64) (store.Event, bool) {
+	t, p := e.t, e.p
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p, ok := t.proxies[e.name]
-	if !ok || !p.queued.Equal(e.at) {
+	if p.flags&flagDeleted != 0 || p.queued != e.at {
 		return store.Event{}, false // deleted, or a newer entry covers it
 	}
-	p.queued = time.Time{}
-	if p.State != store.StateOnline || p.Paused {
+	p.queued = 0
+	if p.offline() || p.paused() {
 		return store.Event{}, false
 	}
-	if !p.Deadline.Before(now) {
-		s.setDeadline(t, p, p.Deadline) // heartbeats moved it on: look again then
+	if p.deadline >= now {
+		s.setDeadline(t, p, p.deadline) // heartbeats moved it on: look again then
 		return store.Event{}, false
 	}
-	p.State = store.StateOffline
-	return s.appendEvent(t, store.Event{Type: store.EventOffline, Proxy: p.Name, At: p.Deadline, NewIP: p.IP}), true
+	p.set(flagOffline, true)
+	return s.appendEvent(t, store.Event{Type: store.EventOffline, Proxy: p.name, At: fromNanos(p.deadline), NewIP: p.ip}), true
 }
 
 // NextDeadline implements store.LivenessStore. It is the earliest heap
@@ -130,18 +130,18 @@ func (s *Store) NextDeadline(ctx context.Context) (time.Time, error) {
 	if len(s.deadlines) == 0 {
 		return time.Time{}, nil
 	}
-	return s.deadlines[0].at, nil
+	return fromNanos(s.deadlines[0].at), nil
 }
 
 // SetPaused implements store.LivenessStore.
 func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused bool, at time.Time) (store.Proxy, error) {
 	return s.withProxy(ctx, tenantID, name, func(t *tenant, p *proxyRec) {
-		if p.Paused == paused {
+		if p.paused() == paused {
 			return
 		}
-		p.Paused = paused
+		p.set(flagPaused, paused)
 		if !paused {
-			s.setDeadline(t, p, later(p.LastSeen, at).Add(t.timeout(p)))
+			s.setDeadline(t, p, max(p.lastSeen, at.UnixNano())+int64(t.timeout(p)))
 		}
 	})
 }
@@ -149,8 +149,8 @@ func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused boo
 // SetOfflineAfter implements store.LivenessStore.
 func (s *Store) SetOfflineAfter(ctx context.Context, tenantID, name string, d time.Duration) (store.Proxy, error) {
 	return s.withProxy(ctx, tenantID, name, func(t *tenant, p *proxyRec) {
-		p.OfflineAfter = d
-		s.setDeadline(t, p, p.LastSeen.Add(t.timeout(p)))
+		p.offlineAfter = d
+		s.setDeadline(t, p, p.lastSeen+int64(t.timeout(p)))
 	})
 }
 
@@ -166,14 +166,7 @@ func (s *Store) withProxy(ctx context.Context, tenantID, name string, fn func(*t
 		return store.Proxy{}, fmt.Errorf("proxy %q: %w", name, store.ErrNotFound)
 	}
 	fn(t, p)
-	return p.Proxy, nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
+	return p.view(tenantID), nil
 }
 
 // ScanEvents implements store.LivenessStore.
@@ -192,13 +185,13 @@ func (s *Store) ScanEvents(ctx context.Context, tenantID string, q store.EventQu
 	}
 	var sel []store.Event
 	t.mu.RLock()
-	n := len(t.events)
+	n := len(t.events.items)
 	for i := range n {
 		idx := n - 1 - i
 		if q.Ascending {
 			idx = i
 		}
-		if e := t.events[idx]; match(e) {
+		if e := t.events.items[idx]; match(e) {
 			sel = append(sel, e)
 			if q.Limit > 0 && len(sel) == q.Limit {
 				break

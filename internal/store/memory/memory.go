@@ -5,6 +5,7 @@ package memory
 
 import (
 	"context"
+	"net/netip"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -37,20 +38,59 @@ type tenant struct {
 	proxies    map[string]*proxyRec
 	tokens     []*store.Token      // oldest first
 	creds      []*store.Credential // oldest first
-	changes    []store.IPChange    // append-only, ids increasing
-	denied     []store.Denied      // append-only, ids increasing
-	events     []store.Event       // append-only, ids increasing
-	webhooks   []*store.Webhook    // oldest first
-	deliveries []store.Delivery    // append-only, ids increasing
+	changes    boundedLog[store.IPChange] // append-only, ids increasing
+	denied     boundedLog[store.Denied]   // append-only, ids increasing
+	events     boundedLog[store.Event]    // append-only, ids increasing
+	webhooks   []*store.Webhook           // oldest first
+	deliveries boundedLog[store.Delivery] // append-only, ids increasing
 }
 
-// proxyRec is a proxy with its place in the deadline heap.
+// proxyRec is one proxy as the embedded store keeps it: compact (times as
+// Unix nanoseconds, no tenant id, flags in a byte), because a hub may hold
+// millions. It becomes a store.Proxy on the way out.
 type proxyRec struct {
-	store.Proxy
-	// queued is the deadline of this proxy's live heap entry; zero when it
-	// has none. Entries whose deadline differs are stale and dropped.
-	queued time.Time
+	name         string
+	ip, peer     netip.Addr
+	created      int64 // Unix ns
+	lastSeen     int64
+	deadline     int64
+	queued       int64 // deadline of the live heap entry; 0: none (stale entries differ and are dropped)
+	ipChanges    int64
+	offlineAfter time.Duration // own timeout; 0 follows the tenant
+	flags        uint8
 }
+
+const (
+	flagOffline uint8 = 1 << iota
+	flagPaused
+	flagDeleted // removed from its tenant; heap entries pointing at it are stale
+)
+
+func (p *proxyRec) offline() bool { return p.flags&flagOffline != 0 }
+func (p *proxyRec) paused() bool  { return p.flags&flagPaused != 0 }
+
+func (p *proxyRec) set(flag uint8, on bool) {
+	if on {
+		p.flags |= flag
+	} else {
+		p.flags &^= flag
+	}
+}
+
+// view returns the record as the store's Proxy type.
+func (p *proxyRec) view(tenantID string) store.Proxy {
+	state := store.StateOnline
+	if p.offline() {
+		state = store.StateOffline
+	}
+	return store.Proxy{
+		TenantID: tenantID, Name: p.name, IP: p.ip, PeerIP: p.peer,
+		CreatedAt: fromNanos(p.created), LastSeen: fromNanos(p.lastSeen), IPChanges: p.ipChanges,
+		State: state, Paused: p.paused(), OfflineAfter: p.offlineAfter, Deadline: fromNanos(p.deadline),
+	}
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 var _ store.Store = (*Store)(nil)
 

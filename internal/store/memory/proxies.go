@@ -26,42 +26,36 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 	case !ok && hb.MaxProxies > 0 && len(t.proxies) >= hb.MaxProxies:
 		return res, fmt.Errorf("proxy %q: %w", hb.Name, store.ErrQuotaExceeded)
 	case !ok:
-		p = &proxyRec{Proxy: store.Proxy{
-			TenantID:  hb.TenantID,
-			Name:      hb.Name,
-			IP:        hb.IP,
-			PeerIP:    hb.PeerIP,
-			CreatedAt: hb.At,
-			LastSeen:  hb.At,
-			State:     store.StateOnline,
-		}}
+		at := hb.At.UnixNano()
+		p = &proxyRec{name: hb.Name, ip: hb.IP, peer: hb.PeerIP, created: at, lastSeen: at}
 		t.proxies[hb.Name] = p
 		res.Created = true
 		s.appendEvent(t, store.Event{Type: store.EventRegistered, Proxy: hb.Name, At: hb.At, NewIP: hb.IP})
-	case p.IP != hb.IP:
-		res.Changed, res.PreviousIP, res.ChangeID = true, p.IP, s.nextID.Add(1)
-		p.IPChanges++
-		t.changes = append(t.changes, store.IPChange{
+	case p.ip != hb.IP:
+		res.Changed, res.PreviousIP, res.ChangeID = true, p.ip, s.nextID.Add(1)
+		p.ipChanges++
+		t.changes.add(store.IPChange{
 			ID:        res.ChangeID,
 			TenantID:  hb.TenantID,
 			Proxy:     hb.Name,
-			OldIP:     p.IP,
+			OldIP:     p.ip,
 			NewIP:     hb.IP,
 			At:        hb.At,
 			TokenID:   hb.TokenID,
 			RequestID: hb.RequestID,
 		})
-		s.appendEvent(t, store.Event{Type: store.EventIPChanged, Proxy: hb.Name, At: hb.At, OldIP: p.IP, NewIP: hb.IP})
+		s.appendEvent(t, store.Event{Type: store.EventIPChanged, Proxy: hb.Name, At: hb.At, OldIP: p.ip, NewIP: hb.IP})
 	}
-	p.IP, p.PeerIP = hb.IP, hb.PeerIP
-	if hb.At.After(p.LastSeen) {
-		p.LastSeen = hb.At
+	p.ip, p.peer = hb.IP, hb.PeerIP
+	if at := hb.At.UnixNano(); at > p.lastSeen {
+		p.lastSeen = at
 	}
-	if p.State == store.StateOffline {
-		p.State, res.CameOnline = store.StateOnline, true
+	if p.offline() {
+		p.set(flagOffline, false)
+		res.CameOnline = true
 		s.appendEvent(t, store.Event{Type: store.EventOnline, Proxy: hb.Name, At: hb.At, NewIP: hb.IP})
 	}
-	s.setDeadline(t, p, p.LastSeen.Add(t.timeout(p)))
+	s.setDeadline(t, p, p.lastSeen+int64(t.timeout(p)))
 	if hb.TokenID != "" {
 		for _, tok := range t.tokens {
 			if tok.ID == hb.TokenID && hb.At.After(tok.LastUsedAt) {
@@ -69,7 +63,7 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 			}
 		}
 	}
-	res.Proxy = p.Proxy
+	res.Proxy = p.view(hb.TenantID)
 	return res, nil
 }
 
@@ -85,13 +79,13 @@ func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQ
 		if !strings.HasPrefix(name, q.NamePrefix) || (q.After != "" && name <= q.After) {
 			continue
 		}
-		if !q.SeenBefore.IsZero() && !p.LastSeen.Before(q.SeenBefore) {
+		if !q.SeenBefore.IsZero() && p.lastSeen >= q.SeenBefore.UnixNano() {
 			continue
 		}
-		if !q.SeenSince.IsZero() && p.LastSeen.Before(q.SeenSince) {
+		if !q.SeenSince.IsZero() && p.lastSeen < q.SeenSince.UnixNano() {
 			continue
 		}
-		out = append(out, p.Proxy)
+		out = append(out, p.view(tenantID))
 	}
 	t.mu.RUnlock()
 	slices.SortFunc(out, func(a, b store.Proxy) int { return cmp.Compare(a.Name, b.Name) })
@@ -113,11 +107,11 @@ func (s *Store) GetProxy(ctx context.Context, tenantID, name string) (store.Prox
 	if !ok {
 		return store.Proxy{}, fmt.Errorf("proxy %q: %w", name, store.ErrNotFound)
 	}
-	return p.Proxy, nil
+	return p.view(tenantID), nil
 }
 
-// DeleteProxy implements store.ProxyStore. Its heap entry, if any, goes
-// stale and is dropped when it comes due.
+// DeleteProxy implements store.ProxyStore. Its heap entry, if any, is
+// marked stale and dropped when it comes due.
 func (s *Store) DeleteProxy(ctx context.Context, tenantID, name string) error {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
@@ -125,9 +119,11 @@ func (s *Store) DeleteProxy(ctx context.Context, tenantID, name string) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.proxies[name]; !ok {
+	p, ok := t.proxies[name]
+	if !ok {
 		return fmt.Errorf("proxy %q: %w", name, store.ErrNotFound)
 	}
+	p.set(flagDeleted, true)
 	delete(t.proxies, name)
 	return nil
 }

@@ -21,7 +21,11 @@ func (s *Store) CreateTenant(ctx context.Context, rec store.Tenant) error {
 	}
 	rec.Allowlist = slices.Clone(rec.Allowlist)
 	rec.AdminAllowlist = slices.Clone(rec.AdminAllowlist)
-	s.tenants[rec.ID] = &tenant{rec: rec, proxies: make(map[string]*proxyRec)}
+	s.tenants[rec.ID] = &tenant{
+		rec: rec, proxies: make(map[string]*proxyRec),
+		changes: boundedLog[store.IPChange]{max: maxAuditRecords}, denied: boundedLog[store.Denied]{max: maxAuditRecords},
+		events: boundedLog[store.Event]{max: maxEvents}, deliveries: boundedLog[store.Delivery]{max: maxDeliveries},
+	}
 	return nil
 }
 
@@ -70,8 +74,8 @@ func (s *Store) UpdateTenant(ctx context.Context, rec store.Tenant) error {
 	t.rec = cloneTenant(rec)
 	if timeoutChanged {
 		for _, p := range t.proxies {
-			if p.OfflineAfter == 0 {
-				s.setDeadline(t, p, p.LastSeen.Add(t.timeout(p)))
+			if p.offlineAfter == 0 {
+				s.setDeadline(t, p, p.lastSeen+int64(t.timeout(p)))
 			}
 		}
 	}

@@ -90,7 +90,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) (out store.W
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
 	return s.withWebhook(ctx, tenantID, id, true, func(t *tenant, i int) {
 		t.webhooks = slices.Delete(t.webhooks, i, i+1)
-		t.deliveries = slices.DeleteFunc(t.deliveries, func(d store.Delivery) bool { return d.WebhookID == id })
+		t.deliveries.items = slices.DeleteFunc(t.deliveries.items, func(d store.Delivery) bool { return d.WebhookID == id })
 	})
 }
 
@@ -112,7 +112,7 @@ func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook
 			if !w.Enabled || w.NextAttemptAt.After(now) {
 				continue
 			}
-			if i := len(t.events) - 1; i >= 0 && t.events[i].ID > w.Cursor {
+			if i := len(t.events.items) - 1; i >= 0 && t.events.items[i].ID > w.Cursor {
 				out = append(out, cloneWebhook(*w))
 			}
 		}
@@ -133,7 +133,7 @@ func (s *Store) SaveDeliveryState(ctx context.Context, w store.Webhook) error {
 func (s *Store) RecordDelivery(ctx context.Context, d store.Delivery) (int64, error) {
 	err := s.withWebhook(ctx, d.TenantID, d.WebhookID, true, func(t *tenant, _ int) {
 		d.ID = s.nextID.Add(1)
-		t.deliveries = append(t.deliveries, d)
+		t.deliveries.add(d)
 	})
 	return d.ID, err
 }
@@ -142,8 +142,8 @@ func (s *Store) RecordDelivery(ctx context.Context, d store.Delivery) (int64, er
 func (s *Store) ListDeliveries(ctx context.Context, tenantID, webhookID string, beforeID int64, limit int) ([]store.Delivery, error) {
 	out := []store.Delivery{}
 	err := s.withWebhook(ctx, tenantID, webhookID, false, func(t *tenant, _ int) {
-		for i := len(t.deliveries) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
-			if d := t.deliveries[i]; d.WebhookID == webhookID && (beforeID == 0 || d.ID < beforeID) {
+		for i := len(t.deliveries.items) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
+			if d := t.deliveries.items[i]; d.WebhookID == webhookID && (beforeID == 0 || d.ID < beforeID) {
 				out = append(out, d)
 			}
 		}
