@@ -87,7 +87,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		AllowPrivate: cfg.WebhookPrivate, Logger: log,
 		SMTP: notify.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
 	})
-	hubSvc := hub.New(hub.Options{Store: st, OfflineAfter: cfg.OfflineAfter, Logger: log, Observer: m, Sources: engine})
+	hubSvc := hub.New(hub.Options{Store: st, OfflineAfter: cfg.OfflineAfter, Logger: log, Observer: m, Sources: engine,
+		LogEachHeartbeat: cfg.LogFormat == logging.FormatText})
 	handler := httpapi.New(httpapi.Deps{
 		Lifetime: ctx,
 		Live:     live,

@@ -58,7 +58,7 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 // testHub is the real handler stack over a store, with a fake clock, a
 // signing key, and a captured JSON log.
 type testHub struct {
-	t       *testing.T
+	t       testing.TB
 	handler http.Handler
 	store   store.Store
 	clock   *clock
@@ -88,13 +88,15 @@ func withTrusted(cidrs string) hubOption {
 
 func withStore(s store.Store) hubOption { return func(d *httpapi.Deps) { d.Store = s } }
 
+func withLogger(l *slog.Logger) hubOption { return func(d *httpapi.Deps) { d.Logger = l } }
+
 // withSSRFGuard keeps the webhook dispatcher's SSRF guard on (the other
 // tests turn it off to reach receivers on 127.0.0.1).
 var withSSRFGuard hubOption
 
 var start = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
-func newTestHub(t *testing.T, opts ...hubOption) *testHub {
+func newTestHub(t testing.TB, opts ...hubOption) *testHub {
 	t.Helper()
 	th := &testHub{t: t, clock: &clock{t: start}, logs: &syncBuffer{}, allowPrivate: true}
 	for _, o := range opts {
@@ -127,7 +129,7 @@ func newTestHub(t *testing.T, opts ...hubOption) *testHub {
 		t.Fatal(err)
 	}
 	d.Authz = engine
-	d.Hub = hub.New(hub.Options{Store: d.Store, Clock: th.clock.Now, Logger: log, Observer: d.Metrics, Sources: engine})
+	d.Hub = hub.New(hub.Options{Store: d.Store, Clock: th.clock.Now, Logger: d.Logger, Observer: d.Metrics, Sources: engine})
 	d.Tenancy = tenancy.New(d.Store, th.signer, th.clock.Now)
 	d.Tenancy.OnChange(engine.SetTenant)
 	d.Auth = auth.NewAuthenticator(d.Store, verifier, th.clock.Now)
@@ -203,7 +205,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -278,7 +280,7 @@ func (th *testHub) proxies(tenant string) []store.Proxy {
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // assertProblem checks an RFC 9457 answer.
-func assertProblem(t *testing.T, res response, status int) map[string]any {
+func assertProblem(t testing.TB, res response, status int) map[string]any {
 	t.Helper()
 	if res.code != status {
 		t.Fatalf("status %d, want %d\n%s", res.code, status, res.body)
@@ -294,7 +296,7 @@ func assertProblem(t *testing.T, res response, status int) map[string]any {
 }
 
 // newAcme is a hub with tenant "acme" and one unbound heartbeat token.
-func newAcme(t *testing.T, opts ...hubOption) (*testHub, string) {
+func newAcme(t testing.TB, opts ...hubOption) (*testHub, string) {
 	t.Helper()
 	th := newTestHub(t, opts...)
 	th.tenant("acme")

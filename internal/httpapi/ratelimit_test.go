@@ -17,7 +17,7 @@ import (
 // bucket between two requests that must share it.
 const window = 1500 * time.Millisecond
 
-func withLimits(t *testing.T, heartbeat, admin, authFail uint64) hubOption {
+func withLimits(t testing.TB, heartbeat, admin, authFail uint64) hubOption {
 	mk := func(name string, n uint64) *ratelimit.Limiter {
 		l, err := ratelimit.New(name, ratelimit.Rate{Tokens: n, Interval: window})
 		if err != nil {

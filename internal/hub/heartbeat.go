@@ -89,7 +89,7 @@ func (s *Service) Heartbeat(ctx context.Context, req HeartbeatRequest) (store.He
 			slog.String("tenant", req.TenantID), slog.String("proxy", req.Name),
 			slog.String("old_ip", res.PreviousIP.String()), slog.String("new_ip", req.IP.String()))
 	} else {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "heartbeat",
+		s.log.LogAttrs(ctx, s.heartbeatLevel, "heartbeat",
 			slog.String("tenant", req.TenantID), slog.String("proxy", req.Name),
 			slog.String("ip", req.IP.String()), slog.Bool("created", res.Created))
 	}

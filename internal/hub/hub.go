@@ -53,6 +53,11 @@ type Options struct {
 	Logger       *slog.Logger     // defaults to slog.Default()
 	Observer     Observer         // optional
 	Sources      SourcePolicy     // optional: nil accepts every source IP
+	// LogEachHeartbeat logs every heartbeat at info level (the seed's
+	// "✅ update" lines of the text format). Otherwise only IP changes are
+	// at info and plain heartbeats at debug: the access log already has
+	// one line per request.
+	LogEachHeartbeat bool
 }
 
 // Service applies the heartbeat, IP-change and liveness rules.
@@ -63,6 +68,9 @@ type Service struct {
 	log          *slog.Logger
 	obs          Observer
 	sources      SourcePolicy
+	// heartbeatLevel is the level of the line logged for a heartbeat that
+	// changed no IP.
+	heartbeatLevel slog.Level
 }
 
 // New returns a Service; Options.Store is required.
@@ -76,6 +84,10 @@ func New(o Options) *Service {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	s.heartbeatLevel = slog.LevelDebug
+	if o.LogEachHeartbeat {
+		s.heartbeatLevel = slog.LevelInfo
 	}
 	return s
 }

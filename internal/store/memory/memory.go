@@ -5,8 +5,8 @@ package memory
 
 import (
 	"context"
-	"net/netip"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,8 +36,8 @@ type tenant struct {
 	mu         sync.RWMutex
 	rec        store.Tenant
 	proxies    map[string]*proxyRec
-	tokens     []*store.Token      // oldest first
-	creds      []*store.Credential // oldest first
+	tokens     []*store.Token             // oldest first
+	creds      []*store.Credential        // oldest first
 	changes    boundedLog[store.IPChange] // append-only, ids increasing
 	denied     boundedLog[store.Denied]   // append-only, ids increasing
 	events     boundedLog[store.Event]    // append-only, ids increasing

@@ -28,6 +28,15 @@ func credentialScope(id string) scope { return scope{"proxyhub.credential_id", i
 // platformScope reads every tenant's record (tenant administration).
 var platformScope = scope{"proxyhub.scope", "platform"}
 
+// sweeperScope is the platform-level sweep (ExpireProxies, NextDeadline):
+// it reads every proxy, may flip only online, unpaused proxies to offline,
+// and may append only offline events (migrations/004).
+var sweeperScope = scope{"proxyhub.scope", "sweeper"}
+
+// dispatcherScope reads every webhook and event, nothing else, and writes
+// nothing (DueWebhooks; migrations/005).
+var dispatcherScope = scope{"proxyhub.scope", "dispatcher"}
+
 // setScopeSQL sets a scope for the rest of the current transaction.
 const setScopeSQL = `SELECT set_config($1, $2, true)`
 
