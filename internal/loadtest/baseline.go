@@ -1,0 +1,46 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/proxyhub/proxyhub/api"
+)
+
+// baselineBody is the fixed answer of the baseline handler: a heartbeat
+// answer of the size the hub sends for a mid-fleet proxy.
+func baselineBody(proxies int) []byte {
+	i := proxies / 2
+	b, _ := json.Marshal(api.HeartbeatResponse{
+		Success: true, Name: ProxyName(i), RemoteIP: ipString(ipBase + uint32(i)%ipSpace),
+		Timestamp: api.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)),
+	})
+	return append(b, '\n')
+}
+
+// startBaseline serves a bare net/http handler that answers every request
+// with body on 127.0.0.1:0: the ceiling for any Go HTTP service on this
+// machine, loaded by the same engine as the hub.
+func startBaseline(body []byte) (base string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	ct := []string{"application/json"}
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header()["Content-Type"] = ct
+			_, _ = w.Write(body)
+		}),
+	}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}

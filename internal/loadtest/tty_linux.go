@@ -1,0 +1,5 @@
+package loadtest
+
+import "golang.org/x/sys/unix"
+
+const ioctlReadTermios = unix.TCGETS
