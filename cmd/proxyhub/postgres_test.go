@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/proxyhub/proxyhub/internal/pgtest"
+)
+
+// pgHub starts hubs on one PostgreSQL database with one signing key, as a
+// fleet of hubs behind a balancer would run.
+type pgHub struct {
+	t       *testing.T
+	getenv  func(string) string
+	keyFile string
+}
+
+func newPGHub(t *testing.T) *pgHub {
+	t.Helper()
+	url := pgtest.URL(t)
+	keyFile := filepath.Join(t.TempDir(), "hub.key")
+	if err := run(t.Context(), []string{"proxyhub", "keygen", "--out", keyFile}, env(), os.Stderr, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	return &pgHub{t: t, keyFile: keyFile, getenv: env(
+		"PROXYHUB_DATABASE_URL", url, "PROXYHUB_SIGNING_KEY_FILE", keyFile,
+		"PROXYHUB_TRUSTED_PROXIES", "127.0.0.1", "PROXYHUB_RATE_HEARTBEAT", "10000/1m",
+	)}
+}
+
+func (p *pgHub) start() (string, func() error) {
+	base, _, _, stop := startHubFull(p.t, p.getenv)
+	return base, stop
+}
+
+func (p *pgHub) jwt(args ...string) string {
+	var out strings.Builder
+	if err := run(p.t.Context(), append([]string{"proxyhub", "jwt", "--signing-key-file", p.keyFile}, args...), env(), &out, os.Stderr); err != nil {
+		p.t.Fatal(err)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+func heartbeatAs(t *testing.T, base, token, name, ip string) map[string]any {
+	t.Helper()
+	code, body := call(t, http.MethodGet, base+"/proxy_server?name="+name, token, "", "X-Forwarded-For", ip)
+	if code != http.StatusOK {
+		t.Fatalf("heartbeat %s from %s via %s: %d %v", name, ip, base, code, body)
+	}
+	return body
+}
+
+func ipChanges(t *testing.T, base, jwt, tenant string) []map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/tenants/"+tenant+"/ip-changes?format=ndjson", nil)
+	req.Header.Set("Authorization", "Bearer "+jwt)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out []map[string]any
+	dec := json.NewDecoder(res.Body)
+	for dec.More() {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestPostgres_RestartKeepsEverything(t *testing.T) {
+	p := newPGHub(t)
+	base, stop := p.start()
+	platform := p.jwt("--role", "platform")
+	if code, b := call(t, http.MethodPost, base+"/v1/tenants", platform, `{"id":"acme"}`); code != 201 {
+		t.Fatalf("create tenant: %d %v", code, b)
+	}
+	_, tok := call(t, http.MethodPost, base+"/v1/tenants/acme/tokens", platform, `{"label":"cron"}`)
+	token := tok["token"].(string)
+	heartbeatAs(t, base, token, "edge-1", "203.0.113.1")
+	heartbeatAs(t, base, token, "edge-1", "203.0.113.2")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	base, _ = p.start() // a new hub on the same database
+	_, st := call(t, http.MethodGet, base+"/status", token, "")
+	ps := st["proxies"].([]any)
+	if len(ps) != 1 || ps[0].(map[string]any)["remote_ip"] != "203.0.113.2" || ps[0].(map[string]any)["ip_changes"] != 1.0 {
+		t.Fatalf("after restart: %v", st)
+	}
+	if got := heartbeatAs(t, base, token, "edge-1", "203.0.113.3"); got["previous_ip"] != "203.0.113.2" {
+		t.Fatalf("IP change across the restart: %v", got)
+	}
+	if cs := ipChanges(t, base, p.jwt("--role", "viewer", "--tenant", "acme"), "acme"); len(cs) != 2 {
+		t.Fatalf("history after restart: %v", cs)
+	}
+}
+
+func TestPostgres_TwoHubsRecordEveryChangeOnceInOrder(t *testing.T) {
+	p := newPGHub(t)
+	a, _ := p.start()
+	b, _ := p.start()
+	platform := p.jwt("--role", "platform")
+	call(t, http.MethodPost, a+"/v1/tenants", platform, `{"id":"acme"}`)
+	_, tok := call(t, http.MethodPost, b+"/v1/tenants/acme/tokens", platform, `{"label":"cron"}`)
+	token := tok["token"].(string)
+	const rounds = 40
+	acked := 0
+	for i := range rounds {
+		hub := []string{a, b}[i%2] // a round-robin balancer
+		if heartbeatAs(t, hub, token, "edge-1", fmt.Sprintf("203.0.113.%d", i%3+1))["ip_changed"] == true {
+			acked++
+		}
+	}
+	cs := ipChanges(t, a, p.jwt("--role", "viewer", "--tenant", "acme"), "acme")
+	if len(cs) != acked || acked != rounds-1 {
+		t.Fatalf("%d changes in the history, %d acknowledged, want %d", len(cs), acked, rounds-1)
+	}
+	for i := 0; i+1 < len(cs); i++ { // newest first: each change starts where the older one ended
+		if cs[i]["old_ip"] != cs[i+1]["new_ip"] {
+			t.Fatalf("history out of order at %d: %v after %v", i, cs[i], cs[i+1])
+		}
+	}
+}
