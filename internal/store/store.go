@@ -27,14 +27,17 @@ var (
 	ErrNotRegistered = errors.New("store: proxy not registered")
 )
 
-// Store keeps tenants, credentials, proxies and the audit trail.
+// Store keeps tenants, credentials, proxies, the audit trail, the event
+// stream with the online/offline state machine, and webhooks.
 // Implementations are safe for concurrent use and must pass the storetest
-// conformance suite.
+// conformance suites (Run and RunLiveness).
 type Store interface {
 	TenantStore
 	CredentialStore
 	ProxyStore
 	AuditStore
+	LivenessStore
+	WebhookStore
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

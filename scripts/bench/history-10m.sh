@@ -15,7 +15,7 @@ url=${admin%/*}/$db
 psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 go run ./cmd/proxyhub migrate --database-url "$url?sslmode=disable"
 echo "--- inserting 10,000,000 rows"
-time psql -X -q "$url" <<'SQL'
+time psql -X -q -v ON_ERROR_STOP=1 "$url" <<'SQL'
 SET synchronous_commit = off;
 INSERT INTO tenants (id, name, offline_after_ms, max_proxies, auto_register, created_at, updated_at)
 VALUES ('acme', 'Acme', 80000, 10000, true, now(), now());

@@ -21,6 +21,12 @@ var auditMutations = []string{
 	`UPDATE denied SET reason = 'forged'`,
 	`DELETE FROM denied`,
 	`TRUNCATE denied`,
+	`UPDATE events SET new_ip = '203.0.113.66'`,
+	`DELETE FROM events`,
+	`TRUNCATE events`,
+	`UPDATE webhook_deliveries SET error = 'forged'`,
+	`DELETE FROM webhook_deliveries`,
+	`TRUNCATE webhook_deliveries`,
 }
 
 // tryInTenant runs sql in acme's scope, rolled back, and returns its error.
@@ -68,8 +74,28 @@ func TestAudit_TriggerRefusesEvenTheAdministrator(t *testing.T) {
 			t.Errorf("%s as the administrator: %v, want the append-only trigger's refusal", sql, err)
 		}
 	}
-	var n int
-	if err := admin.QueryRow(context.Background(), `SELECT count(*) FROM ip_changes`).Scan(&n); err != nil || n != 2 {
-		t.Fatalf("ip_changes rows after the attempts: %d, %v", n, err)
+	for table, want := range map[string]int{"ip_changes": 2, "denied": 2, "events": 6, "webhook_deliveries": 2} {
+		var n int
+		if err := admin.QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&n); err != nil || n != want {
+			t.Fatalf("%s rows after the attempts: %d (%v), want %d", table, n, err, want)
+		}
+	}
+}
+
+// TestAudit_DeletingAWebhookDeletesItsLog: the one deletion the delivery
+// log allows is its webhook's.
+func TestAudit_DeletingAWebhookDeletesItsLog(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s := open(t, url, postgres.Options{})
+	seed(t, s)
+	if err := s.DeleteWebhook(context.Background(), "acme", "wh_acme"); err != nil {
+		t.Fatal(err)
+	}
+	admin := connect(t, pgtest.AdminURL(t, url))
+	var acme, globex int
+	err := admin.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE tenant_id = 'acme'), count(*) FILTER (WHERE tenant_id = 'globex') FROM webhook_deliveries`).Scan(&acme, &globex)
+	if err != nil || acme != 0 || globex != 1 {
+		t.Fatalf("deliveries after deleting acme's webhook: acme %d, globex %d (%v); want 0 and 1", acme, globex, err)
 	}
 }

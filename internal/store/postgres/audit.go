@@ -52,7 +52,9 @@ func (s *Store) ScanIPChanges(ctx context.Context, tenantID string, q store.Audi
 	})
 }
 
-// RecordDenied implements store.AuditStore.
+// RecordDenied implements store.AuditStore. The denied event is appended in
+// the same transaction (one pipeline), after the tenant's event-stream lock
+// (events.go).
 func (s *Store) RecordDenied(ctx context.Context, d store.Denied) (int64, error) {
 	var id int64
 	err := s.inScope(ctx, tenantScope(d.TenantID), "postgres: record denied heartbeat", func(b *pgx.Batch) {
@@ -60,6 +62,7 @@ func (s *Store) RecordDenied(ctx context.Context, d store.Denied) (int64, error)
 		         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 			d.TenantID, d.Proxy, d.IP, d.At, d.TokenID, d.RequestID, d.Reason,
 		).QueryRow(func(row pgx.Row) error { return row.Scan(&id) })
+		queueAppendEvents(b, map[string][]newEvent{d.TenantID: {{typ: store.EventDenied, proxy: d.Proxy, at: d.At, newIP: d.IP}}})
 	})
 	return id, err
 }

@@ -6,14 +6,20 @@ package postgres
 //
 //  1. BEGIN, then per tenant: set the scope, and beatSQL for all of the
 //     tenant's heartbeats in one set-based statement.
-//  2. Per tenant: set the scope, touch the tokens used; COMMIT.
+//  2. The events the batch produced, if any (see events.go): take the
+//     event-stream locks of their tenants, then per tenant set the scope
+//     and append them. Per tenant: set the scope, touch the tokens used;
+//     COMMIT.
 //
 // beatSQL locks the proxies' rows in name order, reads their current IP
-// under the lock, updates them and appends an ip_changes record where the
-// IP differs, all in one statement: the database decides what changed,
-// against the latest committed state, so concurrent writers (other
-// batches, other hubs) each see the other's change and none is recorded
-// twice or lost.
+// and state under the lock, updates them (last_seen, the deadline from the
+// row's own timeout, state online) and appends an ip_changes record where
+// the IP differs, all in one statement: the database decides what changed
+// and whether the proxy came back online, against the latest committed
+// state, so concurrent writers (other batches, other hubs, the sweeper)
+// each see the other's change and none is recorded twice or lost. The
+// events those decisions make (ip_changed, online; registered from
+// createSQL) are appended at commit, in the same transaction.
 //
 // The statements are shaped so that each name costs one probe of the
 // primary key whatever the table's statistics say (a new deployment's
@@ -21,7 +27,18 @@ package postgres
 // subqueries that cannot be flattened (FOR UPDATE, OFFSET 0), and the
 // results are not joined back to the input (beatSQL returns tagged rows of
 // each kind, matched up in Go), so no plan can degrade into comparing every
-// heartbeat with every other.
+// heartbeat with every other. The one join, beatSQL's UPDATE back to the
+// locked rows, is carried by the locked rows' own key (tenant_id, name):
+// the UPDATE has no restriction of its own, such as tenant_id = $1, that an
+// index could serve. With one, and no statistics yet (a young table; the
+// row-level security filters multiply the estimate down further), the
+// planner believed the tenant had a handful of proxies and put all of them
+// on the outer side of a nested loop over the batch: tenant size × batch
+// size comparisons per batch, heartbeats 60 times slower (measured). A
+// standalone name = ANY($2) restriction fails the same way when it is
+// demoted to a filter. Without any, every alternative to one primary-key
+// probe per locked row has to read the whole table, whose cost the planner
+// knows from its physical size, statistics or not.
 //
 // A name that appears more than once in a batch is applied in order: the
 // batch is cut into rounds, the n-th heartbeat of a name going into round
@@ -34,9 +51,10 @@ package postgres
 // transaction created meanwhile is beaten again, in one more round trip.
 //
 // Locks are taken in (tenant, name) order, the tenant's row after its
-// proxies and the tokens last, which keeps concurrent batches from
-// deadlocking in the common case; the rare deadlock that remains (around
-// concurrent creation) is detected by PostgreSQL and the batch is retried.
+// proxies, then the event-stream locks (all at once, in key order), the
+// tokens last, which keeps concurrent batches from deadlocking in the
+// common case; the rare deadlock that remains (around concurrent creation)
+// is detected by PostgreSQL and the batch is retried.
 
 const beatSQL = `
 WITH input AS (
@@ -44,10 +62,10 @@ WITH input AS (
       FROM unnest($2::text[], $3::inet[], $4::inet[], $5::timestamptz[], $6::text[], $7::text[])
            WITH ORDINALITY AS i (name, ip, peer_ip, at, token_id, request_id, ord)
 ), locked AS (
-    SELECT i.*, l.ip AS old_ip
+    SELECT i.*, $1::text AS tenant_id, l.ip AS old_ip, l.state AS old_state
       FROM input i
      CROSS JOIN LATERAL (
-           SELECT p.ip
+           SELECT p.ip, p.state
              FROM proxies p
             WHERE p.tenant_id = $1 AND p.name = i.name
               FOR NO KEY UPDATE
@@ -57,10 +75,12 @@ WITH input AS (
        SET ip = l.ip,
            peer_ip = l.peer_ip,
            last_seen = greatest(p.last_seen, l.at),
-           ip_changes = p.ip_changes + (l.old_ip <> l.ip)::int
+           ip_changes = p.ip_changes + (l.old_ip <> l.ip)::int,
+           state = 'online',
+           deadline = greatest(p.last_seen, l.at) + p.timeout_ms * interval '1 millisecond'
       FROM locked l
-     WHERE p.tenant_id = $1 AND p.name = l.name
- RETURNING l.ord, l.old_ip, p.created_at, p.last_seen, p.ip_changes
+     WHERE p.tenant_id = l.tenant_id AND p.name = l.name
+ RETURNING l.ord, l.old_ip, l.old_state, p.created_at, p.last_seen, p.ip_changes, p.paused, p.offline_after_ms, p.deadline
 ), changed AS (
     INSERT INTO ip_changes (tenant_id, proxy, old_ip, new_ip, at, token_id, request_id)
     SELECT $1, l.name, l.old_ip, l.ip, l.at, l.token_id, l.request_id
@@ -69,11 +89,11 @@ WITH input AS (
      ORDER BY l.ord
  RETURNING id, proxy
 )
-SELECT 'updated', ord, old_ip, created_at, last_seen, ip_changes, NULL::bigint, NULL::text FROM updated
+SELECT 'updated', ord, old_ip, old_state, created_at, last_seen, ip_changes, paused, offline_after_ms, deadline, NULL::bigint, NULL::text FROM updated
  UNION ALL
-SELECT 'changed', NULL, NULL, NULL, NULL, NULL, id, proxy FROM changed
+SELECT 'changed', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, proxy FROM changed
  UNION ALL
-SELECT 'tenant', NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE EXISTS (SELECT FROM tenants WHERE id = $1)`
+SELECT 'tenant', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE EXISTS (SELECT FROM tenants WHERE id = $1)`
 
 // lockTenantSQL serializes proxy creation within a tenant; the trigger
 // that counts proxies takes the same lock.
@@ -93,7 +113,7 @@ WITH input AS (
       FROM unnest($2::text[], $3::inet[], $4::inet[], $5::timestamptz[])
            WITH ORDINALITY AS i (name, ip, peer_ip, at, ord)
 ), current AS (
-    SELECT proxy_count FROM tenants WHERE id = $1
+    SELECT proxy_count, proxyhub_timeout_ms(NULL, offline_after_ms) AS timeout_ms FROM tenants WHERE id = $1
 ), probed AS (
     SELECT i.*, e.found IS NOT NULL AS found
       FROM input i
@@ -103,19 +123,19 @@ WITH input AS (
 ), fresh AS (
     SELECT p.*, row_number() OVER (ORDER BY p.ord) AS k FROM probed p WHERE NOT p.found
 ), created AS (
-    INSERT INTO proxies (tenant_id, name, ip, peer_ip, created_at, last_seen)
-    SELECT $1, f.name, f.ip, f.peer_ip, f.at, f.at
+    INSERT INTO proxies (tenant_id, name, ip, peer_ip, created_at, last_seen, state, timeout_ms, deadline)
+    SELECT $1, f.name, f.ip, f.peer_ip, f.at, f.at, 'online', c.timeout_ms, f.at + c.timeout_ms * interval '1 millisecond'
       FROM fresh f, current c
      WHERE $6::int = 0 OR c.proxy_count + f.k <= $6::int
      ORDER BY f.ord
         ON CONFLICT (tenant_id, name) DO NOTHING
- RETURNING name, created_at, last_seen
+ RETURNING name, created_at, last_seen, deadline
 )
-SELECT 'tenant', NULL::bigint, proxy_count, NULL::timestamptz, NULL::timestamptz, NULL::text FROM current
+SELECT 'tenant', NULL::bigint, proxy_count, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::text FROM current
  UNION ALL
-SELECT 'found', ord, NULL, NULL, NULL, NULL FROM probed WHERE found
+SELECT 'found', ord, NULL, NULL, NULL, NULL, NULL FROM probed WHERE found
  UNION ALL
-SELECT 'created', NULL, NULL, created_at, last_seen, name FROM created`
+SELECT 'created', NULL, NULL, created_at, last_seen, deadline, name FROM created`
 
 // touchSQL moves the tokens' last_used_at forward (never back), locking
 // them in id order.

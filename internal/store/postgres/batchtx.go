@@ -19,12 +19,13 @@ import (
 
 // batchTx is the state of one batch's transaction.
 type batchTx struct {
-	conn  *pgx.Conn
-	items []*pending
-	outs  []outcome
-	skip  []bool                          // not to be written (caller gone)
-	begun bool                            // BEGIN has been queued
-	used  map[string]map[string]time.Time // tenant → token → latest use
+	conn   *pgx.Conn
+	items  []*pending
+	outs   []outcome
+	skip   []bool                          // not to be written (caller gone)
+	begun  bool                            // BEGIN has been queued
+	used   map[string]map[string]time.Time // tenant → token → latest use
+	events map[string][]newEvent           // tenant → events to append at commit, in order
 }
 
 // writeBatch writes items in one transaction and returns each one's
@@ -38,7 +39,8 @@ func (s *Store) writeBatch(ctx context.Context, items []*pending) ([]outcome, er
 	// Release closes a connection left inside a transaction, which rolls
 	// it back; rollback below first tries to keep the connection.
 	defer conn.Release()
-	tx := &batchTx{conn: conn.Conn(), items: items, outs: make([]outcome, len(items)), used: map[string]map[string]time.Time{}}
+	tx := &batchTx{conn: conn.Conn(), items: items, outs: make([]outcome, len(items)),
+		used: map[string]map[string]time.Time{}, events: map[string][]newEvent{}}
 	// Last call: a heartbeat whose caller gave up while the batch waited
 	// for a connection is not written.
 	tx.skip = make([]bool, len(items))
@@ -156,17 +158,23 @@ func (tx *batchTx) beat(ctx context.Context, idx []int) (missing []int, err erro
 				var kind string
 				var ord pgtype.Int8
 				var old netip.Addr
-				var created, seen pgtype.Timestamptz
-				var ipChanges, changeID pgtype.Int8
+				var oldState pgtype.Text
+				var created, seen, deadline pgtype.Timestamptz
+				var ipChanges, changeID, override pgtype.Int8
+				var paused pgtype.Bool
 				var proxy pgtype.Text
-				if err := rows.Scan(&kind, &ord, &old, &created, &seen, &ipChanges, &changeID, &proxy); err != nil {
+				if err := rows.Scan(&kind, &ord, &old, &oldState, &created, &seen, &ipChanges, &paused, &override, &deadline, &changeID, &proxy); err != nil {
 					return err
 				}
 				switch kind {
 				case "updated":
 					results[ord.Int64-1] = &store.HeartbeatResult{
 						PreviousIP: old,
-						Proxy:      store.Proxy{CreatedAt: fromTimestamptz(created), LastSeen: fromTimestamptz(seen), IPChanges: ipChanges.Int64},
+						CameOnline: oldState.String == store.StateOffline,
+						Proxy: store.Proxy{
+							CreatedAt: fromTimestamptz(created), LastSeen: fromTimestamptz(seen), IPChanges: ipChanges.Int64,
+							State: store.StateOnline, Paused: paused.Bool, OfflineAfter: fromMillis(override), Deadline: fromTimestamptz(deadline),
+						},
 					}
 				case "changed":
 					changes[proxy.String] = changeID.Int64
@@ -185,8 +193,12 @@ func (tx *batchTx) beat(ctx context.Context, idx []int) (missing []int, err erro
 					res.Proxy.TenantID, res.Proxy.Name, res.Proxy.IP, res.Proxy.PeerIP = hb.TenantID, hb.Name, hb.IP, hb.PeerIP
 					if id, ok := changes[hb.Name]; ok {
 						res.Changed, res.ChangeID = true, id
+						tx.event(hb, store.EventIPChanged, res.PreviousIP)
 					} else {
 						res.PreviousIP = netip.Addr{}
+					}
+					if res.CameOnline {
+						tx.event(hb, store.EventOnline, netip.Addr{})
 					}
 					tx.settle(i, *res)
 				case !tenantExists:
@@ -201,6 +213,11 @@ func (tx *batchTx) beat(ctx context.Context, idx []int) (missing []int, err erro
 		})
 	})
 	return missing, tx.conn.SendBatch(ctx, b).Close()
+}
+
+// event records an event that heartbeat hb made, to be appended at commit.
+func (tx *batchTx) event(hb *store.Heartbeat, typ store.EventType, oldIP netip.Addr) {
+	tx.events[hb.TenantID] = append(tx.events[hb.TenantID], newEvent{typ: typ, proxy: hb.Name, at: hb.At, oldIP: oldIP, newIP: hb.IP})
 }
 
 // create creates the proxies of the heartbeats idx (distinct names, sorted,
@@ -235,9 +252,9 @@ func (tx *batchTx) create(ctx context.Context, idx []int) (exists []int, err err
 					var kind string
 					var ord pgtype.Int8
 					var count pgtype.Int4
-					var createdAt, seen pgtype.Timestamptz
+					var createdAt, seen, deadline pgtype.Timestamptz
 					var name pgtype.Text
-					if err := rows.Scan(&kind, &ord, &count, &createdAt, &seen, &name); err != nil {
+					if err := rows.Scan(&kind, &ord, &count, &createdAt, &seen, &deadline, &name); err != nil {
 						return err
 					}
 					switch kind {
@@ -246,7 +263,8 @@ func (tx *batchTx) create(ctx context.Context, idx []int) (exists []int, err err
 					case "found":
 						found[ord.Int64-1] = true
 					case "created":
-						created[name.String] = store.Proxy{CreatedAt: fromTimestamptz(createdAt), LastSeen: fromTimestamptz(seen)}
+						created[name.String] = store.Proxy{CreatedAt: fromTimestamptz(createdAt), LastSeen: fromTimestamptz(seen),
+							State: store.StateOnline, Deadline: fromTimestamptz(deadline)}
 					}
 				}
 				if err := rows.Err(); err != nil {
@@ -258,6 +276,7 @@ func (tx *batchTx) create(ctx context.Context, idx []int) (exists []int, err err
 					switch {
 					case ok:
 						p.TenantID, p.Name, p.IP, p.PeerIP = hb.TenantID, hb.Name, hb.IP, hb.PeerIP
+						tx.event(hb, store.EventRegistered, netip.Addr{})
 						tx.settle(i, store.HeartbeatResult{Created: true, Proxy: p})
 					case !tenantExists:
 						tx.outs[i] = outcome{err: fmt.Errorf("postgres: tenant %q: %w", hb.TenantID, store.ErrNotFound)}
@@ -292,10 +311,11 @@ func (tx *batchTx) settle(i int, res store.HeartbeatResult) {
 	}
 }
 
-// commit touches the tokens the written heartbeats used and commits, in
-// one pipeline.
+// commit appends the events the batch made, touches the tokens the
+// written heartbeats used and commits, in one pipeline.
 func (tx *batchTx) commit(ctx context.Context) error {
 	b := tx.newBatch()
+	queueAppendEvents(b, tx.events)
 	for _, tenant := range slices.Sorted(maps.Keys(tx.used)) {
 		used := tx.used[tenant]
 		ids := slices.Sorted(maps.Keys(used))

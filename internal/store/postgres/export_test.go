@@ -24,3 +24,12 @@ func (s *Store) WriteBatchForTest(ctx context.Context, hbs []store.Heartbeat) ([
 	}
 	return res, errs, nil
 }
+
+// The sweep's statements, for tests and benchmarks that look at their plans.
+const (
+	SweepSelectSQL = sweepSelectSQL
+	ExpireSQL      = expireSQL
+)
+
+// BeatSQL is the heartbeat batch's statement, for tests of its plan.
+const BeatSQL = beatSQL

@@ -75,9 +75,16 @@ func connect(t testing.TB, url string) *pgx.Conn {
 	return conn
 }
 
+// seedStore is what seed needs: a store with webhooks.
+type seedStore interface {
+	store.Store
+	store.WebhookStore
+}
+
 // seed gives tenants acme and globex a proxy with one IP change each, a
-// token, a credential and a denied record.
-func seed(t testing.TB, s store.Store) {
+// token, a credential, a denied record, a webhook with one delivery, and so
+// three events (registered, ip_changed, denied): seedRows per table.
+func seed(t testing.TB, s seedStore) {
 	t.Helper()
 	ctx := context.Background()
 	mustCreateTenants(t, s, "acme", "globex")
@@ -93,9 +100,23 @@ func seed(t testing.TB, s store.Store) {
 		if _, err := s.RecordDenied(ctx, store.Denied{TenantID: tenantID, Proxy: "edge-9", IP: netip.MustParseAddr("198.51.100.1"), At: t0.Add(time.Duration(i) * time.Second), Reason: "source_ip_not_allowed"}); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := s.CreateWebhook(ctx, store.Webhook{ID: "wh_" + tenantID, TenantID: tenantID, Kind: "generic", URL: "https://example.com/hook",
+			Enabled: true, Secret: "whsec_" + tenantID, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RecordDelivery(ctx, store.Delivery{TenantID: tenantID, WebhookID: "wh_" + tenantID, At: t0, Attempt: 1, StatusCode: 200}); err != nil {
+			t.Fatal(err)
+		}
 	}
+}
+
+// seedRows is how many rows of each tenant table seed gives each tenant.
+var seedRows = map[string]int{
+	"tenants": 1, "heartbeat_tokens": 1, "admin_credentials": 1, "proxies": 1, "ip_changes": 1, "denied": 1,
+	"events": 3, "webhooks": 1, "webhook_deliveries": 1,
 }
 
 // tenantTables are the tables that hold tenant data, all under row-level
 // security.
-var tenantTables = []string{"tenants", "heartbeat_tokens", "admin_credentials", "proxies", "ip_changes", "denied"}
+var tenantTables = []string{"tenants", "heartbeat_tokens", "admin_credentials", "proxies", "ip_changes", "denied",
+	"events", "webhooks", "webhook_deliveries"}

@@ -13,7 +13,9 @@
 // costs no extra round trip. The cross-tenant reads are narrow scopes of
 // their own (see migrations/002): TokenByHash may see only the token whose
 // hash it names, CredentialByID only the credential whose id it names, and
-// ListTenants reads the tenant list in the 'platform' scope. A connection
+// ListTenants reads the tenant list in the 'platform' scope. The sweep
+// (ExpireProxies, NextDeadline) runs in the 'sweeper' scope and DueWebhooks
+// in the read-only 'dispatcher' scope (migrations/004 to 006). A connection
 // that set no scope sees no rows at all.
 //
 // The policies are FORCEd, so they hold for the tables' owner, which is the
@@ -33,8 +35,31 @@
 // by the database, under the proxy row's lock, in the statement that applies
 // it, so hubs sharing a database record each change exactly once.
 //
-// The audit tables (ip_changes, denied) are append-only: UPDATE, DELETE and
-// TRUNCATE are revoked and refused by triggers.
+// The audit tables (ip_changes, denied) and the event stream (events) are
+// append-only: UPDATE, DELETE and TRUNCATE are revoked and refused by
+// triggers. The webhook delivery log is too, except that deleting a webhook
+// deletes its log (ON DELETE CASCADE).
+//
+// # Liveness and events
+//
+// Each proxy keeps its state (online, offline), a pause flag, its own
+// timeout override and its deadline (last heartbeat + effective timeout,
+// kept in the row as timeout_ms). A heartbeat sets the deadline and brings
+// an offline proxy back online, decided under the row's lock like an IP
+// change. ExpireProxies flips expired proxies across tenants in the
+// 'sweeper' scope through the partial index proxies_due (online, unpaused,
+// by deadline), with FOR UPDATE SKIP LOCKED, so a sweep costs what expires
+// and concurrent sweepers never flip one proxy twice.
+//
+// Events (registered, ip_changed, online, offline, denied) are appended in
+// the transaction of what they record. Readers follow a tenant's stream by
+// id, so every event writer takes its tenants' event-stream locks before
+// inserting (events.go): within a tenant, events become visible in id
+// order. The same call queues a NOTIFY on proxyhub_events per tenant,
+// which WatchEvents LISTENs to on a connection of its own.
+//
+// Leader holds a session advisory lock per name on a connection of its own.
+// Neither that connection nor the watch's count against the pool.
 package postgres
 
 import (
@@ -93,7 +118,11 @@ type Store struct {
 	work   chan []*pending // batches waiting for a writer
 	wg     sync.WaitGroup  // the batcher and the writers
 
+	done      chan struct{} // closed when Close begins: ends watches, refuses leaderships
 	closeOnce sync.Once
+
+	lmu     sync.Mutex             // guards leaders
+	leaders map[string]*leadership // by name; nil once closed
 }
 
 var _ store.Store = (*Store)(nil)
@@ -144,11 +173,13 @@ func newStore(pool *pgxpool.Pool, opts Options) *Store {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Store{
-		pool:  pool,
-		log:   opts.Logger,
-		opts:  opts,
-		queue: make(chan *pending, opts.BatchMax),
-		work:  make(chan []*pending),
+		pool:    pool,
+		log:     opts.Logger,
+		opts:    opts,
+		queue:   make(chan *pending, opts.BatchMax),
+		work:    make(chan []*pending),
+		done:    make(chan struct{}),
+		leaders: map[string]*leadership{},
 	}
 }
 
@@ -174,11 +205,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return translate(s.pool.Ping(ctx), "postgres: ping")
 }
 
-// Close implements store.Store. It stops accepting heartbeats, waits until
+// Close implements store.Store. It releases the leaderships this store
+// holds and ends its event watches, stops accepting heartbeats, waits until
 // every batch already accepted is written (or has failed), then closes the
 // pool. Calls after the first return nil at once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.done)
+		s.closeLeaderships()
 		s.mu.Lock()
 		s.closed = true
 		close(s.queue)

@@ -17,6 +17,12 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestLivenessConformance(t *testing.T) {
+	storetest.RunLiveness(t, func(t *testing.T) storetest.LiveStore {
+		return open(t, pgtest.URL(t), postgres.Options{})
+	})
+}
+
 // open opens a store on url, closed when t ends.
 func open(t testing.TB, url string, opts postgres.Options) *postgres.Store {
 	t.Helper()

@@ -4,19 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/proxyhub/proxyhub/internal/store"
 )
 
-const proxyColumns = `tenant_id, name, ip, peer_ip, created_at, last_seen, ip_changes`
+const proxyColumns = `tenant_id, name, ip, peer_ip, created_at, last_seen, ip_changes, state, paused, offline_after_ms, deadline`
 
 func scanProxy(row pgx.Row) (store.Proxy, error) {
 	var p store.Proxy
-	err := row.Scan(&p.TenantID, &p.Name, &p.IP, &p.PeerIP, &p.CreatedAt, &p.LastSeen, &p.IPChanges)
-	p.CreatedAt, p.LastSeen = p.CreatedAt.UTC(), p.LastSeen.UTC()
+	var override pgtype.Int8
+	err := row.Scan(&p.TenantID, &p.Name, &p.IP, &p.PeerIP, &p.CreatedAt, &p.LastSeen, &p.IPChanges,
+		&p.State, &p.Paused, &override, &p.Deadline)
+	p.OfflineAfter = fromMillis(override)
+	p.CreatedAt, p.LastSeen, p.Deadline = p.CreatedAt.UTC(), p.LastSeen.UTC(), p.Deadline.UTC()
 	return p, err
+}
+
+// fromMillis decodes a nullable duration in milliseconds, NULL as 0.
+func fromMillis(ms pgtype.Int8) time.Duration {
+	return time.Duration(ms.Int64) * time.Millisecond
 }
 
 // RecordHeartbeat implements store.ProxyStore. The heartbeat joins the next

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -76,7 +77,7 @@ func TestRLS_UnscopedConnectionSeesNothing(t *testing.T) {
 
 	// The administrator sees that the rows are there.
 	admin := connect(t, pgtest.AdminURL(t, url))
-	if got := countRows(t, admin); got["proxies"] != 2 || got["ip_changes"] != 2 || got["tenants"] != 2 {
+	if got := countRows(t, admin); got["proxies"] != 2 || got["ip_changes"] != 2 || got["tenants"] != 2 || got["events"] != 6 || got["webhooks"] != 2 {
 		t.Fatalf("rows seen by the administrator: %v", got)
 	}
 }
@@ -94,8 +95,8 @@ func TestRLS_TenantScopeSeesOnlyItsTenant(t *testing.T) {
 			return err
 		}
 		for table, n := range countRows(t, tx) {
-			if n != 1 {
-				t.Errorf("acme's scope sees %d rows of %s, want its 1", n, table)
+			if n != seedRows[table] {
+				t.Errorf("acme's scope sees %d rows of %s, want its %d", n, table, seedRows[table])
 			}
 		}
 		var other int
@@ -197,4 +198,115 @@ func TestRLS_ScopeEndsWithEachCall(t *testing.T) {
 			}
 		}
 	}
+}
+
+// inScopeRolledBack runs fn in a transaction with setting = value, then
+// rolls it back.
+func inScopeRolledBack(t *testing.T, conn *pgx.Conn, setting, value string, fn func(tx pgx.Tx)) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT set_config($1, $2, true)`, setting, value); err != nil {
+		t.Fatal(err)
+	}
+	fn(tx)
+}
+
+// execIn runs sql in a savepoint of tx (so that a refusal does not end tx)
+// and returns the rows it affected and its error.
+func execIn(t *testing.T, tx pgx.Tx, sql string) (int64, error) {
+	t.Helper()
+	ctx := context.Background()
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Rollback(ctx)
+	tag, err := sp.Exec(ctx, sql)
+	return tag.RowsAffected(), err
+}
+
+func isRLSViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42501"
+}
+
+// TestRLS_SweeperScopeFlipsOnlineProxiesAndNothingElse: the sweeper's
+// scope reads every proxy, may only turn online, unpaused proxies into
+// offline ones, append only offline events, and sees no other table.
+func TestRLS_SweeperScopeFlipsOnlineProxiesAndNothingElse(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s := open(t, url, postgres.Options{})
+	seed(t, s)
+	if _, err := s.SetPaused(context.Background(), "globex", "edge-1", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, url)
+	inScopeRolledBack(t, conn, "proxyhub.scope", "sweeper", func(tx pgx.Tx) {
+		for table, n := range countRows(t, tx) {
+			want := 0
+			if table == "proxies" {
+				want = 2 // every tenant's
+			}
+			if n != want {
+				t.Errorf("sweeper scope sees %d rows of %s, want %d", n, table, want)
+			}
+		}
+		if _, err := execIn(t, tx, `UPDATE proxies SET ip = '203.0.113.66'`); !isRLSViolation(err) {
+			t.Errorf("sweeper scope changing an IP: %v, want a row-level security violation", err)
+		}
+		if n, err := execIn(t, tx, `UPDATE proxies SET state = 'offline'`); err != nil || n != 1 {
+			t.Errorf("sweeper scope flipping: %d rows (%v), want acme's only (globex's is paused)", n, err)
+		}
+		if _, err := execIn(t, tx, `INSERT INTO events (tenant_id, type, proxy, at) VALUES ('acme', 'online', 'edge-1', now())`); !isRLSViolation(err) {
+			t.Errorf("sweeper scope appending an online event: %v, want a row-level security violation", err)
+		}
+		if n, err := execIn(t, tx, `INSERT INTO events (tenant_id, type, proxy, at) VALUES ('acme', 'offline', 'edge-1', now())`); err != nil || n != 1 {
+			t.Errorf("sweeper scope appending an offline event: %d, %v", n, err)
+		}
+		if n, err := execIn(t, tx, `UPDATE webhooks SET cursor_id = 0`); err != nil || n != 0 {
+			t.Errorf("sweeper scope updated %d webhooks (%v)", n, err)
+		}
+	})
+	// Offline proxies stay out of its reach.
+	if _, err := s.ExpireProxies(context.Background(), t0.Add(time.Hour), 0); err != nil {
+		t.Fatal(err)
+	}
+	inScopeRolledBack(t, conn, "proxyhub.scope", "sweeper", func(tx pgx.Tx) {
+		if n, err := execIn(t, tx, `UPDATE proxies SET state = 'online'`); err != nil || n != 0 {
+			t.Errorf("sweeper scope turned %d proxies online (%v)", n, err)
+		}
+	})
+}
+
+// TestRLS_DispatcherScopeReadsWebhooksAndEventsOnly: the dispatcher's scope
+// reads every webhook and event and writes nothing.
+func TestRLS_DispatcherScopeReadsWebhooksAndEventsOnly(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s := open(t, url, postgres.Options{})
+	seed(t, s)
+	conn := connect(t, url)
+	inScopeRolledBack(t, conn, "proxyhub.scope", "dispatcher", func(tx pgx.Tx) {
+		for table, n := range countRows(t, tx) {
+			want := 0
+			if table == "webhooks" || table == "events" {
+				want = 2 * seedRows[table]
+			}
+			if n != want {
+				t.Errorf("dispatcher scope sees %d rows of %s, want %d", n, table, want)
+			}
+		}
+		if n, err := execIn(t, tx, `UPDATE webhooks SET cursor_id = 0, secret = 'stolen'`); err != nil || n != 0 {
+			t.Errorf("dispatcher scope updated %d webhooks (%v), want none", n, err)
+		}
+		if _, err := execIn(t, tx, `INSERT INTO events (tenant_id, type, proxy, at) VALUES ('acme', 'offline', 'edge-1', now())`); !isRLSViolation(err) {
+			t.Errorf("dispatcher scope appending an event: %v, want a row-level security violation", err)
+		}
+	})
 }

@@ -30,7 +30,7 @@ var platformScope = scope{"proxyhub.scope", "platform"}
 
 // sweeperScope is the platform-level sweep (ExpireProxies, NextDeadline):
 // it reads every proxy, may flip only online, unpaused proxies to offline,
-// and may append only offline events (migrations/004).
+// and may append only offline events (migrations/004, 006).
 var sweeperScope = scope{"proxyhub.scope", "sweeper"}
 
 // dispatcherScope reads every webhook and event, nothing else, and writes

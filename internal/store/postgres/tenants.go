@@ -67,7 +67,17 @@ func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	return out, err
 }
 
-// UpdateTenant implements store.TenantStore.
+// UpdateTenant implements store.TenantStore. When the tenant's timeout
+// changes, the proxies that follow it (no override of their own) get the
+// new timeout and a deadline recomputed from their last heartbeat, in the
+// same transaction.
+//
+// Races: the tenant row's update waits for a transaction creating proxies
+// (which locks that row), and the proxies' update is a statement of its
+// own, whose snapshot sees them. A heartbeat computes its deadline from its
+// proxy's row (timeout_ms), which both it and this update lock: whichever
+// comes second sees the other's row. SetOfflineAfter locks the tenant row
+// (FOR SHARE) before reading the tenant's timeout.
 func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant) error {
 	what := fmt.Sprintf("postgres: update tenant %q", t.ID)
 	return s.inScope(ctx, tenantScope(t.ID), what, func(b *pgx.Batch) {
@@ -78,5 +88,11 @@ func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant) error {
 			t.ID, t.Name, t.OfflineAfter.Milliseconds(), t.MaxProxies, t.AutoRegister,
 			cidrs(t.Allowlist), cidrs(t.AdminAllowlist), t.UpdatedAt,
 		).Exec(affectedOne)
+		b.Queue(`UPDATE proxies
+			    SET timeout_ms = proxyhub_timeout_ms(NULL, $2),
+			        deadline = last_seen + proxyhub_timeout_ms(NULL, $2) * interval '1 millisecond'
+			  WHERE tenant_id = $1 AND offline_after_ms IS NULL AND timeout_ms <> proxyhub_timeout_ms(NULL, $2)`,
+			t.ID, t.OfflineAfter.Milliseconds(),
+		).Exec(ignoreTag)
 	})
 }
