@@ -77,10 +77,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	tenants := tenancy.New(st, signer, time.Now)
 	tenants.OnChange(engine.SetTenant)
 
-	live, ok := st.(liveStore)
-	if !ok {
-		return fmt.Errorf("the store does not support liveness and webhooks")
-	}
+	live := st
 	m := metrics.New()
 	bus := &eventbus.Bus{}
 	dispatcher := notify.NewDispatcher(live, notify.Config{
@@ -170,13 +167,6 @@ func signingKey(cfg config.Serve) (key ed25519.PrivateKey, throwaway bool, err e
 	}
 	_, key, err = ed25519.GenerateKey(rand.Reader)
 	return key, true, err
-}
-
-// liveStore is the store with its liveness and webhook parts.
-type liveStore interface {
-	store.Store
-	store.LivenessStore
-	store.WebhookStore
 }
 
 // policyResync is how often the policy engine reloads tenant data, so
