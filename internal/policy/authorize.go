@@ -48,6 +48,16 @@ func (e *Engine) authzKey(ctx context.Context, p auth.Principal, a authz.Action,
 	if e.keyPrincipalID {
 		k.id = p.ID
 	}
+	// With the embedded policies, a heartbeat token's decision depends on
+	// neither the client IP (the admin allowlist binds admin JWTs only) nor,
+	// for an unbound token, the proxy: dropping them lets every heartbeat of
+	// a token share one entry instead of one per proxy and address.
+	if e.builtin && p.Kind == auth.KindHeartbeat {
+		k.ip = netip.Addr{}
+		if p.Proxy == "" {
+			k.resProxy = ""
+		}
+	}
 	return k
 }
 

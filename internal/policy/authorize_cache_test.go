@@ -163,8 +163,28 @@ func TestAuthorize_CacheKeyHoldsEveryInput(t *testing.T) {
 		r.Proxy = "proxy002"
 		differ["resource proxy"] = e.authzKey(ctx, p, a, r)
 	}
-	differ["client IP"] = e.authzKey(fromIP("192.0.2.2"), p, a, r)
-	differ["no client IP"] = e.authzKey(context.Background(), p, a, r)
+	// The client IP matters to admin principals (the admin allowlist), not
+	// to heartbeat tokens.
+	admin := p
+	admin.Kind, admin.Role, admin.Proxy = auth.KindAdmin, auth.RoleOwner, ""
+	adminBase := e.authzKey(ctx, admin, a, r)
+	if k := e.authzKey(fromIP("192.0.2.2"), admin, a, r); k == adminBase {
+		t.Error("admin principal, client IP: same key")
+	}
+	if k := e.authzKey(context.Background(), admin, a, r); k == adminBase {
+		t.Error("admin principal, no client IP: same key")
+	}
+	if k := e.authzKey(fromIP("192.0.2.2"), p, a, r); k != base {
+		t.Error("heartbeat token, another client IP: the key differs, so every address would miss the cache")
+	}
+	unbound := p
+	unbound.Proxy = ""
+	ub := e.authzKey(ctx, unbound, a, r)
+	r2 := r
+	r2.Proxy = "proxy999"
+	if k := e.authzKey(ctx, unbound, a, r2); k != ub {
+		t.Error("unbound token, another proxy: the key differs, so every proxy would miss the cache")
+	}
 	for name, k := range differ {
 		if k == base {
 			t.Errorf("%s: same key", name)

@@ -21,6 +21,10 @@ const cacheSize = 16384
 type heartbeatKey struct {
 	tenant, token, proxy, cidrs string
 	ip                          netip.Addr
+	// anyIP marks a key that stands for every valid address: the embedded
+	// policy accepts any address for a tenant without an allowlist and a
+	// token without networks (see Engine.heartbeatKey).
+	anyIP bool
 }
 
 // authorizeKey identifies an authorization decision: every field of the

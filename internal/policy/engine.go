@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -60,6 +61,13 @@ type Engine struct {
 	// keyPrincipalID is whether the policies may read input.principal.id,
 	// which then belongs in the authorization cache key.
 	keyPrincipalID bool
+	// builtin is whether the embedded policies are in use (no Options.Dir):
+	// the decision caches then key on what those policies read only.
+	builtin bool
+	// restrictedTenants holds the ids of tenants with a heartbeat
+	// allowlist (heartbeatKey); guarded by restrictedMu.
+	restrictedMu      sync.RWMutex
+	restrictedTenants map[string]bool
 
 	// prepares counts PrepareForEval calls, so tests can see that data
 	// updates never re-prepare.
@@ -108,7 +116,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 
 	store := inmem.NewFromObjectWithOpts(map[string]any{"tenants": map[string]any{}},
 		inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
-	e := &Engine{log: log, store: store, keyPrincipalID: readsPrincipalID(modules)}
+	e := &Engine{log: log, store: store, keyPrincipalID: readsPrincipalID(modules), builtin: opts.Dir == "", restrictedTenants: map[string]bool{}}
 	if nd := nondeterministicCalls(modules); len(nd) > 0 {
 		log.Warn("policies call non-deterministic built-ins: decisions are not cached", "builtins", nd)
 	} else {

@@ -36,11 +36,7 @@ type Decision struct {
 // tenant data changes. An error means the policy could not decide; treat it
 // as a refusal.
 func (e *Engine) Heartbeat(ctx context.Context, in HeartbeatInput) (Decision, error) {
-	key := heartbeatKey{tenant: in.TenantID, token: in.TokenID, proxy: in.Proxy, ip: in.IP}
-	if len(in.TokenCIDRs) > 0 {
-		key.cidrs = prefixesKey(in.TokenCIDRs)
-	}
-	d, gen, ok := e.cache.get(key)
+	d, gen, ok := e.cache.get(e.heartbeatKey(in))
 	if ok {
 		return d, nil
 	}
@@ -48,8 +44,26 @@ func (e *Engine) Heartbeat(ctx context.Context, in HeartbeatInput) (Decision, er
 	if err != nil {
 		return Decision{}, err
 	}
-	e.cache.put(key, d, gen)
+	e.cache.put(e.heartbeatKey(in), d, gen)
 	return d, nil
+}
+
+// heartbeatKey is the cache key of a heartbeat decision. With the embedded
+// policies it holds only what heartbeat.rego reads: the tenant, the token's
+// networks and the address — and not even the address when the tenant has
+// no allowlist and the token no networks, where the policy accepts every
+// valid address. So a fleet of a million proxies needs one cache entry per
+// tenant, not one per proxy. An operator's own policies (Options.Dir) may
+// read anything, so their keys keep every input.
+func (e *Engine) heartbeatKey(in HeartbeatInput) heartbeatKey {
+	if !e.builtin {
+		return heartbeatKey{tenant: in.TenantID, token: in.TokenID, proxy: in.Proxy, cidrs: prefixesKey(in.TokenCIDRs), ip: in.IP}
+	}
+	k := heartbeatKey{tenant: in.TenantID, cidrs: prefixesKey(in.TokenCIDRs), ip: in.IP}
+	if len(in.TokenCIDRs) == 0 && in.IP.IsValid() && !e.restricted(in.TenantID) {
+		k.ip, k.anyIP = netip.Addr{}, true
+	}
+	return k
 }
 
 // evalHeartbeat evaluates the heartbeat policy, bypassing the cache.

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -147,6 +148,10 @@ func TestHeartbeat_DataUpdatesApplyWithoutRePreparing(t *testing.T) {
 func TestHeartbeat_CacheIsClearedByEveryUpdate(t *testing.T) {
 	e := newEngine(t)
 	ctx := t.Context()
+	// acme has an allowlist, so each address is a decision of its own.
+	if err := e.SetTenant(ctx, store.Tenant{ID: "acme", Allowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}); err != nil {
+		t.Fatal(err)
+	}
 	warm := func() {
 		t.Helper()
 		for _, ip := range []string{"192.0.2.1", "192.0.2.2", "2001:db8::1"} {
@@ -166,7 +171,9 @@ func TestHeartbeat_CacheIsClearedByEveryUpdate(t *testing.T) {
 	}{
 		{"SetTenant", func() error { return e.SetTenant(ctx, store.Tenant{ID: "other"}) }},
 		{"RemoveTenant", func() error { return e.RemoveTenant(ctx, "other") }},
-		{"LoadTenants", func() error { return e.LoadTenants(ctx, nil) }},
+		{"LoadTenants", func() error {
+			return e.LoadTenants(ctx, []store.Tenant{{ID: "acme", Allowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}})
+		}},
 	}
 	for _, u := range updates {
 		name := u.name
@@ -285,5 +292,35 @@ func TestHeartbeat_ConcurrentWithUpdates(t *testing.T) {
 	d, err := e.Heartbeat(ctx, in)
 	if err != nil || d.Allow {
 		t.Errorf("after the last update: got %+v, %v; want refused", d, err)
+	}
+}
+
+func TestHeartbeat_OneCacheEntryPerOpenTenantNotPerProxy(t *testing.T) {
+	e := newEngine(t)
+	ctx := t.Context()
+	if err := e.SetTenant(ctx, store.Tenant{ID: "open"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		ip := netip.AddrFrom4([4]byte{11, 0, byte(i >> 8), byte(i)})
+		d, err := e.Heartbeat(ctx, HeartbeatInput{TenantID: "open", TokenID: "tok_1", Proxy: fmt.Sprintf("edge-%d", i), IP: ip})
+		if err != nil || !d.Allow {
+			t.Fatalf("%v %v", d, err)
+		}
+	}
+	if n := e.cache.len(); n != 1 {
+		t.Fatalf("%d cache entries for 500 proxies of a tenant without allowlist, want 1", n)
+	}
+	// Once the tenant gets an allowlist the address matters again.
+	if err := e.SetTenant(ctx, store.Tenant{ID: "open", Allowlist: []netip.Prefix{netip.MustParsePrefix("11.0.0.0/24")}}); err != nil {
+		t.Fatal(err)
+	}
+	in := HeartbeatInput{TenantID: "open", TokenID: "tok_1", Proxy: "edge-1", IP: netip.MustParseAddr("11.0.1.1")}
+	if d, _ := e.Heartbeat(ctx, in); d.Allow {
+		t.Fatal("an address outside the new allowlist was allowed from a stale cache entry")
+	}
+	in.IP = netip.MustParseAddr("11.0.0.1")
+	if d, _ := e.Heartbeat(ctx, in); !d.Allow {
+		t.Fatal("an address inside the allowlist was refused")
 	}
 }

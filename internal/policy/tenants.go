@@ -18,12 +18,14 @@ func (e *Engine) SetTenant(ctx context.Context, t store.Tenant) error {
 	if t.ID == "" {
 		return errors.New("policy: tenant without an id")
 	}
+	e.setRestricted(func(m map[string]bool) { setOrDelete(m, t.ID, len(t.Allowlist) > 0) })
 	return e.write(ctx, storage.AddOp, storage.Path{"tenants", t.ID}, tenantDoc(t))
 }
 
 // RemoveTenant deletes data.tenants[id]; the tenant then has no allowlists.
 // Removing an unknown tenant is not an error.
 func (e *Engine) RemoveTenant(ctx context.Context, id string) error {
+	e.setRestricted(func(m map[string]bool) { delete(m, id) })
 	return e.write(ctx, storage.RemoveOp, storage.Path{"tenants", id}, nil)
 }
 
@@ -38,7 +40,37 @@ func (e *Engine) LoadTenants(ctx context.Context, ts []store.Tenant) error {
 		}
 		docs[t.ID] = tenantDoc(t)
 	}
+	e.setRestricted(func(m map[string]bool) {
+		clear(m)
+		for _, t := range ts {
+			setOrDelete(m, t.ID, len(t.Allowlist) > 0)
+		}
+	})
 	return e.write(ctx, storage.ReplaceOp, storage.Path{"tenants"}, docs)
+}
+
+// setRestricted updates which tenants have a heartbeat allowlist. It runs
+// before the data write, whose cache clearing then drops every entry keyed
+// on the old answer.
+func (e *Engine) setRestricted(fn func(map[string]bool)) {
+	e.restrictedMu.Lock()
+	fn(e.restrictedTenants)
+	e.restrictedMu.Unlock()
+}
+
+// restricted reports whether the tenant has a heartbeat allowlist.
+func (e *Engine) restricted(id string) bool {
+	e.restrictedMu.RLock()
+	defer e.restrictedMu.RUnlock()
+	return e.restrictedTenants[id]
+}
+
+func setOrDelete(m map[string]bool, k string, v bool) {
+	if v {
+		m[k] = true
+	} else {
+		delete(m, k)
+	}
 }
 
 // write applies one change in a write transaction, then clears the decision
