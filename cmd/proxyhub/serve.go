@@ -75,7 +75,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("load tenant data into the policy engine: %w", err)
 	}
 	tenants := tenancy.New(st, signer, time.Now)
-	tenants.OnChange(engine.SetTenant)
 
 	live := st
 	m := metrics.New()
@@ -86,6 +85,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	hubSvc := hub.New(hub.Options{Store: st, OfflineAfter: cfg.OfflineAfter, Logger: log, Observer: m, Sources: engine,
 		LogEachHeartbeat: cfg.LogFormat == logging.FormatText})
+	tenants.OnChange(func(ctx context.Context, t store.Tenant) error {
+		hubSvc.ForgetTenant(t.ID)
+		return engine.SetTenant(ctx, t)
+	})
 	handler := httpapi.New(httpapi.Deps{
 		Lifetime: ctx,
 		Live:     live,

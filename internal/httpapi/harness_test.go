@@ -131,7 +131,10 @@ func newTestHub(t testing.TB, opts ...hubOption) *testHub {
 	d.Authz = engine
 	d.Hub = hub.New(hub.Options{Store: d.Store, Clock: th.clock.Now, Logger: d.Logger, Observer: d.Metrics, Sources: engine})
 	d.Tenancy = tenancy.New(d.Store, th.signer, th.clock.Now)
-	d.Tenancy.OnChange(engine.SetTenant)
+	d.Tenancy.OnChange(func(ctx context.Context, t store.Tenant) error {
+		d.Hub.ForgetTenant(t.ID)
+		return engine.SetTenant(ctx, t)
+	})
 	d.Auth = auth.NewAuthenticator(d.Store, verifier, th.clock.Now)
 	th.store = d.Store
 	if live, ok := d.Store.(store.LivenessStore); ok {

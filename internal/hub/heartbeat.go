@@ -58,7 +58,7 @@ func (s *Service) Heartbeat(ctx context.Context, req HeartbeatRequest) (store.He
 	if err := s.checkSource(ctx, req); err != nil {
 		return store.HeartbeatResult{}, err
 	}
-	t, err := s.store.GetTenant(ctx, req.TenantID)
+	t, err := s.tenant(ctx, req.TenantID)
 	if err != nil {
 		return store.HeartbeatResult{}, fmt.Errorf("tenant of heartbeat: %w", err)
 	}

@@ -68,6 +68,7 @@ type Service struct {
 	log          *slog.Logger
 	obs          Observer
 	sources      SourcePolicy
+	tenants      tenantCache
 	// heartbeatLevel is the level of the line logged for a heartbeat that
 	// changed no IP.
 	heartbeatLevel slog.Level

@@ -54,7 +54,7 @@ type Report struct {
 
 // Status reports every proxy of the tenant, sorted by name.
 func (s *Service) Status(ctx context.Context, tenantID string) (Report, error) {
-	t, err := s.store.GetTenant(ctx, tenantID)
+	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return Report{}, fmt.Errorf("tenant: %w", err)
 	}

@@ -19,7 +19,7 @@ type ProxyFilter struct {
 // Proxies returns one page of the tenant's proxies matching f, sorted by
 // name, with their liveness; more is true when another page follows.
 func (s *Service) Proxies(ctx context.Context, tenantID string, f ProxyFilter) (page []ProxyView, more bool, err error) {
-	t, err := s.store.GetTenant(ctx, tenantID)
+	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return nil, false, fmt.Errorf("tenant: %w", err)
 	}
@@ -48,7 +48,7 @@ func (s *Service) Proxies(ctx context.Context, tenantID string, f ProxyFilter) (
 
 // Proxy returns one proxy of the tenant with its liveness.
 func (s *Service) Proxy(ctx context.Context, tenantID, name string) (ProxyView, error) {
-	t, err := s.store.GetTenant(ctx, tenantID)
+	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return ProxyView{}, fmt.Errorf("tenant: %w", err)
 	}

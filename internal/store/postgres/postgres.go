@@ -67,6 +67,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,6 +101,9 @@ const (
 
 	// defaultWriteTimeout bounds a batch whose callers set no deadline.
 	defaultWriteTimeout = 30 * time.Second
+	// DefaultMaxConns is the pool size when the URL does not set
+	// pool_max_conns.
+	DefaultMaxConns = 32
 	// defaultConnectTimeout bounds one connection attempt when the URL does
 	// not say (connect_timeout).
 	defaultConnectTimeout = 5 * time.Second
@@ -141,6 +145,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (the number of CPUs, at least 4) starves a hub:
+		// every heartbeat also authenticates and reads its tenant, and the
+		// batch writers hold connections of their own.
+		cfg.MaxConns = DefaultMaxConns
 	}
 	target := describeConfig(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
