@@ -86,9 +86,8 @@ type Options struct {
 	// to join it (default 2ms).
 	BatchWait time.Duration
 	// Writers is how many batches may be in flight at once, each on its own
-	// connection (default half the pool's connections, at least 1). The
-	// pool's size comes from the URL (pool_max_conns; pgxpool's default is
-	// the number of CPUs, at least 4).
+	// connection (default DefaultWriters). The pool's size comes from the
+	// URL (pool_max_conns; DefaultMaxConns when it does not say).
 	Writers int
 	// Logger receives warnings and errors (default: discarded).
 	Logger *slog.Logger
@@ -101,6 +100,11 @@ const (
 
 	// defaultWriteTimeout bounds a batch whose callers set no deadline.
 	defaultWriteTimeout = 30 * time.Second
+	// DefaultWriters is how many batches are written at once by default.
+	// Batches that record events take their tenant's event-stream lock
+	// until they commit, so batches of one tenant largely serialize: few,
+	// large batches beat many small ones.
+	DefaultWriters = 2
 	// DefaultMaxConns is the pool size when the URL does not set
 	// pool_max_conns.
 	DefaultMaxConns = 32
@@ -177,7 +181,7 @@ func newStore(pool *pgxpool.Pool, opts Options) *Store {
 	opts.BatchMax = cmp.Or(max(opts.BatchMax, 0), DefaultBatchMax)
 	opts.BatchWait = cmp.Or(max(opts.BatchWait, 0), DefaultBatchWait)
 	if opts.Writers <= 0 {
-		opts.Writers = max(1, int(pool.Config().MaxConns)/2)
+		opts.Writers = DefaultWriters
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
