@@ -76,10 +76,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	tenants := tenancy.New(st, signer, time.Now)
 
-	live := st
 	m := metrics.New()
 	bus := &eventbus.Bus{}
-	dispatcher := notify.NewDispatcher(live, notify.Config{
+	dispatcher := notify.NewDispatcher(st, notify.Config{
 		AllowPrivate: cfg.WebhookPrivate, Logger: log,
 		SMTP: notify.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
 	})
@@ -91,9 +90,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	handler := httpapi.New(httpapi.Deps{
 		Lifetime: ctx,
-		Live:     live,
 		Bus:      bus,
-		Hooks:    live,
 		Tester:   dispatcher,
 		Limits:   limits,
 		Hub:      hubSvc,
@@ -118,7 +115,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.Duration("offline_after", cfg.OfflineAfter),
 		slog.Int("trusted_proxies", len(cfg.TrustedProxies)), slog.String("signing_key_id", auth.KeyID(key.Public().(ed25519.PublicKey))))
 
-	bg := startBackground(ctx, log, hub.NewSweeper(live, time.Now, log, m), bus, live, dispatcher)
+	bg := startBackground(ctx, log, hub.NewSweeper(st, time.Now, log, m), bus, st, dispatcher)
 	defer bg.stop()
 
 	errc := make(chan error, 1)

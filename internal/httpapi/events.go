@@ -67,7 +67,7 @@ func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*EventP
 	q.Limit = in.Limit + 1
 	out := &EventPageOutput{Body: api.EventPage{Events: []api.Event{}}}
 	var last int64
-	err = h.Live.ScanEvents(ctx, in.Tenant, q, func(e store.Event) error {
+	err = h.Store.ScanEvents(ctx, in.Tenant, q, func(e store.Event) error {
 		if len(out.Body.Events) == in.Limit {
 			out.Body.NextCursor = encodeIDCursor(last)
 			return nil
@@ -132,7 +132,7 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 		// Catch up: read until a short page says we are at the end.
 		for {
 			n := 0
-			err := h.Live.ScanEvents(ctx, in.Tenant, q, func(e store.Event) error {
+			err := h.Store.ScanEvents(ctx, in.Tenant, q, func(e store.Event) error {
 				n++
 				q.AfterID = e.ID
 				return send(sse.Message{ID: int(e.ID), Data: eventOut(e)})
@@ -164,7 +164,7 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 // latestEventID is the tenant's newest event id (0 when none).
 func (h *handlers) latestEventID(ctx context.Context, tenant string) int64 {
 	var id int64
-	_ = h.Live.ScanEvents(ctx, tenant, store.EventQuery{Limit: 1}, func(e store.Event) error { id = e.ID; return nil })
+	_ = h.Store.ScanEvents(ctx, tenant, store.EventQuery{Limit: 1}, func(e store.Event) error { id = e.ID; return nil })
 	return id
 }
 
@@ -190,12 +190,12 @@ type UpdateProxyInput struct {
 
 func (h *handlers) updateProxy(ctx context.Context, in *UpdateProxyInput) (*ProxyOutput, error) {
 	if in.Body.OfflineAfter != nil {
-		if _, err := h.Live.SetOfflineAfter(ctx, in.Tenant, in.Name, time.Duration(*in.Body.OfflineAfter)*time.Second); err != nil {
+		if _, err := h.Store.SetOfflineAfter(ctx, in.Tenant, in.Name, time.Duration(*in.Body.OfflineAfter)*time.Second); err != nil {
 			return nil, h.problem(ctx, err)
 		}
 	}
 	if in.Body.Paused != nil {
-		if _, err := h.Live.SetPaused(ctx, in.Tenant, in.Name, *in.Body.Paused, h.Hub.Now()); err != nil {
+		if _, err := h.Store.SetPaused(ctx, in.Tenant, in.Name, *in.Body.Paused, h.Hub.Now()); err != nil {
 			return nil, h.problem(ctx, err)
 		}
 	}

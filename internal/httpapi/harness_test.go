@@ -106,7 +106,7 @@ func newTestHub(t testing.TB, opts ...hubOption) *testHub {
 	}
 	log := slog.New(slog.NewJSONHandler(th.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mem := memory.New()
-	d := httpapi.Deps{Store: mem, Live: mem, Logger: log, Metrics: metrics.New()}
+	d := httpapi.Deps{Store: mem, Logger: log, Metrics: metrics.New()}
 	for _, o := range opts {
 		if o != nil {
 			o(&d)
@@ -137,20 +137,14 @@ func newTestHub(t testing.TB, opts ...hubOption) *testHub {
 	})
 	d.Auth = auth.NewAuthenticator(d.Store, verifier, th.clock.Now)
 	th.store = d.Store
-	if live, ok := d.Store.(store.LivenessStore); ok {
-		d.Live = live
-		th.live = live
-	}
+	th.live = d.Store
 	th.bus = &eventbus.Bus{}
 	d.Bus = th.bus
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go func() { _ = th.bus.Run(ctx, d.Live) }()
-	if hooks, ok := d.Store.(notify.Store); ok {
-		d.Hooks = hooks
-		th.dispatcher = notify.NewDispatcher(hooks, notify.Config{AllowPrivate: th.allowPrivate, Now: th.clock.Now, Logger: log})
-		d.Tester = th.dispatcher
-	}
+	go func() { _ = th.bus.Run(ctx, d.Store) }()
+	th.dispatcher = notify.NewDispatcher(d.Store, notify.Config{AllowPrivate: th.allowPrivate, Now: th.clock.Now, Logger: log})
+	d.Tester = th.dispatcher
 	th.tenancy = d.Tenancy
 	th.handler = httpapi.New(d)
 	return th

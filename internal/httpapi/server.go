@@ -35,12 +35,9 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
 	Limits   Limits
-	// Live is the store's liveness part (events, pause); Bus wakes live
-	// event streams.
-	Live store.LivenessStore
-	Bus  *eventbus.Bus
-	// Hooks keeps webhooks; Tester sends their test messages.
-	Hooks  Webhooks
+	// Bus wakes live event streams.
+	Bus *eventbus.Bus
+	// Tester sends webhooks' test messages.
 	Tester WebhookTester
 	// Lifetime ends when the hub begins to shut down: live streams close
 	// then, so draining in-flight requests does not wait for them.

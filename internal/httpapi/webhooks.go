@@ -15,12 +15,6 @@ import (
 	"github.com/proxyhub/proxyhub/internal/store"
 )
 
-// Webhooks is what the webhook operations need: the store part and the
-// dispatcher's test send.
-type Webhooks interface {
-	store.WebhookStore
-}
-
 // WebhookTester sends a test message (notify.Dispatcher).
 type WebhookTester interface {
 	SendTest(ctx context.Context, w store.Webhook) (store.Delivery, error)
@@ -117,7 +111,7 @@ func (h *handlers) createWebhook(ctx context.Context, in *CreateWebhookInput) (*
 			return nil, h.problem(ctx, err)
 		}
 	}
-	w, err = h.Hooks.CreateWebhook(ctx, w)
+	w, err = h.Store.CreateWebhook(ctx, w)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -128,7 +122,7 @@ func (h *handlers) createWebhook(ctx context.Context, in *CreateWebhookInput) (*
 type WebhookListOutput struct{ Body api.WebhookList }
 
 func (h *handlers) listWebhooks(ctx context.Context, in *TenantPath) (*WebhookListOutput, error) {
-	ws, err := h.Hooks.ListWebhooks(ctx, in.Tenant)
+	ws, err := h.Store.ListWebhooks(ctx, in.Tenant)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -143,7 +137,7 @@ func (h *handlers) listWebhooks(ctx context.Context, in *TenantPath) (*WebhookLi
 type WebhookOutput struct{ Body api.Webhook }
 
 func (h *handlers) getWebhook(ctx context.Context, in *ItemPath) (*WebhookOutput, error) {
-	w, err := h.Hooks.GetWebhook(ctx, in.Tenant, in.ID)
+	w, err := h.Store.GetWebhook(ctx, in.Tenant, in.ID)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -157,7 +151,7 @@ type UpdateWebhookInput struct {
 }
 
 func (h *handlers) updateWebhook(ctx context.Context, in *UpdateWebhookInput) (*WebhookOutput, error) {
-	w, err := h.Hooks.GetWebhook(ctx, in.Tenant, in.ID)
+	w, err := h.Store.GetWebhook(ctx, in.Tenant, in.ID)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -176,14 +170,14 @@ func (h *handlers) updateWebhook(ctx context.Context, in *UpdateWebhookInput) (*
 		w.Enabled = *in.Body.Enabled
 	}
 	w.UpdatedAt = h.Hub.Now()
-	if w, err = h.Hooks.UpdateWebhook(ctx, w); err != nil {
+	if w, err = h.Store.UpdateWebhook(ctx, w); err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	return &WebhookOutput{Body: webhookOut(w)}, nil
 }
 
 func (h *handlers) deleteWebhook(ctx context.Context, in *ItemPath) (*struct{}, error) {
-	if err := h.Hooks.DeleteWebhook(ctx, in.Tenant, in.ID); err != nil {
+	if err := h.Store.DeleteWebhook(ctx, in.Tenant, in.ID); err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	return nil, nil
@@ -193,7 +187,7 @@ func (h *handlers) deleteWebhook(ctx context.Context, in *ItemPath) (*struct{}, 
 type DeliveryOutput struct{ Body api.Delivery }
 
 func (h *handlers) testWebhook(ctx context.Context, in *ItemPath) (*DeliveryOutput, error) {
-	w, err := h.Hooks.GetWebhook(ctx, in.Tenant, in.ID)
+	w, err := h.Store.GetWebhook(ctx, in.Tenant, in.ID)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -222,7 +216,7 @@ func (h *handlers) listDeliveries(ctx context.Context, in *ListDeliveriesInput) 
 			return nil, huma.Error422UnprocessableEntity("invalid cursor", &huma.ErrorDetail{Location: "query.cursor", Message: "not a cursor from a previous page"})
 		}
 	}
-	ds, err := h.Hooks.ListDeliveries(ctx, in.Tenant, in.ID, before, in.Limit+1)
+	ds, err := h.Store.ListDeliveries(ctx, in.Tenant, in.ID, before, in.Limit+1)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
