@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proxyhub/proxyhub/internal/pgtest"
 )
@@ -129,5 +130,51 @@ func TestPostgres_TwoHubsRecordEveryChangeOnceInOrder(t *testing.T) {
 		if cs[i]["old_ip"] != cs[i+1]["new_ip"] {
 			t.Fatalf("history out of order at %d: %v after %v", i, cs[i], cs[i+1])
 		}
+	}
+}
+
+func TestPostgres_SweeperHandoverFlipsEachProxyOnce(t *testing.T) {
+	p := newPGHub(t)
+	a, logsA, _, stopA := startHubFull(t, p.getenv)
+	// A starts first and takes the leaderships (sweeper and dispatcher)
+	// before B exists: stopping A below hands over to B.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logsA.String(), `"leader":true`); {
+		if time.Now().After(deadline) {
+			t.Fatal("hub A never took the leadership")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b, _ := p.start()
+	platform := p.jwt("--role", "platform")
+	if code, body := call(t, http.MethodPost, a+"/v1/tenants", platform, `{"id":"acme","offline_after":1}`); code != 201 {
+		t.Fatalf("create tenant: %d %v", code, body)
+	}
+	_, tok := call(t, http.MethodPost, a+"/v1/tenants/acme/tokens", platform, `{"label":"cron"}`)
+	token := tok["token"].(string)
+	for i := range 20 {
+		heartbeatAs(t, []string{a, b}[i%2], token, fmt.Sprintf("edge-%02d", i), "203.0.113.1")
+	}
+	if err := stopA(); err != nil { // the leader goes away; B must take over
+		t.Fatal(err)
+	}
+	viewer := p.jwt("--role", "viewer", "--tenant", "acme")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, page := call(t, http.MethodGet, b+"/v1/tenants/acme/events?type=offline&limit=100", viewer, "")
+		evs, _ := page["events"].([]any)
+		if len(evs) >= 20 {
+			seen := map[string]int{}
+			for _, e := range evs {
+				seen[e.(map[string]any)["proxy"].(string)]++
+			}
+			if len(evs) != 20 || len(seen) != 20 {
+				t.Fatalf("%d offline events for %d proxies, want one each: %v", len(evs), len(seen), seen)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of 20 proxies flipped offline 20 s after their deadline", len(evs))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
