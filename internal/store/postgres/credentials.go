@@ -52,25 +52,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, erro
 // ListTokens implements store.CredentialStore: oldest first (by creation
 // time, then id).
 func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {
-	out := []store.Token{}
-	var exists bool
-	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: list tokens of %q", tenantID), func(b *pgx.Batch) {
-		queueTenantExists(b, tenantID, &exists)
-		b.Queue(`SELECT `+tokenColumns+` FROM heartbeat_tokens WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				t, err := scanToken(rows)
-				if err != nil {
-					return err
-				}
-				out = append(out, t)
-			}
-			return rows.Err()
-		})
-	})
-	if err == nil && !exists {
-		err = fmt.Errorf("postgres: tenant %q: %w", tenantID, store.ErrNotFound)
-	}
-	return out, err
+	return listOfTenant(ctx, s, tenantID, "tokens", `SELECT `+tokenColumns+` FROM heartbeat_tokens WHERE tenant_id = $1 ORDER BY created_at, id`, scanToken)
 }
 
 // RevokeToken implements store.CredentialStore.
@@ -128,25 +110,7 @@ func (s *Store) CredentialByID(ctx context.Context, id string) (store.Credential
 
 // ListCredentials implements store.CredentialStore: oldest first.
 func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]store.Credential, error) {
-	out := []store.Credential{}
-	var exists bool
-	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: list credentials of %q", tenantID), func(b *pgx.Batch) {
-		queueTenantExists(b, tenantID, &exists)
-		b.Queue(`SELECT `+credentialColumns+` FROM admin_credentials WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				c, err := scanCredential(rows)
-				if err != nil {
-					return err
-				}
-				out = append(out, c)
-			}
-			return rows.Err()
-		})
-	})
-	if err == nil && !exists {
-		err = fmt.Errorf("postgres: tenant %q: %w", tenantID, store.ErrNotFound)
-	}
-	return out, err
+	return listOfTenant(ctx, s, tenantID, "credentials", `SELECT `+credentialColumns+` FROM admin_credentials WHERE tenant_id = $1 ORDER BY created_at, id`, scanCredential)
 }
 
 // RevokeCredential implements store.CredentialStore; revoking twice keeps

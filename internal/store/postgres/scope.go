@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // scope is the row-level-security scope of one transaction: which setting
@@ -77,6 +80,27 @@ func queueTenantExists(b *pgx.Batch, tenantID string, ok *bool) {
 	b.Queue(`SELECT EXISTS (SELECT FROM tenants WHERE id = $1)`, tenantID).QueryRow(func(row pgx.Row) error {
 		return row.Scan(ok)
 	})
+}
+
+// listOfTenant runs sql, whose one argument is the tenant id, in the
+// tenant's scope and scans every row with scan: what the List methods of
+// tokens, credentials and webhooks share. It fails with ErrNotFound when
+// the tenant does not exist (an empty list means it has none).
+func listOfTenant[T any](ctx context.Context, s *Store, tenantID, what, sql string, scan func(pgx.Row) (T, error)) ([]T, error) {
+	out := []T{}
+	var exists bool
+	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: list %s of %q", what, tenantID), func(b *pgx.Batch) {
+		queueTenantExists(b, tenantID, &exists)
+		b.Queue(sql, tenantID).Query(func(rows pgx.Rows) error {
+			rs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+			out = append(out, rs...)
+			return err
+		})
+	})
+	if err == nil && !exists {
+		err = fmt.Errorf("postgres: tenant %q: %w", tenantID, store.ErrNotFound)
+	}
+	return out, err
 }
 
 // where builds the condition list of a query whose arguments are numbered

@@ -74,25 +74,7 @@ func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (store.Webh
 // ListWebhooks implements store.WebhookStore: oldest first (creation
 // order).
 func (s *Store) ListWebhooks(ctx context.Context, tenantID string) ([]store.Webhook, error) {
-	out := []store.Webhook{}
-	var exists bool
-	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: list webhooks of %q", tenantID), func(b *pgx.Batch) {
-		queueTenantExists(b, tenantID, &exists)
-		b.Queue(`SELECT `+webhookColumns+` FROM webhooks WHERE tenant_id = $1 ORDER BY seq`, tenantID).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				w, err := scanWebhook(rows)
-				if err != nil {
-					return err
-				}
-				out = append(out, w)
-			}
-			return rows.Err()
-		})
-	})
-	if err == nil && !exists {
-		err = fmt.Errorf("postgres: tenant %q: %w", tenantID, store.ErrNotFound)
-	}
-	return out, err
+	return listOfTenant(ctx, s, tenantID, "webhooks", `SELECT `+webhookColumns+` FROM webhooks WHERE tenant_id = $1 ORDER BY seq`, scanWebhook)
 }
 
 // UpdateWebhook implements store.WebhookStore: URL, Kind, Events, Enabled
