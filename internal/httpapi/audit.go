@@ -153,39 +153,58 @@ func deniedOut(d store.Denied) api.Denied {
 	return api.Denied{ID: d.ID, Proxy: d.Proxy, IP: d.IP.String(), At: api.NewTime(d.At), TokenID: d.TokenID, RequestID: d.RequestID, Reason: d.Reason}
 }
 
-func (h *handlers) ipChanges(ctx context.Context, tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
-	if _, err := h.Store.GetTenant(ctx, tenant); err != nil {
-		return nil, h.problem(ctx, err)
-	}
-	q, err := f.query(proxy)
-	if err != nil {
-		return nil, err
-	}
-	csvHeader := []string{"id", "proxy", "old_ip", "new_ip", "at", "token_id", "request_id"}
-	csvRow := func(c store.IPChange) []string {
+// auditLog describes one audit listing (IP changes, denied heartbeats):
+// how to scan its records and render them as JSON, a page, and CSV.
+type auditLog[R, A any] struct {
+	name   string   // export file name
+	header []string // CSV header
+	scan   func(ctx context.Context, tenant string, q store.AuditQuery, fn func(R) error) error
+	out    func(R) A
+	id     func(R) int64
+	row    func(R) []string
+	page   func(items []A, next string) any
+}
+
+var ipChangeLog = auditLog[store.IPChange, api.IPChange]{
+	name:   "ip-changes",
+	header: []string{"id", "proxy", "old_ip", "new_ip", "at", "token_id", "request_id"},
+	out:    ipChangeOut,
+	id:     func(c store.IPChange) int64 { return c.ID },
+	row: func(c store.IPChange) []string {
 		return []string{strconv.FormatInt(c.ID, 10), c.Proxy, c.OldIP.String(), c.NewIP.String(), api.NewTime(c.At).String(), c.TokenID, c.RequestID}
-	}
-	if f.Format == "json" || f.Format == "" {
-		recs, err := store.CollectIPChanges(ctx, h.Store, tenant, q)
-		if err != nil {
-			return nil, h.problem(ctx, err)
-		}
-		page := api.IPChangePage{IPChanges: []api.IPChange{}}
-		for i, c := range recs {
-			if i == f.Limit {
-				page.NextCursor = encodeIDCursor(recs[i-1].ID)
-				break
-			}
-			page.IPChanges = append(page.IPChanges, ipChangeOut(c))
-		}
-		return jsonStream(page), nil
-	}
-	return h.exportStream(f.Format, "ip-changes", csvHeader, func(ctx context.Context, emit func(any, []string) error) error {
-		return h.Store.ScanIPChanges(ctx, tenant, q, func(c store.IPChange) error { return emit(ipChangeOut(c), csvRow(c)) })
-	}), nil
+	},
+	page: func(items []api.IPChange, next string) any {
+		return api.IPChangePage{IPChanges: items, NextCursor: next}
+	},
+}
+
+var deniedLog = auditLog[store.Denied, api.Denied]{
+	name:   "denied",
+	header: []string{"id", "proxy", "ip", "at", "token_id", "request_id", "reason"},
+	out:    deniedOut,
+	id:     func(d store.Denied) int64 { return d.ID },
+	row: func(d store.Denied) []string {
+		return []string{strconv.FormatInt(d.ID, 10), d.Proxy, d.IP.String(), api.NewTime(d.At).String(), d.TokenID, d.RequestID, d.Reason}
+	},
+	page: func(items []api.Denied, next string) any { return api.DeniedPage{Denied: items, NextCursor: next} },
+}
+
+func (h *handlers) ipChanges(ctx context.Context, tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
+	l := ipChangeLog
+	l.scan = h.Store.ScanIPChanges
+	return listAudit(ctx, h, l, tenant, proxy, f)
 }
 
 func (h *handlers) denied(ctx context.Context, tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
+	l := deniedLog
+	l.scan = h.Store.ScanDenied
+	return listAudit(ctx, h, l, tenant, proxy, f)
+}
+
+// listAudit answers an audit listing: a JSON page (newest first, with a
+// cursor when more follow), or the whole selection streamed as CSV or
+// NDJSON.
+func listAudit[R, A any](ctx context.Context, h *handlers, l auditLog[R, A], tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
 	if _, err := h.Store.GetTenant(ctx, tenant); err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -193,27 +212,24 @@ func (h *handlers) denied(ctx context.Context, tenant, proxy string, f AuditFilt
 	if err != nil {
 		return nil, err
 	}
-	csvHeader := []string{"id", "proxy", "ip", "at", "token_id", "request_id", "reason"}
-	csvRow := func(d store.Denied) []string {
-		return []string{strconv.FormatInt(d.ID, 10), d.Proxy, d.IP.String(), api.NewTime(d.At).String(), d.TokenID, d.RequestID, d.Reason}
-	}
 	if f.Format == "json" || f.Format == "" {
-		recs, err := store.CollectDenied(ctx, h.Store, tenant, q)
+		items, next := []A{}, ""
+		var last int64
+		err := l.scan(ctx, tenant, q, func(r R) error {
+			if len(items) == f.Limit {
+				next = encodeIDCursor(last)
+				return nil
+			}
+			items, last = append(items, l.out(r)), l.id(r)
+			return nil
+		})
 		if err != nil {
 			return nil, h.problem(ctx, err)
 		}
-		page := api.DeniedPage{Denied: []api.Denied{}}
-		for i, d := range recs {
-			if i == f.Limit {
-				page.NextCursor = encodeIDCursor(recs[i-1].ID)
-				break
-			}
-			page.Denied = append(page.Denied, deniedOut(d))
-		}
-		return jsonStream(page), nil
+		return jsonStream(l.page(items, next)), nil
 	}
-	return h.exportStream(f.Format, "denied", csvHeader, func(ctx context.Context, emit func(any, []string) error) error {
-		return h.Store.ScanDenied(ctx, tenant, q, func(d store.Denied) error { return emit(deniedOut(d), csvRow(d)) })
+	return h.exportStream(f.Format, l.name, l.header, func(ctx context.Context, emit func(any, []string) error) error {
+		return l.scan(ctx, tenant, q, func(r R) error { return emit(l.out(r), l.row(r)) })
 	}), nil
 }
 
