@@ -85,3 +85,15 @@ func TestServe_BadKeyFileStopsStartup(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestServe_OfflineAfterIsTheDefaultOfNewTenants(t *testing.T) {
+	base, _, stderr, _ := startHubFull(t, env("PROXYHUB_OFFLINE_AFTER", "30s"))
+	jwt := bootstrapJWT.FindStringSubmatch(stderr.String())[1]
+	code, body := call(t, http.MethodPost, base+"/v1/tenants", jwt, `{"id":"acme"}`)
+	if code != http.StatusCreated || body["offline_after"] != 30.0 {
+		t.Fatalf("tenant created under PROXYHUB_OFFLINE_AFTER=30s: %d %v", code, body)
+	}
+	if code, body = call(t, http.MethodPost, base+"/v1/tenants", jwt, `{"id":"globex","offline_after":90}`); body["offline_after"] != 90.0 {
+		t.Fatalf("explicit offline_after: %d %v", code, body)
+	}
+}

@@ -75,6 +75,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("load tenant data into the policy engine: %w", err)
 	}
 	tenants := tenancy.New(st, signer, time.Now)
+	tenants.SetDefaultOfflineAfter(cfg.OfflineAfter)
 
 	m := metrics.New()
 	bus := &eventbus.Bus{}

@@ -95,7 +95,7 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 			c.DatabaseURL = v
 			return nil
 		}},
-		{name: "offline-after", def: "80s", usage: "silence after which a proxy counts as offline", parse: func(v string) error {
+		{name: "offline-after", def: "80s", usage: "offline timeout of tenants created without one (each tenant can change its own)", parse: func(v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil {
 				return err

@@ -47,6 +47,17 @@ type Service struct {
 	signer   *auth.Signer
 	now      func() time.Time
 	onChange func(context.Context, store.Tenant) error
+	// offlineAfter is the timeout new tenants get unless they ask for one.
+	offlineAfter time.Duration
+}
+
+// SetDefaultOfflineAfter sets the offline timeout new tenants get when
+// their creation does not name one (the hub's PROXYHUB_OFFLINE_AFTER);
+// DefaultOfflineAfter otherwise. Call it before serving.
+func (s *Service) SetDefaultOfflineAfter(d time.Duration) {
+	if d >= MinOfflineAfter && d <= MaxOfflineAfter {
+		s.offlineAfter = d
+	}
 }
 
 // OnChange registers fn to be told of every tenant created or changed
@@ -71,7 +82,7 @@ func New(s store.Store, signer *auth.Signer, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: s, signer: signer, now: now}
+	return &Service{store: s, signer: signer, now: now, offlineAfter: DefaultOfflineAfter}
 }
 
 // now returns the clock's time truncated to microseconds, as PostgreSQL

@@ -32,7 +32,7 @@ func (s *Service) CreateTenant(ctx context.Context, id string, set TenantSetting
 		return store.Tenant{}, &FieldError{"body.id", "2-40 characters: lowercase letters, digits and '-'"}
 	}
 	now := s.timestamp()
-	t := store.Tenant{ID: id, Name: id, OfflineAfter: DefaultOfflineAfter, MaxProxies: DefaultMaxProxies, AutoRegister: true, CreatedAt: now, UpdatedAt: now}
+	t := store.Tenant{ID: id, Name: id, OfflineAfter: s.offlineAfter, MaxProxies: DefaultMaxProxies, AutoRegister: true, CreatedAt: now, UpdatedAt: now}
 	if err := apply(&t, set); err != nil {
 		return store.Tenant{}, err
 	}
