@@ -90,11 +90,11 @@ type DeniedInput struct {
 }
 
 // auditResponses declares the three formats of an audit listing.
-func auditResponses(page any) map[string]*huma.Response {
+func auditResponses(pageSchema string) map[string]*huma.Response {
 	return map[string]*huma.Response{"200": {
 		Description: "json: one page, newest first; csv or ndjson: every matching record, newest first, streamed.",
 		Content: map[string]*huma.MediaType{
-			"application/json":     {Schema: &huma.Schema{Ref: "#/components/schemas/" + schemaName(page)}},
+			"application/json":     {Schema: &huma.Schema{Ref: "#/components/schemas/" + pageSchema}},
 			"text/csv":             {Schema: &huma.Schema{Type: huma.TypeString}},
 			"application/x-ndjson": {Schema: &huma.Schema{Type: huma.TypeString}},
 		},
@@ -110,7 +110,7 @@ func (h *handlers) registerAudit(a huma.API) {
 		"The tenant's IP-change audit history, newest first, with keyset pagination. Filters: proxy, ip (old or new "+
 			"address), since/until. format=csv or format=ndjson streams the whole selection.",
 		[]string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
-	o.Responses = auditResponses(api.IPChangePage{})
+	o.Responses = auditResponses("IPChangePage")
 	huma.Register(a, o, func(ctx context.Context, in *IPChangesInput) (*huma.StreamResponse, error) {
 		return h.ipChanges(ctx, in.Tenant, in.Proxy, in.AuditFilters)
 	})
@@ -118,7 +118,7 @@ func (h *handlers) registerAudit(a huma.API) {
 	o = op("list-proxy-ip-changes", http.MethodGet, "/v1/tenants/{tenant}/proxies/{name}/ip-changes", "List one proxy's IP changes",
 		"One proxy's IP-change history, newest first; the same filters and formats as list-ip-changes. The history "+
 			"outlives a decommissioned proxy.", []string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
-	o.Responses = auditResponses(api.IPChangePage{})
+	o.Responses = auditResponses("IPChangePage")
 	huma.Register(a, o, func(ctx context.Context, in *ProxyIPChangesInput) (*huma.StreamResponse, error) {
 		return h.ipChanges(ctx, in.Tenant, in.Name, in.AuditFilters)
 	})
@@ -126,7 +126,7 @@ func (h *handlers) registerAudit(a huma.API) {
 	o = op("list-denied", http.MethodGet, "/v1/tenants/{tenant}/denied", "List denied heartbeats",
 		"Heartbeats refused because their source IP was outside the tenant's or the token's allowlist, newest "+
 			"first; the same filters and formats as list-ip-changes.", []string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
-	o.Responses = auditResponses(api.DeniedPage{})
+	o.Responses = auditResponses("DeniedPage")
 	huma.Register(a, o, func(ctx context.Context, in *DeniedInput) (*huma.StreamResponse, error) {
 		return h.denied(ctx, in.Tenant, in.Proxy, in.AuditFilters)
 	})
@@ -134,15 +134,6 @@ func (h *handlers) registerAudit(a huma.API) {
 	huma.Register(a, op("get-stats", http.MethodGet, "/v1/tenants/{tenant}/stats", "IP-change statistics",
 		"Per proxy: changes in the window, distinct new IPs, last change; and tenant totals.",
 		[]string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity), h.stats)
-}
-
-func schemaName(v any) string {
-	switch v.(type) {
-	case api.IPChangePage:
-		return "IPChangePage"
-	default:
-		return "DeniedPage"
-	}
 }
 
 func ipChangeOut(c store.IPChange) api.IPChange {
