@@ -12,6 +12,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
+	"github.com/proxyhub/proxyhub/internal/store/storetest"
 )
 
 var seedTimestamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
@@ -59,7 +60,7 @@ func TestHeartbeat_IPChangeSetsPreviousIP(t *testing.T) {
 	if ps[0].IPChanges != 1 || !ps[0].CreatedAt.Equal(start) || !ps[0].LastSeen.Equal(start.Add(2*time.Minute)) {
 		t.Fatalf("stored %+v", ps[0])
 	}
-	changes, _ := store.CollectIPChanges(context.Background(), th.store, "acme", store.AuditQuery{Proxy: "edge-7"})
+	changes, _ := storetest.CollectIPChanges(context.Background(), th.store, "acme", store.AuditQuery{Proxy: "edge-7"})
 	if len(changes) != 1 || changes[0].OldIP.String() != "203.0.113.7" || changes[0].NewIP.String() != "203.0.113.8" {
 		t.Fatalf("history %+v, want one change .7 → .8", changes)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/notify"
 	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/store/storetest"
 	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
 
@@ -106,7 +107,7 @@ func (th *testHub) snapshot(tenant string) string {
 		func() (any, error) { return th.store.ListTokens(ctx, tenant) },
 		func() (any, error) { return th.store.ListCredentials(ctx, tenant) },
 		func() (any, error) { return th.store.ListProxies(ctx, tenant, store.ProxyQuery{}) },
-		func() (any, error) { return store.CollectIPChanges(ctx, th.store, tenant, store.AuditQuery{}) },
+		func() (any, error) { return storetest.CollectIPChanges(ctx, th.store, tenant, store.AuditQuery{}) },
 		func() (any, error) { return th.store.(notify.Store).ListWebhooks(ctx, tenant) },
 	} {
 		v, err := f()

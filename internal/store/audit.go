@@ -65,24 +65,3 @@ type AuditStore interface {
 	// sorted by proxy name; zero times leave that side open.
 	IPChangeStats(ctx context.Context, tenantID string, since, until time.Time) ([]ProxyStats, error)
 }
-
-// CollectIPChanges gathers the records ScanIPChanges yields into a slice:
-// for pages, where q.Limit bounds the size.
-func CollectIPChanges(ctx context.Context, s AuditStore, tenantID string, q AuditQuery) ([]IPChange, error) {
-	out := []IPChange{}
-	err := s.ScanIPChanges(ctx, tenantID, q, func(c IPChange) error {
-		out = append(out, c)
-		return nil
-	})
-	return out, err
-}
-
-// CollectDenied gathers the records ScanDenied yields into a slice.
-func CollectDenied(ctx context.Context, s AuditStore, tenantID string, q AuditQuery) ([]Denied, error) {
-	out := []Denied{}
-	err := s.ScanDenied(ctx, tenantID, q, func(d Denied) error {
-		out = append(out, d)
-		return nil
-	})
-	return out, err
-}

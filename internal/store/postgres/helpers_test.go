@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/store/storetest"
 )
 
 // t0 is the tests' reference time (whole microseconds, as PostgreSQL keeps
@@ -44,7 +45,7 @@ func mustRecord(t testing.TB, s store.Store, h store.Heartbeat) store.HeartbeatR
 
 func mustChanges(t testing.TB, s store.Store, tenantID string, q store.AuditQuery) []store.IPChange {
 	t.Helper()
-	cs, err := store.CollectIPChanges(context.Background(), s, tenantID, q)
+	cs, err := storetest.CollectIPChanges(context.Background(), s, tenantID, q)
 	if err != nil {
 		t.Fatalf("ScanIPChanges(%s): %v", tenantID, err)
 	}

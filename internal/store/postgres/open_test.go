@@ -15,6 +15,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/pgtest"
 	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
+	"github.com/proxyhub/proxyhub/internal/store/storetest"
 	"github.com/proxyhub/proxyhub/migrations"
 )
 
@@ -161,7 +162,7 @@ func TestOpen_ReopeningKeepsEverything(t *testing.T) {
 	if c, err := s.CredentialByID(ctx, "phc_globex"); err != nil || c.TenantID != "globex" {
 		t.Fatalf("credential after reopening: %+v, %v", c, err)
 	}
-	if d, err := store.CollectDenied(ctx, s, "acme", store.AuditQuery{}); err != nil || len(d) != 1 {
+	if d, err := storetest.CollectDenied(ctx, s, "acme", store.AuditQuery{}); err != nil || len(d) != 1 {
 		t.Fatalf("denied after reopening: %+v, %v", d, err)
 	}
 	p, err := s.GetProxy(ctx, "acme", "edge-1")

@@ -123,15 +123,15 @@ func testDenied(t *testing.T, s store.Store) {
 	if ids[0] >= ids[1] || ids[1] >= ids[2] {
 		t.Fatalf("ids not increasing: %v", ids)
 	}
-	all, err := store.CollectDenied(ctx, s, "acme", store.AuditQuery{})
+	all, err := CollectDenied(ctx, s, "acme", store.AuditQuery{})
 	if err != nil || len(all) != 3 || all[0].ID != ids[2] || all[2].Reason != "source_ip_not_allowed" || all[2].TokenID != "tok_1" {
 		t.Fatalf("denied = %+v, %v", all, err)
 	}
-	byIP, _ := store.CollectDenied(ctx, s, "acme", store.AuditQuery{IP: netip.MustParseAddr("198.51.100.1"), Proxy: "edge-0"})
+	byIP, _ := CollectDenied(ctx, s, "acme", store.AuditQuery{IP: netip.MustParseAddr("198.51.100.1"), Proxy: "edge-0"})
 	if len(byIP) != 2 {
 		t.Fatalf("filter by ip+proxy: %+v", byIP)
 	}
-	if g, _ := store.CollectDenied(ctx, s, "globex", store.AuditQuery{}); len(g) != 0 {
+	if g, _ := CollectDenied(ctx, s, "globex", store.AuditQuery{}); len(g) != 0 {
 		t.Fatalf("globex sees acme's denied records")
 	}
 }

@@ -72,7 +72,7 @@ func record(t *testing.T, s store.Store, h store.Heartbeat) store.HeartbeatResul
 
 func changes(t *testing.T, s store.Store, tenant string, q store.AuditQuery) []store.IPChange {
 	t.Helper()
-	cs, err := store.CollectIPChanges(context.Background(), s, tenant, q)
+	cs, err := CollectIPChanges(context.Background(), s, tenant, q)
 	if err != nil {
 		t.Fatalf("ScanIPChanges(%s): %v", tenant, err)
 	}
