@@ -178,3 +178,33 @@ func TestPostgres_SweeperHandoverFlipsEachProxyOnce(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestPostgres_TokenRevokedOnOneHubIsRefusedByTheOther: hub A has used a
+// token (and caches it); it is revoked through hub B. The next heartbeat
+// with it through hub A answers 401 like any invalid credential and
+// changes nothing.
+func TestPostgres_TokenRevokedOnOneHubIsRefusedByTheOther(t *testing.T) {
+	p := newPGHub(t)
+	a, _ := p.start()
+	b, _ := p.start()
+	platform := p.jwt("--role", "platform")
+	call(t, http.MethodPost, a+"/v1/tenants", platform, `{"id":"acme"}`)
+	_, tok := call(t, http.MethodPost, a+"/v1/tenants/acme/tokens", platform, `{"label":"cron"}`)
+	token, id := tok["token"].(string), tok["id"].(string)
+	heartbeatAs(t, a, token, "edge-1", "203.0.113.1")
+
+	if code, body := call(t, http.MethodDelete, b+"/v1/tenants/acme/tokens/"+id, platform, ""); code != http.StatusNoContent {
+		t.Fatalf("revoke through hub B: %d %v", code, body)
+	}
+	for _, name := range []string{"edge-1", "edge-2"} {
+		code, body := call(t, http.MethodGet, a+"/proxy_server?name="+name, token, "", "X-Forwarded-For", "198.51.100.9")
+		if code != http.StatusUnauthorized || body["detail"] != "missing or invalid credentials" {
+			t.Fatalf("heartbeat of %s through hub A after the revocation: %d %v, want 401", name, code, body)
+		}
+	}
+	_, list := call(t, http.MethodGet, a+"/v1/tenants/acme/proxies", platform, "")
+	items, _ := list["proxies"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["remote_ip"] != "203.0.113.1" {
+		t.Fatalf("proxies after the refused heartbeats: %v; want edge-1 unchanged and no edge-2", list)
+	}
+}

@@ -49,6 +49,11 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		})
 	case errors.Is(err, clientip.ErrBadForwarded), errors.Is(err, clientip.ErrBadPeer), errors.Is(err, hub.ErrInvalidIP):
 		return huma.Error400BadRequest("could not determine the client IP address of this request")
+	case errors.Is(err, store.ErrTokenRevoked):
+		// Revoked (on another hub, say) after this request authenticated:
+		// the same answer as any invalid credential.
+		return huma.ErrorWithHeaders(huma.Error401Unauthorized(unauthenticatedDetail),
+			http.Header{"WWW-Authenticate": {wwwAuthenticate}})
 	case errors.Is(err, authz.ErrHidden), errors.Is(err, store.ErrNotFound):
 		return huma.Error404NotFound("not found")
 	case errors.Is(err, authz.ErrForbidden):

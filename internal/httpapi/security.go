@@ -65,6 +65,12 @@ func declareSecuritySchemes(oapi *huma.OpenAPI) {
 	}
 }
 
+// The answer to every failed authentication.
+const (
+	unauthenticatedDetail = "missing or invalid credentials"
+	wwwAuthenticate       = `Bearer realm="proxyhub", error="invalid_token"`
+)
+
 // secure is the Huma middleware that authenticates and authorizes every
 // operation that declares security: the one gate in front of the handlers.
 // Operations without security (health, docs, the token exchange) pass.
@@ -94,8 +100,8 @@ func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 			h.Logger.LogAttrs(ctx.Context(), slog.LevelInfo, "authentication failed",
 				slog.String("reason", err.Error()), slog.String("source", source), slog.String("request_id", requestIDFrom(ctx.Context())))
 			h.allow(api, ctx, h.Limits.AuthFailures, source, true) // count the failure; the answer is 401 either way
-			ctx.SetHeader("WWW-Authenticate", `Bearer realm="proxyhub", error="invalid_token"`)
-			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "missing or invalid credentials")
+			ctx.SetHeader("WWW-Authenticate", wwwAuthenticate)
+			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, unauthenticatedDetail)
 			return
 		}
 		if ri := infoFrom(ctx.Context()); ri != nil {

@@ -8,12 +8,17 @@ import (
 
 // Heartbeat is one accepted heartbeat to be recorded.
 type Heartbeat struct {
-	TenantID  string
-	Name      string
-	IP        netip.Addr // resolved client IP (the audited fact)
-	PeerIP    netip.Addr // raw socket peer
-	At        time.Time
-	TokenID   string // heartbeat token that authenticated the call; its last_used_at is set to At
+	TenantID string
+	Name     string
+	IP       netip.Addr // resolved client IP (the audited fact)
+	PeerIP   netip.Addr // raw socket peer
+	At       time.Time
+	// TokenID is the heartbeat token that authenticated the call (empty:
+	// none). The heartbeat is written only if that token is still live
+	// (not revoked, not expired at At) when it is written, else it fails
+	// with ErrTokenRevoked; its last_used_at moves to At (the PostgreSQL
+	// store moves it at most every TokenTouchInterval).
+	TokenID   string
 	RequestID string
 	// MayCreate allows the heartbeat to create the proxy when it does not
 	// exist yet; otherwise a new name fails with ErrNotRegistered.

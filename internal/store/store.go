@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Sentinel errors. Implementations wrap them; callers test with errors.Is.
@@ -25,7 +26,17 @@ var (
 	// ErrNotRegistered: the proxy does not exist and the heartbeat may not
 	// create it.
 	ErrNotRegistered = errors.New("store: proxy not registered")
+	// ErrTokenRevoked: the heartbeat token that authenticated a heartbeat
+	// was revoked, has expired or is gone by the time the heartbeat is
+	// written; nothing was written. Callers answer as to any invalid
+	// credential (401).
+	ErrTokenRevoked = errors.New("store: heartbeat token revoked or expired")
 )
+
+// TokenTouchInterval is how stale a heartbeat token's last_used_at may be:
+// a store may skip moving it forward by less than this, so that heartbeats
+// sharing one token do not all write (and lock) its row.
+const TokenTouchInterval = 10 * time.Second
 
 // Store keeps tenants, credentials, proxies, the audit trail, the event
 // stream with the online/offline state machine, and webhooks.

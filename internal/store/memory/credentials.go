@@ -22,14 +22,16 @@ func (s *Store) CreateToken(ctx context.Context, tok store.Token) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, other := range t.tokens {
-		if other.ID == tok.ID {
-			return fmt.Errorf("token %q: %w", tok.ID, store.ErrConflict)
-		}
+	if _, dup := t.tokenByID[tok.ID]; dup {
+		return fmt.Errorf("token %q: %w", tok.ID, store.ErrConflict)
 	}
 	tok.AllowedCIDRs = slices.Clone(tok.AllowedCIDRs)
 	p := &tok
 	t.tokens = append(t.tokens, p)
+	if t.tokenByID == nil {
+		t.tokenByID = map[string]*store.Token{}
+	}
+	t.tokenByID[tok.ID] = p
 	s.tokensByHash[tok.Hash] = p
 	return nil
 }
@@ -94,13 +96,12 @@ func (s *Store) withToken(ctx context.Context, tenantID, id string, fn func(*sto
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, p := range t.tokens {
-		if p.ID == id {
-			fn(p)
-			return nil
-		}
+	p := t.tokenByID[id]
+	if p == nil {
+		return fmt.Errorf("token %q: %w", id, store.ErrNotFound)
 	}
-	return fmt.Errorf("token %q: %w", id, store.ErrNotFound)
+	fn(p)
+	return nil
 }
 
 func cloneToken(t store.Token) store.Token {

@@ -37,6 +37,7 @@ type tenant struct {
 	rec        store.Tenant
 	proxies    map[string]*proxyRec
 	tokens     []*store.Token             // oldest first
+	tokenByID  map[string]*store.Token    // the same tokens, by id
 	creds      []*store.Credential        // oldest first
 	changes    boundedLog[store.IPChange] // append-only, ids increasing
 	denied     boundedLog[store.Denied]   // append-only, ids increasing

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/proxyhub/proxyhub/internal/store"
 )
@@ -18,6 +19,13 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var tok *store.Token
+	if hb.TokenID != "" {
+		tok = t.tokenByID[hb.TokenID]
+		if !tokenLive(tok, hb.At) {
+			return store.HeartbeatResult{}, fmt.Errorf("token %q: %w", hb.TokenID, store.ErrTokenRevoked)
+		}
+	}
 	p, ok := t.proxies[hb.Name]
 	res := store.HeartbeatResult{}
 	switch {
@@ -56,15 +64,17 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 		s.appendEvent(t, store.Event{Type: store.EventOnline, Proxy: hb.Name, At: hb.At, NewIP: hb.IP})
 	}
 	s.setDeadline(t, p, p.lastSeen+int64(t.timeout(p)))
-	if hb.TokenID != "" {
-		for _, tok := range t.tokens {
-			if tok.ID == hb.TokenID && hb.At.After(tok.LastUsedAt) {
-				tok.LastUsedAt = hb.At
-			}
-		}
+	if tok != nil && hb.At.After(tok.LastUsedAt) {
+		tok.LastUsedAt = hb.At
 	}
 	res.Proxy = p.view(hb.TenantID)
 	return res, nil
+}
+
+// tokenLive reports whether tok exists, is not revoked and has not expired
+// at the time at.
+func tokenLive(tok *store.Token, at time.Time) bool {
+	return tok != nil && tok.RevokedAt.IsZero() && (tok.ExpiresAt.IsZero() || at.Before(tok.ExpiresAt))
 }
 
 // ListProxies implements store.ProxyStore.

@@ -22,7 +22,7 @@ func (s *Store) CreateTenant(ctx context.Context, rec store.Tenant) error {
 	rec.Allowlist = slices.Clone(rec.Allowlist)
 	rec.AdminAllowlist = slices.Clone(rec.AdminAllowlist)
 	s.tenants[rec.ID] = &tenant{
-		rec: rec, proxies: make(map[string]*proxyRec),
+		rec: rec, proxies: make(map[string]*proxyRec), tokenByID: map[string]*store.Token{},
 		changes: boundedLog[store.IPChange]{max: maxAuditRecords}, denied: boundedLog[store.Denied]{max: maxAuditRecords},
 		events: boundedLog[store.Event]{max: maxEvents}, deliveries: boundedLog[store.Delivery]{max: maxDeliveries},
 	}

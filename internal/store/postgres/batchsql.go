@@ -11,7 +11,11 @@ package postgres
 //     and append them. Per tenant: set the scope, touch the tokens used;
 //     COMMIT.
 //
-// beatSQL locks the proxies' rows in name order, reads their current IP
+// beatSQL first checks that each heartbeat's token (if it names one) is
+// still live: not revoked, not expired at the heartbeat's time, in this
+// tenant. Heartbeats whose token is not are refused (tagged rows) and touch
+// nothing; this is what makes the token cache (tokencache.go) safe. Then it
+// locks the proxies' rows in name order, reads their current IP
 // and state under the lock, updates them (last_seen, the deadline from the
 // row's own timeout, state online) and appends an ip_changes record where
 // the IP differs, all in one statement: the database decides what changed
@@ -61,13 +65,23 @@ WITH input AS (
     SELECT *
       FROM unnest($2::text[], $3::inet[], $4::inet[], $5::timestamptz[], $6::text[], $7::text[])
            WITH ORDINALITY AS i (name, ip, peer_ip, at, token_id, request_id, ord)
+), checked AS (
+    SELECT i.*, (i.token_id = '' OR coalesce(k.live, false)) AS live
+      FROM input i
+      LEFT JOIN LATERAL (
+           SELECT true AS live
+             FROM heartbeat_tokens t
+            WHERE t.tenant_id = $1 AND t.id = i.token_id AND t.revoked_at IS NULL
+              AND (t.expires_at IS NULL OR t.expires_at > i.at)
+           OFFSET 0
+           ) k ON true
 ), locked AS (
     SELECT i.*, $1::text AS tenant_id, l.ip AS old_ip, l.state AS old_state
-      FROM input i
+      FROM checked i
      CROSS JOIN LATERAL (
            SELECT p.ip, p.state
              FROM proxies p
-            WHERE p.tenant_id = $1 AND p.name = i.name
+            WHERE p.tenant_id = $1 AND p.name = i.name AND i.live
               FOR NO KEY UPDATE
            ) l
 ), updated AS (
@@ -93,7 +107,9 @@ SELECT 'updated', ord, old_ip, old_state, created_at, last_seen, ip_changes, pau
  UNION ALL
 SELECT 'changed', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id, proxy FROM changed
  UNION ALL
-SELECT 'tenant', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE EXISTS (SELECT FROM tenants WHERE id = $1)`
+SELECT 'tenant', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE EXISTS (SELECT FROM tenants WHERE id = $1)
+ UNION ALL
+SELECT 'refused', ord, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM checked WHERE NOT live`
 
 // lockTenantSQL serializes proxy creation within a tenant; the trigger
 // that counts proxies takes the same lock.
@@ -138,7 +154,10 @@ SELECT 'found', ord, NULL, NULL, NULL, NULL, NULL FROM probed WHERE found
 SELECT 'created', NULL, NULL, created_at, last_seen, deadline, name FROM created`
 
 // touchSQL moves the tokens' last_used_at forward (never back), locking
-// them in id order.
+// them in id order; only those whose last_used_at is at least $4
+// (store.TokenTouchInterval) older than their use: batches that share a
+// token do not all lock its row until they commit, one in each interval
+// does.
 const touchSQL = `
 WITH used AS (
     SELECT * FROM unnest($2::text[], $3::timestamptz[]) AS u (id, at)
@@ -146,7 +165,7 @@ WITH used AS (
     SELECT t.id, u.at
       FROM heartbeat_tokens t
       JOIN used u ON u.id = t.id
-     WHERE t.tenant_id = $1 AND (t.last_used_at IS NULL OR t.last_used_at < u.at)
+     WHERE t.tenant_id = $1 AND (t.last_used_at IS NULL OR t.last_used_at <= u.at - $4::interval)
      ORDER BY t.id
        FOR NO KEY UPDATE OF t
 )

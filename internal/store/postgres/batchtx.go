@@ -25,6 +25,7 @@ type batchTx struct {
 	skip   []bool                          // not to be written (caller gone)
 	begun  bool                            // BEGIN has been queued
 	used   map[string]map[string]time.Time // tenant → token → latest use
+	tokens *tokenCache                     // forgets the tokens found revoked
 	events map[string][]newEvent           // tenant → events to append at commit, in order
 }
 
@@ -39,7 +40,7 @@ func (s *Store) writeBatch(ctx context.Context, items []*pending) ([]outcome, er
 	// Release closes a connection left inside a transaction, which rolls
 	// it back; rollback below first tries to keep the connection.
 	defer conn.Release()
-	tx := &batchTx{conn: conn.Conn(), items: items, outs: make([]outcome, len(items)),
+	tx := &batchTx{conn: conn.Conn(), items: items, outs: make([]outcome, len(items)), tokens: s.tokens,
 		used: map[string]map[string]time.Time{}, events: map[string][]newEvent{}}
 	// Last call: a heartbeat whose caller gave up while the batch waited
 	// for a connection is not written.
@@ -154,6 +155,7 @@ func (tx *batchTx) beat(ctx context.Context, idx []int) (missing []int, err erro
 			results := make([]*store.HeartbeatResult, n) // by position in group; nil: no such proxy
 			changes := map[string]int64{}                // proxy → change id
 			tenantExists := false
+			refused := make([]bool, n) // by position in group: the token is no longer live
 			for rows.Next() {
 				var kind string
 				var ord pgtype.Int8
@@ -180,6 +182,8 @@ func (tx *batchTx) beat(ctx context.Context, idx []int) (missing []int, err erro
 					changes[proxy.String] = changeID.Int64
 				case "tenant":
 					tenantExists = true
+				case "refused":
+					refused[ord.Int64-1] = true
 				}
 			}
 			if err := rows.Err(); err != nil {
@@ -189,6 +193,9 @@ func (tx *batchTx) beat(ctx context.Context, idx []int) (missing []int, err erro
 				hb := &tx.items[i].hb
 				res := results[j]
 				switch {
+				case refused[j] && tenantExists:
+					tx.tokens.drop(hb.TenantID, hb.TokenID)
+					tx.outs[i] = outcome{err: fmt.Errorf("postgres: token %q: %w", hb.TokenID, store.ErrTokenRevoked)}
 				case res != nil:
 					res.Proxy.TenantID, res.Proxy.Name, res.Proxy.IP, res.Proxy.PeerIP = hb.TenantID, hb.Name, hb.IP, hb.PeerIP
 					if id, ok := changes[hb.Name]; ok {
@@ -324,7 +331,7 @@ func (tx *batchTx) commit(ctx context.Context) error {
 			ats[j] = used[id]
 		}
 		tenantScope(tenant).queue(b)
-		b.Queue(touchSQL, tenant, ids, ats).Exec(ignoreTag)
+		b.Queue(touchSQL, tenant, ids, ats, store.TokenTouchInterval).Exec(ignoreTag)
 	}
 	b.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error {
 		if ct.String() != "COMMIT" {

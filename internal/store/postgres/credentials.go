@@ -38,7 +38,12 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 
 // TokenByHash implements store.CredentialStore, in a scope that can see
 // only the token with this hash.
+// Tokens found are cached (tokencache.go).
 func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, error) {
+	if t, ok := s.tokens.get(hash); ok {
+		return t, nil
+	}
+	read := time.Now()
 	var t store.Token
 	err := s.inScope(ctx, tokenHashScope(hash), "postgres: token by hash", func(b *pgx.Batch) {
 		b.Queue(`SELECT `+tokenColumns+` FROM heartbeat_tokens WHERE hash = $1`, hash).QueryRow(func(row pgx.Row) (err error) {
@@ -46,6 +51,9 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, erro
 			return err
 		})
 	})
+	if err == nil {
+		s.tokens.put(t, read)
+	}
 	return t, err
 }
 
@@ -57,6 +65,7 @@ func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token,
 
 // RevokeToken implements store.CredentialStore.
 func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Time) error {
+	defer s.tokens.drop(tenantID, id)
 	return s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: revoke token %q", id), func(b *pgx.Batch) {
 		b.Queue(`UPDATE heartbeat_tokens SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND id = $2`,
 			tenantID, id, at).Exec(affectedOne)

@@ -89,6 +89,12 @@ type Options struct {
 	// connection (default DefaultWriters). The pool's size comes from the
 	// URL (pool_max_conns; DefaultMaxConns when it does not say).
 	Writers int
+	// TokenCacheSize is how many heartbeat tokens TokenByHash keeps
+	// (default DefaultTokenCacheSize; negative: none), and TokenCacheTTL
+	// for how long (default DefaultTokenCacheTTL). See tokencache.go: a
+	// token revoked meanwhile is still refused when a heartbeat is written.
+	TokenCacheSize int
+	TokenCacheTTL  time.Duration
 	// Logger receives warnings and errors (default: discarded).
 	Logger *slog.Logger
 }
@@ -97,6 +103,9 @@ type Options struct {
 const (
 	DefaultBatchMax  = 256
 	DefaultBatchWait = 2 * time.Millisecond
+
+	DefaultTokenCacheSize = 100_000
+	DefaultTokenCacheTTL  = time.Minute
 
 	// defaultWriteTimeout bounds a batch whose callers set no deadline.
 	defaultWriteTimeout = 30 * time.Second
@@ -119,6 +128,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
 	opts Options
+
+	tokens *tokenCache // nil: none
 
 	mu     sync.RWMutex // guards closed and sends on queue
 	closed bool
@@ -186,8 +197,13 @@ func newStore(pool *pgxpool.Pool, opts Options) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.TokenCacheSize == 0 {
+		opts.TokenCacheSize = DefaultTokenCacheSize
+	}
+	opts.TokenCacheTTL = cmp.Or(max(opts.TokenCacheTTL, 0), DefaultTokenCacheTTL)
 	return &Store{
 		pool:    pool,
+		tokens:  newTokenCache(opts.TokenCacheSize, opts.TokenCacheTTL),
 		log:     opts.Logger,
 		opts:    opts,
 		queue:   make(chan *pending, opts.BatchMax),

@@ -19,6 +19,7 @@ var proxyTests = []suiteTest{
 	{"Heartbeat/UnknownTenantFails", testHeartbeatUnknownTenant},
 	{"Heartbeat/RegistrationRules", testRegistrationRules},
 	{"Heartbeat/TouchesToken", testHeartbeatTouchesToken},
+	{"Heartbeat/DeadTokenWritesNothing", testDeadTokenWritesNothing},
 	{"Heartbeat/ConcurrentChangesRecordedOnce", testConcurrentChangesRecordedOnce},
 	{"Heartbeat/CancelledContextStoresNothing", testCancelledContextStoresNothing},
 	{"Proxies/TenantsAreIsolated", testTenantsAreIsolated},
@@ -61,6 +62,9 @@ func testSameIPIsNoChange(t *testing.T, s store.Store) {
 
 func testIPChangeIsRecorded(t *testing.T, s store.Store) {
 	withTenants(t, s, "acme")
+	if err := s.CreateToken(context.Background(), store.Token{ID: "tok_1", TenantID: "acme", Hash: "h-1", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
 	record(t, s, hb("acme", "edge-1", "203.0.113.1", t0))
 	h := hb("acme", "edge-1", "2001:db8::7", t0.Add(time.Minute))
 	h.TokenID = "tok_1"
@@ -135,6 +139,70 @@ func testHeartbeatTouchesToken(t *testing.T, s store.Store) {
 	tok, err := s.TokenByHash(ctx, "h-a")
 	if err != nil || !tok.LastUsedAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("token after heartbeat: %+v, %v; want last_used_at set", tok, err)
+	}
+	// A use a whole TokenTouchInterval later always moves it again.
+	later := t0.Add(time.Minute + store.TokenTouchInterval)
+	h = hb("acme", "edge-2", "203.0.113.2", later)
+	h.TokenID = "tok_a"
+	record(t, s, h)
+	if list, err := s.ListTokens(ctx, "acme"); err != nil || len(list) != 1 || !list[0].LastUsedAt.Equal(later) {
+		t.Fatalf("token after a later heartbeat: %+v, %v; want last_used_at %v", list, err, later)
+	}
+}
+
+// testDeadTokenWritesNothing: a heartbeat whose token was revoked, has
+// expired, is unknown or belongs to another tenant by the time it is
+// written fails with ErrTokenRevoked and changes nothing: no proxy is
+// created, an existing one keeps its IP and last_seen, no history record.
+func testDeadTokenWritesNothing(t *testing.T, s store.Store) {
+	withTenants(t, s, "acme", "globex")
+	ctx := context.Background()
+	for _, tok := range []store.Token{
+		{ID: "tok_live", TenantID: "acme", Hash: "h-live", CreatedAt: t0},
+		{ID: "tok_revoked", TenantID: "acme", Hash: "h-revoked", CreatedAt: t0},
+		{ID: "tok_expired", TenantID: "acme", Hash: "h-expired", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+		{ID: "tok_globex", TenantID: "globex", Hash: "h-globex", CreatedAt: t0},
+	} {
+		if err := s.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RevokeToken(ctx, "acme", "tok_revoked", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	first := hb("acme", "edge-1", "192.0.2.1", t0)
+	first.TokenID = "tok_live"
+	record(t, s, first)
+	before, err := s.GetProxy(ctx, "acme", "edge-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(2 * time.Hour) // tok_expired has expired
+	for _, tc := range []struct{ name, token string }{
+		{"revoked", "tok_revoked"},
+		{"expired", "tok_expired"},
+		{"unknown", "tok_nobody"},
+		{"other tenant's", "tok_globex"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, name := range []string{"edge-1", "edge-new"} {
+				h := hb("acme", name, "198.51.100.9", at)
+				h.TokenID = tc.token
+				if _, err := s.RecordHeartbeat(ctx, h); !errors.Is(err, store.ErrTokenRevoked) {
+					t.Fatalf("heartbeat of %s with a %s token: %v, want ErrTokenRevoked", name, tc.name, err)
+				}
+			}
+		})
+	}
+	after, err := s.GetProxy(ctx, "acme", "edge-1")
+	if err != nil || after.IP != before.IP || !after.LastSeen.Equal(before.LastSeen) || after.IPChanges != 0 {
+		t.Fatalf("proxy after refused heartbeats: %+v, %v; want it as it was: %+v", after, err, before)
+	}
+	if _, err := s.GetProxy(ctx, "acme", "edge-new"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused heartbeat created a proxy: %v", err)
+	}
+	if cs := changes(t, s, "acme", store.AuditQuery{}); len(cs) != 0 {
+		t.Fatalf("refused heartbeats left history records: %+v", cs)
 	}
 }
 
