@@ -132,6 +132,7 @@ func (tx *batchTx) newBatch() *pgx.Batch {
 	b := &pgx.Batch{}
 	if !tx.begun {
 		b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED").Exec(ignoreTag)
+		b.Queue(plannerSQL).Exec(ignoreTag)
 		tx.begun = true
 	}
 	return b

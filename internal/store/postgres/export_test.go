@@ -31,5 +31,9 @@ const (
 	ExpireSQL      = expireSQL
 )
 
-// BeatSQL is the heartbeat batch's statement, for tests of its plan.
-const BeatSQL = beatSQL
+// BeatSQL is the heartbeat batch's statement and PlannerSQL the settings
+// its transaction runs it with, for tests of its plan.
+const (
+	BeatSQL    = beatSQL
+	PlannerSQL = plannerSQL
+)

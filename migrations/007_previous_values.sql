@@ -1,0 +1,13 @@
+-- 007: each proxy row keeps the IP and state it had before its latest
+-- heartbeat, so that a heartbeat is one UPDATE.
+--
+-- A heartbeat must learn the proxy's previous IP (to record an IP change)
+-- and previous state (to record it coming back online), decided under the
+-- row's lock. PostgreSQL 15's UPDATE ... RETURNING sees only the new row,
+-- so the write path first locked every row (SELECT ... FOR NO KEY UPDATE)
+-- and then updated it: two passes and an extra WAL record per heartbeat.
+-- With these columns the UPDATE sets prev_ip = ip and prev_state = state
+-- from the very row version it updates (in READ COMMITTED, the latest one,
+-- re-read after waiting for a concurrent writer), and RETURNING reports
+-- them. NULL: no heartbeat since the proxy was created.
+ALTER TABLE proxies ADD COLUMN prev_ip inet, ADD COLUMN prev_state text;
