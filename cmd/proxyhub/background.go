@@ -11,14 +11,15 @@ import (
 )
 
 // background runs the hub's loops beside the HTTP server: the sweeper
-// (offline flips), the event bus (live streams) and the webhook
-// dispatcher. Sweeper and dispatcher act only while this hub leads.
+// (offline flips), the event bus (live streams), the webhook dispatcher
+// and, when retention is set, the history pruner. Sweeper, dispatcher and
+// pruner act only while this hub leads.
 type background struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-func startBackground(ctx context.Context, log *slog.Logger, sw *hub.Sweeper, bus *eventbus.Bus, watch eventbus.Watcher, d *notify.Dispatcher) *background {
+func startBackground(ctx context.Context, log *slog.Logger, sw *hub.Sweeper, bus *eventbus.Bus, watch eventbus.Watcher, d *notify.Dispatcher, pruner *hub.HistoryPruner) *background {
 	ctx, cancel := context.WithCancel(ctx)
 	b := &background{cancel: cancel}
 	run := func(name string, fn func(context.Context) error) {
@@ -31,6 +32,9 @@ func startBackground(ctx context.Context, log *slog.Logger, sw *hub.Sweeper, bus
 	run("sweeper", sw.Run)
 	run("events", func(ctx context.Context) error { return bus.Run(ctx, watch) })
 	run("webhooks", d.Run)
+	if pruner != nil {
+		run("retention", pruner.Run)
+	}
 	return b
 }
 

@@ -247,6 +247,8 @@ func TestRun_InvalidSettingsExitWith2NamingTheSetting(t *testing.T) {
 		{"bad log format", env(), []string{"--log-format", "xml"}, "log-format"},
 		{"bad log level", env("PROXYHUB_LOG_LEVEL", "loud"), nil, "PROXYHUB_LOG_LEVEL"},
 		{"bad rate", env("PROXYHUB_RATE_HEARTBEAT", "lots"), nil, "PROXYHUB_RATE_HEARTBEAT"},
+		{"retention too short", env("PROXYHUB_HISTORY_RETENTION", "1d"), nil, "at least 2d"},
+		{"retention not a duration", env(), []string{"--history-retention", "forever"}, "PROXYHUB_HISTORY_RETENTION"},
 		{"JWKS without issuer", env("PROXYHUB_JWT_JWKS_URL", "https://idp.example/jwks"), nil, "PROXYHUB_JWT_ISSUER"},
 		{"unknown flag", env(), []string{"--nope"}, "nope"},
 		{"stray argument", env(), []string{"extra"}, "extra"},

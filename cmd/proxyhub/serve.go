@@ -114,9 +114,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.Duration("offline_after", cfg.OfflineAfter),
+		slog.Duration("history_retention", cfg.HistoryRetention),
 		slog.Int("trusted_proxies", len(cfg.TrustedProxies)), slog.String("signing_key_id", auth.KeyID(key.Public().(ed25519.PublicKey))))
 
-	bg := startBackground(ctx, log, hub.NewSweeper(st, time.Now, log, m), bus, st, dispatcher)
+	var pruner *hub.HistoryPruner
+	if cfg.HistoryRetention > 0 {
+		pruner = hub.NewHistoryPruner(st, cfg.HistoryRetention, time.Now, log)
+	}
+	bg := startBackground(ctx, log, hub.NewSweeper(st, time.Now, log, m), bus, st, dispatcher, pruner)
 	defer bg.stop()
 
 	errc := make(chan error, 1)

@@ -40,11 +40,14 @@ type Serve struct {
 	RateAdmin       ratelimit.Rate
 	RateAuthFailure ratelimit.Rate
 	AutoMigrate     bool
-	WebhookPrivate  bool   // webhooks may target private addresses
-	SMTPAddr        string // host:port of the mail relay for e-mail webhooks
-	SMTPFrom        string
-	SMTPUsername    string
-	SMTPPassword    string
+	// HistoryRetention is how long history (IP changes, denied heartbeats,
+	// events, webhook deliveries) is kept; 0 keeps it for ever.
+	HistoryRetention time.Duration
+	WebhookPrivate   bool   // webhooks may target private addresses
+	SMTPAddr         string // host:port of the mail relay for e-mail webhooks
+	SMTPFrom         string
+	SMTPUsername     string
+	SMTPPassword     string
 }
 
 // Error is an invalid setting. Its message names the flag and the
@@ -63,6 +66,28 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// MinHistoryRetention is the shortest history retention accepted: the
+// store never deletes history of the last day (store.MinRetention), and the
+// second day is slack for the hub's and the database's clocks to differ.
+const MinHistoryRetention = 48 * time.Hour
+
+// parseDays parses a Go duration, or a whole number of days with the
+// suffix d ("400d"); "0" is zero.
+func parseDays(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err == nil && d < 0 {
+		err = errors.New("must not be negative")
+	}
+	return d, err
+}
 
 // ErrHelp is returned when help was asked for and printed.
 var ErrHelp = flag.ErrHelp
@@ -171,6 +196,17 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 		{name: "rate-auth-failures", def: "30/1m", usage: "failed authentications allowed per client IP before it must wait", parse: func(v string) (err error) {
 			c.RateAuthFailure, err = ratelimit.ParseRate(v)
 			return err
+		}},
+		{name: "history-retention", def: "0", usage: "delete history (IP changes, denied heartbeats, events, webhook deliveries) older than this, e.g. 400d or 9600h; at least 2d; 0 keeps it for ever", parse: func(v string) error {
+			d, err := parseDays(v)
+			switch {
+			case err != nil:
+				return err
+			case d != 0 && d < MinHistoryRetention:
+				return fmt.Errorf("must be 0 (keep for ever) or at least %s", "2d")
+			}
+			c.HistoryRetention = d
+			return nil
 		}},
 		{name: "auto-migrate", def: "true", usage: "apply database migrations at start-up (else run `proxyhub migrate`)", parse: func(v string) (err error) {
 			c.AutoMigrate, err = strconv.ParseBool(v)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -64,4 +65,25 @@ type AuditStore interface {
 	// IPChangeStats summarises IP changes per proxy in [since, until),
 	// sorted by proxy name; zero times leave that side open.
 	IPChangeStats(ctx context.Context, tenantID string, since, until time.Time) ([]ProxyStats, error)
+	// PruneHistory deletes, across tenants, the history recorded before
+	// before: IP changes, denied heartbeats, events and webhook deliveries,
+	// at most max records of each kind per call (max <= 0: no limit). It
+	// returns how many it deleted. It is the history's only way out
+	// (retention, off by default) and refuses a before later than
+	// MinRetention ago, deleting nothing.
+	PruneHistory(ctx context.Context, before time.Time, max int) (int64, error)
+}
+
+// MinRetention is the youngest history PruneHistory may delete: records of
+// the last day are never removed, whatever the settings (the PostgreSQL
+// store enforces it in the database too).
+const MinRetention = 24 * time.Hour
+
+// CheckPruneBefore returns an error when before is later than
+// MinRetention before now.
+func CheckPruneBefore(before, now time.Time) error {
+	if before.After(now.Add(-MinRetention)) {
+		return fmt.Errorf("store: history of the last %v is never deleted (asked to prune before %s)", MinRetention, before.UTC().Format(time.RFC3339))
+	}
+	return nil
 }

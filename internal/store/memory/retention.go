@@ -1,5 +1,13 @@
 package memory
 
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/store"
+)
+
 // The embedded store keeps everything in memory, so its logs are bounded:
 // each keeps the newest records up to its limit and forgets the oldest.
 // (PostgreSQL keeps the full history; the embedded store is for trying the
@@ -24,4 +32,61 @@ func (l *boundedLog[T]) add(r T) {
 		l.items = append(l.items[:0:0], l.items[drop:]...)
 	}
 	l.items = append(l.items, r)
+}
+
+// prune deletes up to maxRows records (maxRows <= 0: all) recorded before
+// before, by at, and returns how many.
+func (l *boundedLog[T]) prune(before time.Time, maxRows int, at func(*T) time.Time) int {
+	n := 0
+	l.items = slices.DeleteFunc(l.items, func(r T) bool {
+		if (maxRows > 0 && n >= maxRows) || !at(&r).Before(before) {
+			return false
+		}
+		n++
+		return true
+	})
+	return n
+}
+
+// PruneHistory implements store.AuditStore.
+func (s *Store) PruneHistory(ctx context.Context, before time.Time, maxRows int) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := store.CheckPruneBefore(before, time.Now()); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	tenants := make([]*tenant, 0, len(s.tenants))
+	for _, t := range s.tenants {
+		tenants = append(tenants, t)
+	}
+	s.mu.RUnlock()
+	left := [4]int{maxRows, maxRows, maxRows, maxRows} // per kind, across tenants
+	take := func(kind, n int) {
+		if maxRows > 0 {
+			left[kind] -= n
+		}
+	}
+	var total int64
+	for _, t := range tenants {
+		t.mu.Lock()
+		for kind, prune := range []func(int) int{
+			func(m int) int { return t.changes.prune(before, m, func(r *store.IPChange) time.Time { return r.At }) },
+			func(m int) int { return t.denied.prune(before, m, func(r *store.Denied) time.Time { return r.At }) },
+			func(m int) int { return t.events.prune(before, m, func(r *store.Event) time.Time { return r.At }) },
+			func(m int) int {
+				return t.deliveries.prune(before, m, func(r *store.Delivery) time.Time { return r.At })
+			},
+		} {
+			if maxRows > 0 && left[kind] <= 0 {
+				continue
+			}
+			n := prune(left[kind])
+			take(kind, n)
+			total += int64(n)
+		}
+		t.mu.Unlock()
+	}
+	return total, nil
 }

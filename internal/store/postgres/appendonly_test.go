@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -97,5 +98,56 @@ func TestAudit_DeletingAWebhookDeletesItsLog(t *testing.T) {
 	err := admin.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE tenant_id = 'acme'), count(*) FILTER (WHERE tenant_id = 'globex') FROM webhook_deliveries`).Scan(&acme, &globex)
 	if err != nil || acme != 0 || globex != 1 {
 		t.Fatalf("deliveries after deleting acme's webhook: acme %d, globex %d (%v); want 0 and 1", acme, globex, err)
+	}
+}
+
+// TestRetention_ScopeDeletesOnlyRowsOlderThanADay: even in the retention
+// scope, a statement that would delete a row younger than a day (by the
+// database's clock) is refused as a whole, as is any UPDATE or TRUNCATE;
+// only old rows can go.
+func TestRetention_ScopeDeletesOnlyRowsOlderThanADay(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s := open(t, url, postgres.Options{})
+	mustCreateTenants(t, s, "acme")
+	old := time.Now().Add(-72 * time.Hour).UTC().Truncate(time.Microsecond)
+	mustRecord(t, s, hb("acme", "edge-1", "192.0.2.1", old))
+	mustRecord(t, s, hb("acme", "edge-1", "192.0.2.2", old.Add(time.Minute)))                        // old change
+	mustRecord(t, s, hb("acme", "edge-1", "192.0.2.3", time.Now().UTC().Truncate(time.Microsecond))) // young change
+	conn := connect(t, url)
+	ctx := context.Background()
+	try := func(sql string) error {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, `SELECT set_config('proxyhub.scope', 'retention', true)`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
+	for _, sql := range []string{
+		`DELETE FROM ip_changes`,
+		`DELETE FROM events`,
+		`DELETE FROM ip_changes WHERE at > now() - interval '2 days'`,
+		`UPDATE ip_changes SET new_ip = '203.0.113.66' WHERE at < now() - interval '1 day'`,
+		`TRUNCATE ip_changes`,
+	} {
+		if err := try(sql); err == nil {
+			t.Errorf("%s in the retention scope: allowed, want refused", sql)
+		}
+	}
+	if cs := mustChanges(t, s, "acme", store.AuditQuery{}); len(cs) != 2 {
+		t.Fatalf("history after the refused statements: %+v; want both changes", cs)
+	}
+	if err := try(`DELETE FROM ip_changes WHERE at < now() - interval '1 day'`); err != nil {
+		t.Fatalf("deleting old rows in the retention scope: %v", err)
+	}
+	if cs := mustChanges(t, s, "acme", store.AuditQuery{}); len(cs) != 1 || cs[0].NewIP.String() != "192.0.2.3" {
+		t.Fatalf("history after pruning: %+v; want only the young change", cs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/proxyhub/proxyhub/internal/store"
 )
@@ -145,4 +146,38 @@ func (s *Store) IPChangeStats(ctx context.Context, tenantID string, since, until
 		err = fmt.Errorf("postgres: ip change stats: tenant %q: %w", tenantID, store.ErrNotFound)
 	}
 	return out, err
+}
+
+// historyTables are the tables PruneHistory prunes, each with a column at.
+var historyTables = []string{"ip_changes", "denied", "events", "webhook_deliveries"}
+
+// pruneSQL deletes up to $2 rows of a history table recorded before $1:
+// the BRIN index on at finds them, and they are deleted by their physical
+// address (rows of these tables are never updated, so it is stable).
+const pruneSQL = `DELETE FROM %s WHERE ctid = ANY (ARRAY (SELECT ctid FROM %[1]s WHERE at < $1 LIMIT $2))`
+
+// PruneHistory implements store.AuditStore, in the 'retention' scope: one
+// transaction per table. The database refuses (and so rolls back) a
+// deletion of anything younger than a day by its own clock.
+func (s *Store) PruneHistory(ctx context.Context, before time.Time, maxRows int) (int64, error) {
+	if err := store.CheckPruneBefore(before, time.Now()); err != nil {
+		return 0, err
+	}
+	limit := any(nil) // LIMIT NULL: no limit
+	if maxRows > 0 {
+		limit = maxRows
+	}
+	var total int64
+	for _, table := range historyTables {
+		err := s.inScope(ctx, retentionScope, "postgres: prune "+table, func(b *pgx.Batch) {
+			b.Queue(fmt.Sprintf(pruneSQL, table), before, limit).Exec(func(ct pgconn.CommandTag) error {
+				total += ct.RowsAffected()
+				return nil
+			})
+		})
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

@@ -40,6 +40,10 @@ var sweeperScope = scope{"proxyhub.scope", "sweeper"}
 // nothing (DueWebhooks; migrations/005).
 var dispatcherScope = scope{"proxyhub.scope", "dispatcher"}
 
+// retentionScope sees and may delete the history of every tenant, and only
+// rows older than a day (PruneHistory; migrations/008).
+var retentionScope = scope{"proxyhub.scope", "retention"}
+
 // setScopeSQL sets a scope for the rest of the current transaction.
 const setScopeSQL = `SELECT set_config($1, $2, true)`
 

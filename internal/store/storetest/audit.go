@@ -16,6 +16,92 @@ var auditTests = []suiteTest{
 	{"IPChanges/ScanStopsOnError", testScanStopsOnError},
 	{"IPChanges/Stats", testIPChangeStats},
 	{"Denied/RecordAndFilter", testDenied},
+	{"History/PruneDeletesOnlyWhatIsOld", testPruneHistory},
+}
+
+// historySizes counts a tenant's IP changes, denied records and events.
+func historySizes(t *testing.T, s store.Store, tenant string) (changes, denied, events int) {
+	t.Helper()
+	ctx := context.Background()
+	cs, err := CollectIPChanges(ctx, s, tenant, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := CollectDenied(ctx, s, tenant, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := s.ScanEvents(ctx, tenant, store.EventQuery{}, func(store.Event) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return len(cs), len(ds), n
+}
+
+// testPruneHistory: history older than the cut-off goes, across tenants,
+// at most maxRows per kind a call; younger history, proxies and everything
+// else stay; a cut-off within MinRetention is refused and deletes nothing.
+func testPruneHistory(t *testing.T, s store.Store) {
+	withTenants(t, s, "acme", "globex")
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	old, recent := now.Add(-40*24*time.Hour), now.Add(-2*time.Hour)
+	for _, tenant := range []string{"acme", "globex"} {
+		record(t, s, hb(tenant, "edge-1", "192.0.2.1", old))                  // registered (event)
+		record(t, s, hb(tenant, "edge-1", "192.0.2.2", old.Add(time.Minute))) // change + event
+		record(t, s, hb(tenant, "edge-1", "192.0.2.3", recent))               // change + event
+		for _, at := range []time.Time{old, recent} {
+			if _, err := s.RecordDenied(ctx, store.Denied{TenantID: tenant, Proxy: "edge-9", IP: netip.MustParseAddr("198.51.100.1"), At: at, Reason: "source_ip_not_allowed"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c0, d0, e0 := historySizes(t, s, "acme")
+
+	if n, err := s.PruneHistory(ctx, now.Add(-time.Hour), 0); err == nil || n != 0 {
+		t.Fatalf("PruneHistory within MinRetention: %d, %v; want an error and nothing deleted", n, err)
+	}
+	if c, d, e := historySizes(t, s, "acme"); c != c0 || d != d0 || e != e0 {
+		t.Fatalf("a refused prune changed the history: %d/%d/%d, was %d/%d/%d", c, d, e, c0, d0, e0)
+	}
+
+	// One record of each kind at most, across tenants.
+	n1, err := s.PruneHistory(ctx, now.Add(-30*24*time.Hour), 1)
+	if err != nil || n1 < 1 || n1 > 3 {
+		t.Fatalf("PruneHistory(max 1): %d, %v; want 1 to 3 records (one of each kind at most)", n1, err)
+	}
+	n2, err := s.PruneHistory(ctx, now.Add(-30*24*time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		cs := changes(t, s, tenant, store.AuditQuery{})
+		if len(cs) != 1 || !cs[0].At.Equal(recent) {
+			t.Fatalf("%s's IP changes after the prune: %+v; want only the recent one", tenant, cs)
+		}
+		ds, _ := CollectDenied(ctx, s, tenant, store.AuditQuery{})
+		if len(ds) != 1 || !ds[0].At.Equal(recent) {
+			t.Fatalf("%s's denied records after the prune: %+v; want only the recent one", tenant, ds)
+		}
+		if err := s.ScanEvents(ctx, tenant, store.EventQuery{}, func(e store.Event) error {
+			if e.At.Before(now.Add(-30 * 24 * time.Hour)) {
+				t.Errorf("%s kept an old event: %+v", tenant, e)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := s.GetProxy(ctx, tenant, "edge-1"); err != nil || p.IPChanges != 2 || p.IP.String() != "192.0.2.3" {
+			t.Fatalf("%s's proxy after the prune: %+v, %v; want it untouched", tenant, p, err)
+		}
+	}
+	c1, d1, e1 := historySizes(t, s, "acme")
+	if got, want := n1+n2, int64(2*((c0-c1)+(d0-d1)+(e0-e1))); got != want {
+		t.Fatalf("PruneHistory reported %d deletions, %d records went", got, want)
+	}
+	if n, err := s.PruneHistory(ctx, now.Add(-30*24*time.Hour), 0); err != nil || n != 0 {
+		t.Fatalf("a second prune: %d, %v; want nothing left to delete", n, err)
+	}
 }
 
 // changeHistory makes 6 changes: edge-1 .1→.2→.3→.1 and edge-2 .7→.8→.9,
