@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The end-to-end heartbeat benchmark of BENCHMARKS.md: a hub on PostgreSQL
+# (or the embedded store), `proxyhub loadtest` and the database on this
+# machine, loopback only.
+#
+#   bash scripts/bench/heartbeats.sh [postgres|embedded] [connections ...]
+#
+# For each connection count: a fresh database (proxyhub_bench, owned by the
+# ordinary role proxyhub_bench so that row-level security applies), a fresh
+# hub, a registration pass of 20,000 proxies, then 5 bursts of all of them
+# (10 % change IP each round) with the audit check of every acknowledged
+# change. Then a 20 s steady run at the last connection count, with the CPU
+# time each process used per heartbeat (hub, PostgreSQL's backends, the load
+# generator) read from /proc: where the machine's two cores go.
+#
+# Needs a PostgreSQL server the admin URL reaches (PROXYHUB_TEST_DATABASE_URL,
+# default postgres://postgres@127.0.0.1:5432/postgres).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+store=${1:-postgres}
+shift || true
+conns=("${@:-256 512}")
+read -r -a conns <<<"${conns[*]}"
+admin=${PROXYHUB_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+proxies=${PROXIES:-20000}
+work=$(mktemp -d)
+hub_pid=
+cleanup() { [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+go build -o "$work/proxyhub" ./cmd/proxyhub
+ph=$work/proxyhub
+"$ph" keygen --out "$work/hub.key" >/dev/null
+export PROXYHUB_SIGNING_KEY_FILE=$work/hub.key PROXYHUB_ADDR=127.0.0.1:3199
+export PROXYHUB_TRUSTED_PROXIES=127.0.0.1 PROXYHUB_RATE_HEARTBEAT=200000/1m
+hub=http://127.0.0.1:3199
+
+# cpu_ticks PID...: utime+stime of the processes, in clock ticks.
+cpu_ticks() { local t=0 v; for p in "$@"; do v=$(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
+pg_pids() { pgrep -u postgres -d ' ' postgres || true; }
+
+start_hub() {
+  [ -n "$hub_pid" ] && { kill "$hub_pid"; wait "$hub_pid" 2>/dev/null || true; }
+  if [ "$store" = postgres ]; then
+    psql -X -q "$admin" -c "DO \$\$BEGIN CREATE ROLE proxyhub_bench LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END\$\$" \
+      -c "DROP DATABASE IF EXISTS proxyhub_bench" -c "CREATE DATABASE proxyhub_bench OWNER proxyhub_bench"
+    export PROXYHUB_DATABASE_URL=${admin%/*}/proxyhub_bench
+    PROXYHUB_DATABASE_URL=$(sed -E 's#//[^@/]*@#//proxyhub_bench@#' <<<"$PROXYHUB_DATABASE_URL")
+    "$ph" serve >"$work/hub.log" 2>&1 &
+    hub_pid=$!
+  else
+    unset PROXYHUB_DATABASE_URL
+    "$ph" serve >"$work/hub.log" 2>&1 &
+    hub_pid=$!
+  fi
+  for _ in $(seq 50); do curl -fs "$hub/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  export PROXYHUB_LOADTEST_JWT
+  PROXYHUB_LOADTEST_JWT=$("$ph" jwt --role platform)
+}
+
+echo "store: $store; $(nproc) cores; $proxies proxies"
+for c in "${conns[@]}"; do
+  start_hub
+  echo "--- burst, $c connections"
+  "$ph" loadtest --hub "$hub" --mode burst --proxies "$proxies" --rounds 5 --concurrency "$c" ${BASELINE:+--baseline} |
+    grep -E '^ +(requests|hub|baseline)|^(errors|verify|result):'
+done
+
+c=${conns[-1]}
+start_hub
+"$ph" loadtest --hub "$hub" --mode burst --proxies "$proxies" --rounds 1 --concurrency "$c" >/dev/null
+echo "--- steady, 20 s, $c connections: CPU per heartbeat"
+h0=$(cpu_ticks "$hub_pid"); p0=$(cpu_ticks $(pg_pids))
+/usr/bin/time -f '%U %S' -o "$work/lt.time" "$ph" loadtest --hub "$hub" --mode steady --rate 0 --duration 20s --proxies "$proxies" \
+  --concurrency "$c" --json >"$work/lt.json"
+h1=$(cpu_ticks "$hub_pid"); p1=$(cpu_ticks $(pg_pids))
+hz=$(getconf CLK_TCK)
+python3 - "$work/lt.json" "$work/lt.time" "$((h1 - h0))" "$((p1 - p0))" "$hz" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))
+u, s = map(float, open(sys.argv[2]).read().split())
+hub, pg, hz = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+n, rate = res["requests"], res["throughput_rps"]
+print(f"heartbeats {n:,}, {rate:,.0f}/s, p99 {res['latency_ms']['p99']:.1f} ms, errors {res['error_total']}, verify passed: {res['passed']}")
+for name, sec in (("hub", hub / hz), ("postgres", pg / hz), ("load generator", u + s)):
+    print(f"  {name:15s} {sec:6.2f} s CPU  {sec / n * 1e6:6.1f} µs per heartbeat")
+total = (hub + pg) / hz + u + s
+print(f"  {'all':15s} {total:6.2f} s CPU  {total / n * 1e6:6.1f} µs per heartbeat"
+      f" -> at most {2e6 / (total / n * 1e6):,.0f}/s on 2 cores")
+PY
