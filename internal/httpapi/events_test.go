@@ -210,3 +210,52 @@ func TestEventStream_IdleStreamSendsKeepAliveComments(t *testing.T) {
 		t.Fatal("no keep-alive comment")
 	}
 }
+
+// TestProxyList_StatusFilterFollowsEachProxysTimeout: the status filter of
+// the proxy list agrees with each proxy's own status, per-proxy timeouts
+// included (before the sweeper has flipped anything).
+func TestProxyList_StatusFilterFollowsEachProxysTimeout(t *testing.T) {
+	th, tok := newAcme(t) // the tenant's timeout: 80 s
+	admin := th.jwt("acme", auth.RoleAdmin)
+	for _, name := range []string{"edge-1", "edge-2", "edge-3"} {
+		th.heartbeat(tok, name, "203.0.113.1:1", http.StatusOK)
+	}
+	for name, secs := range map[string]int{"edge-1": 10, "edge-3": 300} {
+		if res := th.do(request{method: http.MethodPatch, target: "/v1/tenants/acme/proxies/" + name, bearer: admin, body: map[string]any{"offline_after": secs}}); res.code != 200 {
+			t.Fatalf("set %s's timeout: %d %s", name, res.code, res.body)
+		}
+	}
+	list := func(query string) (names []string, statuses []string) {
+		for _, p := range th.do(request{target: "/v1/tenants/acme/proxies" + query, bearer: admin}).json(t)["proxies"].([]any) {
+			m := p.(map[string]any)
+			names, statuses = append(names, m["name"].(string)), append(statuses, m["status"].(string))
+		}
+		return names, statuses
+	}
+	for _, tc := range []struct {
+		after           time.Duration
+		online, offline string
+	}{
+		{5 * time.Second, "[edge-1 edge-2 edge-3]", "[]"},
+		{30 * time.Second, "[edge-2 edge-3]", "[edge-1]"},  // edge-1's own 10 s passed
+		{120 * time.Second, "[edge-3]", "[edge-1 edge-2]"}, // the tenant's 80 s passed; edge-3 has 300 s
+		{301 * time.Second, "[]", "[edge-1 edge-2 edge-3]"},
+	} {
+		th.clock.Set(start.Add(tc.after))
+		on, onStatus := list("?status=online")
+		off, offStatus := list("?status=offline")
+		if fmt.Sprint(on) != tc.online || fmt.Sprint(off) != tc.offline {
+			t.Fatalf("after %v: online %v, offline %v; want %s and %s", tc.after, on, off, tc.online, tc.offline)
+		}
+		for _, s := range onStatus {
+			if s != "online" {
+				t.Fatalf("after %v: the online filter listed a proxy whose status is %s", tc.after, s)
+			}
+		}
+		for _, s := range offStatus {
+			if s != "offline" {
+				t.Fatalf("after %v: the offline filter listed a proxy whose status is %s", tc.after, s)
+			}
+		}
+	}
+}

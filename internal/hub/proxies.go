@@ -24,13 +24,14 @@ func (s *Service) Proxies(ctx context.Context, tenantID string, f ProxyFilter) (
 		return nil, false, fmt.Errorf("tenant: %w", err)
 	}
 	now := s.now()
-	offlineAfter := s.OfflineAfter(t)
+	// A proxy is online until its deadline (its last heartbeat plus its
+	// own timeout, else its tenant's), as its view says.
 	q := store.ProxyQuery{NamePrefix: f.NamePrefix, After: f.After, Limit: f.Limit + 1}
 	switch f.Status {
 	case Online:
-		q.SeenSince = now.Add(-offlineAfter)
+		q.DeadlineFrom = now
 	case Offline:
-		q.SeenBefore = now.Add(-offlineAfter)
+		q.DeadlineBefore = now
 	}
 	ps, err := s.store.ListProxies(ctx, tenantID, q)
 	if err != nil {

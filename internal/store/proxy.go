@@ -64,8 +64,12 @@ type ProxyQuery struct {
 	NamePrefix string    // only names starting with this
 	After      string    // only names sorted after this (keyset cursor)
 	Limit      int       // at most this many; 0 means no limit
-	SeenBefore time.Time // only proxies last seen before this (offline filter)
-	SeenSince  time.Time // only proxies last seen at or after this (online filter)
+	// DeadlineBefore: only proxies whose deadline is before this (offline
+	// at this time: each proxy's own timeout counts).
+	DeadlineBefore time.Time
+	// DeadlineFrom: only proxies whose deadline is at or after this
+	// (online at this time).
+	DeadlineFrom time.Time
 }
 
 // ProxyStore keeps the current state of proxies.

@@ -89,10 +89,10 @@ func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQ
 		if !strings.HasPrefix(name, q.NamePrefix) || (q.After != "" && name <= q.After) {
 			continue
 		}
-		if !q.SeenBefore.IsZero() && p.lastSeen >= q.SeenBefore.UnixNano() {
+		if !q.DeadlineBefore.IsZero() && p.deadline >= q.DeadlineBefore.UnixNano() {
 			continue
 		}
-		if !q.SeenSince.IsZero() && p.lastSeen < q.SeenSince.UnixNano() {
+		if !q.DeadlineFrom.IsZero() && p.deadline < q.DeadlineFrom.UnixNano() {
 			continue
 		}
 		out = append(out, p.view(tenantID))

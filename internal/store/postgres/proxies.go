@@ -73,11 +73,11 @@ func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQ
 	if q.After != "" {
 		w.add("name > $?", q.After)
 	}
-	if !q.SeenBefore.IsZero() {
-		w.add("last_seen < $?", q.SeenBefore)
+	if !q.DeadlineBefore.IsZero() {
+		w.add("deadline < $?", q.DeadlineBefore)
 	}
-	if !q.SeenSince.IsZero() {
-		w.add("last_seen >= $?", q.SeenSince)
+	if !q.DeadlineFrom.IsZero() {
+		w.add("deadline >= $?", q.DeadlineFrom)
 	}
 	sql := `SELECT ` + proxyColumns + ` FROM proxies WHERE ` + w.String() + ` ORDER BY name` + w.limit(q.Limit)
 

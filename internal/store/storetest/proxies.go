@@ -311,8 +311,9 @@ func testListProxiesFiltersAndPages(t *testing.T, s store.Store) {
 		{"prefix", store.ProxyQuery{NamePrefix: "web-"}, "[web-1 web-2 web-3]"},
 		{"prefix is literal, not a pattern", store.ProxyQuery{NamePrefix: "w_b%"}, "[]"},
 		{"after cursor with limit", store.ProxyQuery{After: "db-1", Limit: 2}, "[web-1 web-2]"},
-		{"seen before", store.ProxyQuery{SeenBefore: t0.Add(2 * time.Minute)}, "[db-1 web-2]"},
-		{"seen since", store.ProxyQuery{SeenSince: t0.Add(2 * time.Minute)}, "[web-1 web-3]"},
+		// Deadlines: last heartbeat + 80 s (the tenant's timeout).
+		{"deadline before", store.ProxyQuery{DeadlineBefore: t0.Add(2*time.Minute + 80*time.Second)}, "[db-1 web-2]"},
+		{"deadline from", store.ProxyQuery{DeadlineFrom: t0.Add(2*time.Minute + 80*time.Second)}, "[web-1 web-3]"},
 	}
 	for _, tc := range cases {
 		ps, err := s.ListProxies(context.Background(), "acme", tc.q)
@@ -322,6 +323,15 @@ func testListProxiesFiltersAndPages(t *testing.T, s store.Store) {
 		if got := fmt.Sprint(names(ps)); got != tc.want {
 			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
 		}
+	}
+	// A proxy's own timeout moves its deadline, and the filters follow.
+	if _, err := s.SetOfflineAfter(context.Background(), "acme", "web-3", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(3*time.Minute + 20*time.Second) // web-3: last seen t0+3m, own timeout 10 s
+	ps, err := s.ListProxies(context.Background(), "acme", store.ProxyQuery{DeadlineBefore: at})
+	if err != nil || fmt.Sprint(names(ps)) != "[db-1 web-2 web-3]" {
+		t.Fatalf("deadline before %v after web-3's timeout became 10 s: %v, %v; want [db-1 web-2 web-3]", at, names(ps), err)
 	}
 }
 
