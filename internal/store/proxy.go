@@ -61,9 +61,9 @@ type HeartbeatResult struct {
 // ProxyQuery selects proxies of one tenant. The zero value selects all of
 // them, sorted by name.
 type ProxyQuery struct {
-	NamePrefix string    // only names starting with this
-	After      string    // only names sorted after this (keyset cursor)
-	Limit      int       // at most this many; 0 means no limit
+	NamePrefix string // only names starting with this
+	After      string // only names sorted after this (keyset cursor)
+	Limit      int    // at most this many; 0 means no limit
 	// DeadlineBefore: only proxies whose deadline is before this (offline
 	// at this time: each proxy's own timeout counts).
 	DeadlineBefore time.Time
