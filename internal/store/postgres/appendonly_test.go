@@ -30,19 +30,28 @@ var auditMutations = []string{
 	`TRUNCATE webhook_deliveries`,
 }
 
-// tryInTenant runs sql in acme's scope, rolled back, and returns its error.
-func tryInTenant(conn *pgx.Conn, sql string) error {
+// tryInScope runs sql in a transaction with the scope setting (e.g.
+// proxyhub.tenant) set to value, and commits when it succeeds; it returns
+// the first error.
+func tryInScope(conn *pgx.Conn, setting, value, sql string) error {
 	ctx := context.Background()
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT set_config('proxyhub.tenant', 'acme', true)`); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT set_config($1, $2, true)`, setting, value); err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, sql)
-	return err
+	if _, err = tx.Exec(ctx, sql); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// tryInTenant runs sql in acme's scope.
+func tryInTenant(conn *pgx.Conn, sql string) error {
+	return tryInScope(conn, "proxyhub.tenant", "acme", sql)
 }
 
 func TestAudit_StoreRoleCannotRewriteHistory(t *testing.T) {
@@ -115,21 +124,7 @@ func TestRetention_ScopeDeletesOnlyRowsOlderThanADay(t *testing.T) {
 	mustRecord(t, s, hb("acme", "edge-1", "192.0.2.2", old.Add(time.Minute)))                        // old change
 	mustRecord(t, s, hb("acme", "edge-1", "192.0.2.3", time.Now().UTC().Truncate(time.Microsecond))) // young change
 	conn := connect(t, url)
-	ctx := context.Background()
-	try := func(sql string) error {
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback(ctx)
-		if _, err := tx.Exec(ctx, `SELECT set_config('proxyhub.scope', 'retention', true)`); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
-	}
+	try := func(sql string) error { return tryInScope(conn, "proxyhub.scope", "retention", sql) }
 	for _, sql := range []string{
 		`DELETE FROM ip_changes`,
 		`DELETE FROM events`,
