@@ -97,7 +97,7 @@ func addRoutes(api huma.API, h *handlers) {
 	huma.Register(api, op("list-tokens", http.MethodGet, "/v1/tenants/{tenant}/tokens", "List heartbeat tokens",
 		"The tenant's tokens without their secrets, revoked ones included.", tagTokens, authz.TokenList, scopePath), h.listTokens)
 	huma.Register(api, op("revoke-token", http.MethodDelete, "/v1/tenants/{tenant}/tokens/{id}", "Revoke a heartbeat token",
-		"The token fails from its next request on.", tagTokens, authz.TokenRevoke, scopePath), h.revokeToken)
+		"Every heartbeat with it that reaches the database after the revocation is refused (401), on every hub; other hubs stop accepting it for reads within moments (their caches are told).", tagTokens, authz.TokenRevoke, scopePath), h.revokeToken)
 
 	// Admin API credentials.
 	huma.Register(api, created(op("create-credential", http.MethodPost, "/v1/tenants/{tenant}/credentials", "Create an admin API credential",

@@ -42,6 +42,9 @@ func (s *Store) start() {
 	for range s.opts.Writers {
 		go s.writer()
 	}
+	if s.tokens != nil {
+		s.wg.Go(s.watchTokenRevocations)
+	}
 }
 
 // enqueue hands p to the batcher, unless the store is closed or ctx ends

@@ -13,7 +13,9 @@ package postgres
 //
 // beatSQL first checks that each heartbeat's token (if it names one) is
 // still live: not revoked, not expired at the heartbeat's time, in this
-// tenant. Heartbeats whose token is not are refused (tagged rows) and touch
+// tenant, as of the statement's snapshot (a revocation that commits while
+// the statement runs does not stop it: those heartbeats arrived before).
+// Heartbeats whose token is not live are refused (tagged rows) and touch
 // nothing; this is what makes the token cache (tokencache.go) safe. Then one
 // UPDATE applies the others to their proxies' rows (last_seen, the deadline
 // from the row's own timeout, state online) and keeps each row's previous

@@ -43,7 +43,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, erro
 	if t, ok := s.tokens.get(hash); ok {
 		return t, nil
 	}
-	read := time.Now()
+	gen, read := s.tokens.generation(), time.Now()
 	var t store.Token
 	err := s.inScope(ctx, tokenHashScope(hash), "postgres: token by hash", func(b *pgx.Batch) {
 		b.Queue(`SELECT `+tokenColumns+` FROM heartbeat_tokens WHERE hash = $1`, hash).QueryRow(func(row pgx.Row) (err error) {
@@ -52,7 +52,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, erro
 		})
 	})
 	if err == nil {
-		s.tokens.put(t, read)
+		s.tokens.put(t, read, gen)
 	}
 	return t, err
 }
@@ -69,6 +69,8 @@ func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Ti
 	return s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: revoke token %q", id), func(b *pgx.Batch) {
 		b.Queue(`UPDATE heartbeat_tokens SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND id = $2`,
 			tenantID, id, at).Exec(affectedOne)
+		// Every hub's token cache forgets it (tokencache.go), at commit.
+		b.Queue(`SELECT pg_notify('`+tokensChannel+`', $1 || '/' || $2)`, tenantID, id).Exec(ignoreTag)
 	})
 }
 

@@ -11,15 +11,15 @@ import (
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
-// TestTokenCache_RevocationOnAnotherHubIsExactForWrites: hub A has the
-// token in its cache; hub B revokes it. Hub A's very next heartbeat with it
+// TestTokenCache_WritesAreCheckedEvenWhenTheCacheIsStale: hub A has the
+// token in its cache; the token is revoked behind its back (directly in the
+// database, so no notification tells hub A). Hub A's next heartbeat with it
 // is refused (ErrTokenRevoked) and writes nothing, and from then on hub A's
 // lookups see the revocation.
-func TestTokenCache_RevocationOnAnotherHubIsExactForWrites(t *testing.T) {
+func TestTokenCache_WritesAreCheckedEvenWhenTheCacheIsStale(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
 	a := open(t, url, postgres.Options{TokenCacheTTL: time.Hour})
-	b := open(t, url, postgres.Options{TokenCacheTTL: time.Hour})
 	mustCreateTenants(t, a, "acme")
 	ctx := context.Background()
 	if err := a.CreateToken(ctx, store.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
@@ -32,7 +32,8 @@ func TestTokenCache_RevocationOnAnotherHubIsExactForWrites(t *testing.T) {
 	h.TokenID = "tok_1"
 	mustRecord(t, a, h)
 
-	if err := b.RevokeToken(ctx, "acme", "tok_1", t0.Add(time.Second)); err != nil {
+	admin := connect(t, pgtest.AdminURL(t, url))
+	if _, err := admin.Exec(ctx, `UPDATE heartbeat_tokens SET revoked_at = $1 WHERE id = 'tok_1'`, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	// Hub A's cache still holds the live token: authentication would pass.
@@ -43,7 +44,7 @@ func TestTokenCache_RevocationOnAnotherHubIsExactForWrites(t *testing.T) {
 		h := hb("acme", name, "198.51.100.7", t0.Add(time.Minute))
 		h.TokenID = "tok_1"
 		if _, err := a.RecordHeartbeat(ctx, h); !errors.Is(err, store.ErrTokenRevoked) {
-			t.Fatalf("heartbeat of %s on hub A after hub B revoked its token: %v, want ErrTokenRevoked", name, err)
+			t.Fatalf("heartbeat of %s with the revoked token: %v, want ErrTokenRevoked", name, err)
 		}
 	}
 	p, err := a.GetProxy(ctx, "acme", "edge-1")
@@ -59,6 +60,41 @@ func TestTokenCache_RevocationOnAnotherHubIsExactForWrites(t *testing.T) {
 	// The refusal dropped the stale entry: lookups now see the revocation.
 	if tok, err := a.TokenByHash(ctx, "hash-1"); err != nil || tok.RevokedAt.IsZero() {
 		t.Fatalf("hub A's lookup after the refusal: %+v, %v; want the token revoked", tok, err)
+	}
+}
+
+// TestTokenCache_RevocationOnAnotherHubReachesTheCache: hub B revokes a
+// token that hub A has cached; hub A's lookups see the revocation as soon
+// as the notification arrives, without any heartbeat.
+func TestTokenCache_RevocationOnAnotherHubReachesTheCache(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	a := open(t, url, postgres.Options{TokenCacheTTL: time.Hour})
+	b := open(t, url, postgres.Options{TokenCacheTTL: time.Hour})
+	mustCreateTenants(t, a, "acme")
+	ctx := context.Background()
+	if err := a.CreateToken(ctx, store.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := a.TokenByHash(ctx, "hash-1"); err != nil || !tok.RevokedAt.IsZero() {
+		t.Fatalf("lookup on hub A: %+v, %v", tok, err)
+	}
+	if err := b.RevokeToken(ctx, "acme", "tok_1", t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tok, err := a.TokenByHash(ctx, "hash-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tok.RevokedAt.IsZero() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("hub A still authenticates the token 5 s after hub B revoked it")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -29,6 +29,20 @@ const (
 // once for every tenant, and watchers look for new events as they would
 // after a notification.
 func (s *Store) WatchEvents(ctx context.Context, fn func(tenantID string)) error {
+	return s.listenLoop(ctx, "proxyhub-watch", eventsChannel, func(ctx context.Context, first bool) {
+		if !first {
+			s.wakeAll(ctx, fn)
+		}
+	}, fn)
+}
+
+// listenLoop LISTENs to channel on a dedicated connection (application
+// name app) and calls fn with each notification's payload, until ctx ends
+// (it returns nil) or the store is closed (errClosed). connected runs
+// after each connection is subscribed (first: the first time), before any
+// notification: what to do about notifications that may have been missed.
+// A failed connection is replaced, with backoff.
+func (s *Store) listenLoop(ctx context.Context, app, channel string, connected func(ctx context.Context, first bool), fn func(string)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { // the store's Close ends the watch; cancel ends this
@@ -39,14 +53,12 @@ func (s *Store) WatchEvents(ctx context.Context, fn func(tenantID string)) error
 		}
 	}()
 	backoff := watchBackoffMin
-	for reconnect := false; ; reconnect = true {
-		conn, err := s.listen(ctx)
+	for first := true; ; first = false {
+		conn, err := s.listen(ctx, app, channel)
 		if err == nil {
-			if reconnect {
-				s.wakeAll(ctx, fn)
-			}
+			connected(ctx, first)
 			start := time.Now()
-			err = waitNotifications(ctx, conn, fn)
+			err = waitNotifications(ctx, conn, channel, fn)
 			closeConn(conn)
 			if time.Since(start) >= watchBackoffMax {
 				backoff = watchBackoffMin
@@ -58,7 +70,7 @@ func (s *Store) WatchEvents(ctx context.Context, fn func(tenantID string)) error
 			}
 			return nil
 		}
-		s.log.Warn("postgres: event watch connection failed; reconnecting", "err", err, "in", backoff)
+		s.log.Warn("postgres: LISTEN connection failed; reconnecting", "channel", channel, "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			continue // reported at the top of the next turn
@@ -68,28 +80,28 @@ func (s *Store) WatchEvents(ctx context.Context, fn func(tenantID string)) error
 	}
 }
 
-// listen opens a dedicated connection and subscribes it to eventsChannel.
-func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := s.dedicatedConn(ctx, "proxyhub-watch")
+// listen opens a dedicated connection and subscribes it to channel.
+func (s *Store) listen(ctx context.Context, app, channel string) (*pgx.Conn, error) {
+	conn, err := s.dedicatedConn(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		closeConn(conn)
 		return nil, err
 	}
 	return conn, nil
 }
 
-// waitNotifications calls fn for each notification on conn until ctx ends
-// or the connection fails.
-func waitNotifications(ctx context.Context, conn *pgx.Conn, fn func(string)) error {
+// waitNotifications calls fn for each notification of channel on conn
+// until ctx ends or the connection fails.
+func waitNotifications(ctx context.Context, conn *pgx.Conn, channel string, fn func(string)) error {
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		if n.Channel == eventsChannel && n.Payload != "" {
+		if n.Channel == channel && n.Payload != "" {
 			fn(n.Payload)
 		}
 	}
