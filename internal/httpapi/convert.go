@@ -25,7 +25,7 @@ func proxyStatus(p hub.ProxyView) api.ProxyStatus {
 
 func proxyOut(p hub.ProxyView) api.Proxy {
 	return api.Proxy{ProxyStatus: proxyStatus(p), PeerIP: p.PeerIP.String(), Paused: p.Paused,
-		OfflineAfter: int(p.Timeout / time.Second), Deadline: api.NewTime(p.LastSeen.Add(p.Timeout))}
+		OfflineAfter: int(p.Timeout / time.Second), Deadline: api.NewTime(p.Deadline)}
 }
 
 func eventOut(e store.Event) api.Event {

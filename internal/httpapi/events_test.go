@@ -259,3 +259,33 @@ func TestProxyList_StatusFilterFollowsEachProxysTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyList_ResumedProxyIsOnlineInViewAndFilterAlike: a proxy resumed
+// after a long pause gets a fresh deadline (resumption + timeout); its
+// status and the status filters agree on it.
+func TestProxyList_ResumedProxyIsOnlineInViewAndFilterAlike(t *testing.T) {
+	th, tok := newAcme(t) // the tenant's timeout: 80 s
+	admin := th.jwt("acme", auth.RoleAdmin)
+	th.heartbeat(tok, "edge-1", "203.0.113.1:1", http.StatusOK)
+	patch := func(paused bool) map[string]any {
+		res := th.do(request{method: http.MethodPatch, target: "/v1/tenants/acme/proxies/edge-1", bearer: admin, body: map[string]any{"paused": paused}})
+		if res.code != 200 {
+			t.Fatalf("paused=%v: %d %s", paused, res.code, res.body)
+		}
+		return res.json(t)
+	}
+	patch(true)
+	th.clock.Advance(200 * time.Second)
+	if got := patch(false); got["status"] != "online" || got["deadline"] != "2026-11-28T09:04:40.000Z" {
+		t.Fatalf("resumed proxy: %v; want online until resumption + 80 s", got)
+	}
+	for query, want := range map[string]int{"?status=online": 1, "?status=offline": 0} {
+		ps := th.do(request{target: "/v1/tenants/acme/proxies" + query, bearer: admin}).json(t)["proxies"].([]any)
+		if len(ps) != want {
+			t.Fatalf("%s after the resumption: %v; want %d", query, ps, want)
+		}
+	}
+	if one := th.do(request{target: "/v1/tenants/acme/proxies/edge-1", bearer: admin}).json(t); one["status"] != "online" {
+		t.Fatalf("GET the resumed proxy: %v", one)
+	}
+}

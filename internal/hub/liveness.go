@@ -8,16 +8,6 @@ import (
 	"github.com/proxyhub/proxyhub/internal/store"
 )
 
-// StatusAt returns a proxy's liveness at time now: offline once more than
-// offlineAfter has passed since its last heartbeat (exactly offlineAfter
-// is still online).
-func StatusAt(p store.Proxy, now time.Time, offlineAfter time.Duration) Status {
-	if now.Sub(p.LastSeen) > offlineAfter {
-		return Offline
-	}
-	return Online
-}
-
 // OfflineAfter returns the tenant's offline timeout, or the hub's default
 // when the tenant has none set.
 func (s *Service) OfflineAfter(t store.Tenant) time.Duration {
@@ -27,14 +17,24 @@ func (s *Service) OfflineAfter(t store.Tenant) time.Duration {
 	return s.offlineAfter
 }
 
-// view returns p with its liveness at now under tenant t's settings: its
-// own timeout when it has one, else the tenant's.
+// view returns p with its liveness at now: offline once its deadline has
+// passed, exactly what the sweeper and the proxy list's status filter go
+// by. The deadline is the stored one (last heartbeat, or resumption after a
+// pause, plus its own timeout when it has one, else the tenant's); a proxy
+// without one gets last heartbeat + timeout.
 func (s *Service) view(p store.Proxy, t store.Tenant, now time.Time) ProxyView {
 	timeout := s.OfflineAfter(t)
 	if p.OfflineAfter > 0 {
 		timeout = p.OfflineAfter
 	}
-	return ProxyView{Proxy: p, Status: StatusAt(p, now, timeout), Timeout: timeout}
+	if p.Deadline.IsZero() {
+		p.Deadline = p.LastSeen.Add(timeout)
+	}
+	status := Online
+	if now.After(p.Deadline) {
+		status = Offline
+	}
+	return ProxyView{Proxy: p, Status: status, Timeout: timeout}
 }
 
 // ProxyView is a proxy with its liveness.
