@@ -226,8 +226,6 @@ func newClient(base string, conns int, timeout time.Duration) (*fasthttp.HostCli
 		WriteTimeout:        timeout,
 		MaxIdleConnDuration: 90 * time.Second,
 		MaxResponseBodySize: maxBody,
-		// Header names go out as written; answers are read as sent.
-		DisableHeaderNamesNormalizing: true,
 		Dial: func(addr string) (net.Conn, error) {
 			return (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).Dial("tcp", addr)
 		},
@@ -432,10 +430,10 @@ func (l *loader) beat(ctx context.Context, j job, buf *bytes.Buffer) {
 	t0 := time.Now()
 	err := l.client.DoTimeout(req, res, l.cfg.Timeout)
 	lat := time.Since(t0)
+	if ctx.Err() != nil {
+		return // stopped meanwhile: neither counted nor failed (fasthttp takes no context)
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return // stopped, not failed
-		}
 		st.requests.Add(1)
 		st.net.Add(1)
 		l.finished(false)
