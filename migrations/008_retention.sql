@@ -6,10 +6,13 @@
 --
 --   - the transaction is in the 'retention' scope (proxyhub.scope), which
 --     only the store's PruneHistory sets, on the hub that leads retention;
---   - the row is older than one day by the database's own clock.
+--   - the row's time (its at, as recorded) is more than a day before the
+--     database's now().
 --
--- So no setting, bug or stolen connection of the application can remove
--- records of the last day, nor change any record. DELETE is granted back
+-- So no setting, bug or stolen connection of the application can remove a
+-- record whose time is within the last day, nor change any record. (at is
+-- the application's time of the fact: a heartbeat's arrival, an offline
+-- flip's deadline; retention, like every audit query, goes by it.) DELETE is granted back
 -- to the owner for this path (the triggers are the lock that remains).
 --
 -- BRIN indexes on at let a prune find old rows without an index on the
