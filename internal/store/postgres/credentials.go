@@ -38,7 +38,8 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 
 // TokenByHash implements store.CredentialStore, in a scope that can see
 // only the token with this hash.
-// Tokens found are cached (tokencache.go).
+// Tokens found are cached (tokencache.go); a cached token's LastUsedAt
+// may be up to Options.TokenCacheTTL old (ListTokens reads it fresh).
 func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, error) {
 	if t, ok := s.tokens.get(hash); ok {
 		return t, nil

@@ -37,3 +37,15 @@ const (
 	BeatSQL    = beatSQL
 	PlannerSQL = plannerSQL
 )
+
+// WaitTokenWatchForTest waits until the store listens to token revocations
+// (its first connection empties the token cache, which would race a test
+// that fills it).
+func (s *Store) WaitTokenWatchForTest(ctx context.Context) error {
+	select {
+	case <-s.tokenWatchReady:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

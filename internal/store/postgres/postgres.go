@@ -129,7 +129,8 @@ type Store struct {
 	log  *slog.Logger
 	opts Options
 
-	tokens *tokenCache // nil: none
+	tokens          *tokenCache   // nil: none
+	tokenWatchReady chan struct{} // closed once revocations are being listened to
 
 	mu     sync.RWMutex // guards closed and sends on queue
 	closed bool
@@ -202,14 +203,15 @@ func newStore(pool *pgxpool.Pool, opts Options) *Store {
 	}
 	opts.TokenCacheTTL = cmp.Or(max(opts.TokenCacheTTL, 0), DefaultTokenCacheTTL)
 	return &Store{
-		pool:    pool,
-		tokens:  newTokenCache(opts.TokenCacheSize, opts.TokenCacheTTL),
-		log:     opts.Logger,
-		opts:    opts,
-		queue:   make(chan *pending, opts.BatchMax),
-		work:    make(chan []*pending),
-		done:    make(chan struct{}),
-		leaders: map[string]*leadership{},
+		pool:            pool,
+		tokens:          newTokenCache(opts.TokenCacheSize, opts.TokenCacheTTL),
+		tokenWatchReady: make(chan struct{}),
+		log:             opts.Logger,
+		opts:            opts,
+		queue:           make(chan *pending, opts.BatchMax),
+		work:            make(chan []*pending),
+		done:            make(chan struct{}),
+		leaders:         map[string]*leadership{},
 	}
 }
 

@@ -154,7 +154,12 @@ const tokensChannel = "proxyhub_tokens"
 // there is a cache.
 func (s *Store) watchTokenRevocations() {
 	_ = s.listenLoop(context.Background(), "proxyhub-tokens", tokensChannel,
-		func(context.Context, bool) { s.tokens.purge() },
+		func(_ context.Context, first bool) {
+			s.tokens.purge()
+			if first {
+				close(s.tokenWatchReady)
+			}
+		},
 		func(payload string) {
 			if tenant, id, ok := strings.Cut(payload, "/"); ok {
 				s.tokens.drop(tenant, id)

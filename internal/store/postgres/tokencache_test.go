@@ -22,6 +22,7 @@ func TestTokenCache_WritesAreCheckedEvenWhenTheCacheIsStale(t *testing.T) {
 	a := open(t, url, postgres.Options{TokenCacheTTL: time.Hour})
 	mustCreateTenants(t, a, "acme")
 	ctx := context.Background()
+	waitTokenWatch(t, a)
 	if err := a.CreateToken(ctx, store.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +74,8 @@ func TestTokenCache_RevocationOnAnotherHubReachesTheCache(t *testing.T) {
 	b := open(t, url, postgres.Options{TokenCacheTTL: time.Hour})
 	mustCreateTenants(t, a, "acme")
 	ctx := context.Background()
+	waitTokenWatch(t, a)
+	waitTokenWatch(t, b)
 	if err := a.CreateToken(ctx, store.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +108,7 @@ func TestTokenCache_RevokeOnThisHubDropsTheEntry(t *testing.T) {
 	s := open(t, pgtest.URL(t), postgres.Options{TokenCacheTTL: time.Hour})
 	mustCreateTenants(t, s, "acme")
 	ctx := context.Background()
+	waitTokenWatch(t, s)
 	if err := s.CreateToken(ctx, store.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -116,5 +120,16 @@ func TestTokenCache_RevokeOnThisHubDropsTheEntry(t *testing.T) {
 	}
 	if tok, err := s.TokenByHash(ctx, "hash-1"); err != nil || !tok.RevokedAt.Equal(t0.Add(time.Second)) {
 		t.Fatalf("lookup after revoking on the same hub: %+v, %v; want revoked at %v", tok, err, t0.Add(time.Second))
+	}
+}
+
+// waitTokenWatch waits until s listens to revocations: its first
+// connection empties the cache, which would race the tests' lookups.
+func waitTokenWatch(t *testing.T, s *postgres.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitTokenWatchForTest(ctx); err != nil {
+		t.Fatalf("the store does not listen to token revocations: %v", err)
 	}
 }
