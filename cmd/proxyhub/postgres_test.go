@@ -106,14 +106,24 @@ func TestPostgres_RestartKeepsEverything(t *testing.T) {
 	}
 }
 
-func TestPostgres_TwoHubsRecordEveryChangeOnceInOrder(t *testing.T) {
-	p := newPGHub(t)
-	a, _ := p.start()
-	b, _ := p.start()
-	platform := p.jwt("--role", "platform")
-	call(t, http.MethodPost, a+"/v1/tenants", platform, `{"id":"acme"}`)
+// twoHubs starts two hubs on one database, creates tenant acme through
+// the first and a heartbeat token through the second, and returns the hubs'
+// base URLs, a platform JWT, the token and its id.
+func twoHubs(t *testing.T) (p *pgHub, a, b, platform, token, tokenID string) {
+	t.Helper()
+	p = newPGHub(t)
+	a, _ = p.start()
+	b, _ = p.start()
+	platform = p.jwt("--role", "platform")
+	if code, body := call(t, http.MethodPost, a+"/v1/tenants", platform, `{"id":"acme"}`); code != http.StatusCreated {
+		t.Fatalf("create tenant: %d %v", code, body)
+	}
 	_, tok := call(t, http.MethodPost, b+"/v1/tenants/acme/tokens", platform, `{"label":"cron"}`)
-	token := tok["token"].(string)
+	return p, a, b, platform, tok["token"].(string), tok["id"].(string)
+}
+
+func TestPostgres_TwoHubsRecordEveryChangeOnceInOrder(t *testing.T) {
+	p, a, b, _, token, _ := twoHubs(t)
 	const rounds = 40
 	acked := 0
 	for i := range rounds {
@@ -184,13 +194,7 @@ func TestPostgres_SweeperHandoverFlipsEachProxyOnce(t *testing.T) {
 // with it through hub A answers 401 like any invalid credential and
 // changes nothing.
 func TestPostgres_TokenRevokedOnOneHubIsRefusedByTheOther(t *testing.T) {
-	p := newPGHub(t)
-	a, _ := p.start()
-	b, _ := p.start()
-	platform := p.jwt("--role", "platform")
-	call(t, http.MethodPost, a+"/v1/tenants", platform, `{"id":"acme"}`)
-	_, tok := call(t, http.MethodPost, a+"/v1/tenants/acme/tokens", platform, `{"label":"cron"}`)
-	token, id := tok["token"].(string), tok["id"].(string)
+	_, a, b, platform, token, id := twoHubs(t)
 	heartbeatAs(t, a, token, "edge-1", "203.0.113.1")
 
 	if code, body := call(t, http.MethodDelete, b+"/v1/tenants/acme/tokens/"+id, platform, ""); code != http.StatusNoContent {
