@@ -62,12 +62,7 @@ func (s *Store) PruneHistory(ctx context.Context, before time.Time, maxRows int)
 		tenants = append(tenants, t)
 	}
 	s.mu.RUnlock()
-	left := [4]int{maxRows, maxRows, maxRows, maxRows} // per kind, across tenants
-	take := func(kind, n int) {
-		if maxRows > 0 {
-			left[kind] -= n
-		}
-	}
+	left := [4]int{maxRows, maxRows, maxRows, maxRows} // per kind, across tenants; <= 0 without a limit: all
 	var total int64
 	for _, t := range tenants {
 		t.mu.Lock()
@@ -83,7 +78,7 @@ func (s *Store) PruneHistory(ctx context.Context, before time.Time, maxRows int)
 				continue
 			}
 			n := prune(left[kind])
-			take(kind, n)
+			left[kind] -= n
 			total += int64(n)
 		}
 		t.mu.Unlock()
