@@ -20,6 +20,13 @@ type Token struct {
 	RevokedAt    time.Time // zero: active
 }
 
+// LiveAt reports whether the token may authenticate a heartbeat at time at:
+// not revoked, and not expired by then. (The PostgreSQL store's batch
+// statement applies the same rule in SQL.)
+func (t *Token) LiveAt(at time.Time) bool {
+	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || at.Before(t.ExpiresAt))
+}
+
 // Credential is an admin API client (OAuth2 client credentials). Only the
 // hash of its secret is kept.
 type Credential struct {

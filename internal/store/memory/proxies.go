@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/proxyhub/proxyhub/internal/store"
 )
@@ -22,7 +21,7 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 	var tok *store.Token
 	if hb.TokenID != "" {
 		tok = t.tokenByID[hb.TokenID]
-		if !tokenLive(tok, hb.At) {
+		if tok == nil || !tok.LiveAt(hb.At) {
 			return store.HeartbeatResult{}, fmt.Errorf("token %q: %w", hb.TokenID, store.ErrTokenRevoked)
 		}
 	}
@@ -69,12 +68,6 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 	}
 	res.Proxy = p.view(hb.TenantID)
 	return res, nil
-}
-
-// tokenLive reports whether tok exists, is not revoked and has not expired
-// at the time at.
-func tokenLive(tok *store.Token, at time.Time) bool {
-	return tok != nil && tok.RevokedAt.IsZero() && (tok.ExpiresAt.IsZero() || at.Before(tok.ExpiresAt))
 }
 
 // ListProxies implements store.ProxyStore.

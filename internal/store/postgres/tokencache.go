@@ -53,7 +53,6 @@ type tokenCache struct {
 	lru   *lru.Cache[string, cachedToken] // by hash
 	byID  map[tokenKey]string             // hash of each cached token
 	gen   uint64                          // counts drops and purges
-	clock func() time.Time
 }
 
 // tokenKey names a token: ids are unique within a tenant.
@@ -72,7 +71,7 @@ func newTokenCache(size int, ttl time.Duration) *tokenCache {
 	if size <= 0 || ttl <= 0 {
 		return nil
 	}
-	c := &tokenCache{ttl: ttl, byID: map[tokenKey]string{}, clock: time.Now}
+	c := &tokenCache{ttl: ttl, byID: map[tokenKey]string{}}
 	// The eviction callback runs inside the cache's own lock, from Add and
 	// Remove, which are only called with c.mu held.
 	c.lru, _ = lru.NewWithEvict(size, func(hash string, v cachedToken) {
@@ -87,7 +86,7 @@ func (c *tokenCache) get(hash string) (store.Token, bool) {
 		return store.Token{}, false
 	}
 	v, ok := c.lru.Get(hash)
-	if !ok || c.clock().Sub(v.read) >= c.ttl {
+	if !ok || time.Since(v.read) >= c.ttl {
 		return store.Token{}, false
 	}
 	return cloneToken(v.tok), true
