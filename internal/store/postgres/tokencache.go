@@ -48,11 +48,11 @@ import (
 // Unknown hashes are never cached: failed authentications are rate-limited
 // per client address before the lookup instead.
 type tokenCache struct {
-	ttl   time.Duration
-	mu    sync.Mutex                      // guards byID and gen; held around every change of lru
-	lru   *lru.Cache[string, cachedToken] // by hash
-	byID  map[tokenKey]string             // hash of each cached token
-	gen   uint64                          // counts drops and purges
+	ttl  time.Duration
+	mu   sync.Mutex                      // guards byID and gen; held around every change of lru
+	lru  *lru.Cache[string, cachedToken] // by hash
+	byID map[tokenKey]string             // hash of each cached token
+	gen  uint64                          // counts drops and purges
 }
 
 // tokenKey names a token: ids are unique within a tenant.
