@@ -45,13 +45,11 @@ start_hub() {
       -c "DROP DATABASE IF EXISTS proxyhub_bench" -c "CREATE DATABASE proxyhub_bench OWNER proxyhub_bench"
     export PROXYHUB_DATABASE_URL=${admin%/*}/proxyhub_bench
     PROXYHUB_DATABASE_URL=$(sed -E 's#//[^@/]*@#//proxyhub_bench@#' <<<"$PROXYHUB_DATABASE_URL")
-    "$ph" serve >"$work/hub.log" 2>&1 &
-    hub_pid=$!
   else
     unset PROXYHUB_DATABASE_URL
-    "$ph" serve >"$work/hub.log" 2>&1 &
-    hub_pid=$!
   fi
+  "$ph" serve >"$work/hub.log" 2>&1 &
+  hub_pid=$!
   for _ in $(seq 50); do curl -fs "$hub/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   export PROXYHUB_LOADTEST_JWT
   PROXYHUB_LOADTEST_JWT=$("$ph" jwt --role platform)
