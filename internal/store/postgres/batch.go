@@ -35,7 +35,8 @@ type outcome struct {
 // deadlock or serialization conflict is run again.
 const maxBatchAttempts = 3
 
-// start starts the batcher and the writers; Close stops them.
+// start starts the batcher, the writers and (with a token cache) the
+// token-revocation watch; Close stops them.
 func (s *Store) start() {
 	s.wg.Add(1 + s.opts.Writers)
 	go s.batcher()
