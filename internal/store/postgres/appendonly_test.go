@@ -56,9 +56,7 @@ func tryInTenant(conn *pgx.Conn, sql string) error {
 
 func TestAudit_StoreRoleCannotRewriteHistory(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	s := open(t, url, postgres.Options{})
-	seed(t, s)
+	url, s := seeded(t)
 	conn := connect(t, url)
 	for _, sql := range auditMutations {
 		err := tryInTenant(conn, sql)
@@ -74,9 +72,7 @@ func TestAudit_StoreRoleCannotRewriteHistory(t *testing.T) {
 
 func TestAudit_TriggerRefusesEvenTheAdministrator(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	s := open(t, url, postgres.Options{})
-	seed(t, s)
+	url, _ := seeded(t)
 	admin := connect(t, pgtest.AdminURL(t, url))
 	for _, sql := range auditMutations {
 		err := tryInTenant(admin, sql)
@@ -96,9 +92,7 @@ func TestAudit_TriggerRefusesEvenTheAdministrator(t *testing.T) {
 // log allows is its webhook's.
 func TestAudit_DeletingAWebhookDeletesItsLog(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	s := open(t, url, postgres.Options{})
-	seed(t, s)
+	url, s := seeded(t)
 	if err := s.DeleteWebhook(context.Background(), "acme", "wh_acme"); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/proxyhub/proxyhub/internal/pgtest"
 	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/store/postgres"
 	"github.com/proxyhub/proxyhub/internal/store/storetest"
 )
 
@@ -85,6 +87,16 @@ type seedStore interface {
 // seed gives tenants acme and globex a proxy with one IP change each, a
 // token, a credential, a denied record, a webhook with one delivery, and so
 // three events (registered, ip_changed, denied): seedRows per table.
+// seeded opens a store on a new test database with seed's records, and
+// returns the database's URL and the store.
+func seeded(t *testing.T) (string, *postgres.Store) {
+	t.Helper()
+	url := pgtest.URL(t)
+	s := open(t, url, postgres.Options{})
+	seed(t, s)
+	return url, s
+}
+
 func seed(t testing.TB, s seedStore) {
 	t.Helper()
 	ctx := context.Background()

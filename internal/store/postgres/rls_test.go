@@ -59,9 +59,7 @@ func TestRLS_StoreRoleIsSubjectToRowLevelSecurity(t *testing.T) {
 
 func TestRLS_UnscopedConnectionSeesNothing(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	s := open(t, url, postgres.Options{})
-	seed(t, s)
+	url, _ := seeded(t)
 
 	// The store's own role, on a connection that set no scope.
 	conn := connect(t, url)
@@ -84,9 +82,7 @@ func TestRLS_UnscopedConnectionSeesNothing(t *testing.T) {
 
 func TestRLS_TenantScopeSeesOnlyItsTenant(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	s := open(t, url, postgres.Options{})
-	seed(t, s)
+	url, _ := seeded(t)
 	conn := connect(t, url)
 	ctx := context.Background()
 
@@ -123,9 +119,7 @@ func TestRLS_TenantScopeSeesOnlyItsTenant(t *testing.T) {
 
 func TestRLS_LookupScopesSeeOneRecord(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	s := open(t, url, postgres.Options{})
-	seed(t, s)
+	url, _ := seeded(t)
 	conn := connect(t, url)
 	ctx := context.Background()
 	cases := []struct{ setting, value, table string }{
@@ -240,9 +234,7 @@ func isRLSViolation(err error) bool {
 // offline ones, append only offline events, and sees no other table.
 func TestRLS_SweeperScopeFlipsOnlineProxiesAndNothingElse(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	s := open(t, url, postgres.Options{})
-	seed(t, s)
+	url, s := seeded(t)
 	if _, err := s.SetPaused(context.Background(), "globex", "edge-1", true, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -288,9 +280,7 @@ func TestRLS_SweeperScopeFlipsOnlineProxiesAndNothingElse(t *testing.T) {
 // reads every webhook and event and writes nothing.
 func TestRLS_DispatcherScopeReadsWebhooksAndEventsOnly(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	s := open(t, url, postgres.Options{})
-	seed(t, s)
+	url, _ := seeded(t)
 	conn := connect(t, url)
 	inScopeRolledBack(t, conn, "proxyhub.scope", "dispatcher", func(tx pgx.Tx) {
 		for table, n := range countRows(t, tx) {
