@@ -127,42 +127,20 @@ func TestAuthorize_CacheKeyHoldsEveryInput(t *testing.T) {
 	base := e.authzKey(ctx, p, a, r)
 
 	differ := map[string]authorizeKey{}
-	{
-		p := p
-		p.Kind = auth.KindAdmin
-		differ["kind"] = e.authzKey(ctx, p, a, r)
-	}
-	{
-		p := p
-		p.TenantID = "globex"
-		differ["tenant"] = e.authzKey(ctx, p, a, r)
-	}
-	{
-		p := p
-		p.Role = auth.RoleOwner
-		differ["role"] = e.authzKey(ctx, p, a, r)
-	}
-	{
-		p := p
-		p.Proxy = "proxy002"
-		differ["bound proxy"] = e.authzKey(ctx, p, a, r)
+	for name, change := range map[string]func(*auth.Principal, *authz.Resource){
+		"kind":            func(p *auth.Principal, _ *authz.Resource) { p.Kind = auth.KindAdmin },
+		"tenant":          func(p *auth.Principal, _ *authz.Resource) { p.TenantID = "globex" },
+		"role":            func(p *auth.Principal, _ *authz.Resource) { p.Role = auth.RoleOwner },
+		"bound proxy":     func(p *auth.Principal, _ *authz.Resource) { p.Proxy = "proxy002" },
+		"resource tenant": func(_ *auth.Principal, r *authz.Resource) { r.TenantID = "globex" },
+		"grant role":      func(_ *auth.Principal, r *authz.Resource) { r.GrantRole = auth.RoleViewer },
+		"resource proxy":  func(_ *auth.Principal, r *authz.Resource) { r.Proxy = "proxy002" },
+	} {
+		p, r := p, r
+		change(&p, &r)
+		differ[name] = e.authzKey(ctx, p, a, r)
 	}
 	differ["action"] = e.authzKey(ctx, p, authz.StatusRead, r)
-	{
-		r := r
-		r.TenantID = "globex"
-		differ["resource tenant"] = e.authzKey(ctx, p, a, r)
-	}
-	{
-		r := r
-		r.GrantRole = auth.RoleViewer
-		differ["grant role"] = e.authzKey(ctx, p, a, r)
-	}
-	{
-		r := r
-		r.Proxy = "proxy002"
-		differ["resource proxy"] = e.authzKey(ctx, p, a, r)
-	}
 	// The client IP matters to admin principals (the admin allowlist), not
 	// to heartbeat tokens.
 	admin := p
