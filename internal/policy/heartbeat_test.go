@@ -145,54 +145,71 @@ func TestHeartbeat_DataUpdatesApplyWithoutRePreparing(t *testing.T) {
 	}
 }
 
-func TestHeartbeat_CacheIsClearedByEveryUpdate(t *testing.T) {
-	e := newEngine(t)
-	ctx := t.Context()
-	// acme has an allowlist, so each address is a decision of its own.
-	if err := e.SetTenant(ctx, store.Tenant{ID: "acme", Allowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}); err != nil {
-		t.Fatal(err)
-	}
-	warm := func() {
-		t.Helper()
-		for _, ip := range []string{"192.0.2.1", "192.0.2.2", "2001:db8::1"} {
-			if _, err := e.Heartbeat(ctx, HeartbeatInput{TenantID: "acme", IP: netip.MustParseAddr(ip)}); err != nil {
+// TestDecisionCaches_ClearedByEveryUpdate: each of the engine's decision
+// caches (heartbeat source decisions, authorization) is emptied by every
+// kind of data update, and kept by an update that changes nothing.
+func TestDecisionCaches_ClearedByEveryUpdate(t *testing.T) {
+	ips := []string{"192.0.2.1", "192.0.2.2", "2001:db8::1"}
+	acme := store.Tenant{ID: "acme", Allowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}
+	for _, c := range []struct {
+		name   string
+		decide func(e *Engine, ip string) error
+		len    func(e *Engine) int
+	}{
+		{"heartbeat", func(e *Engine, ip string) error {
+			_, err := e.Heartbeat(t.Context(), HeartbeatInput{TenantID: "acme", IP: netip.MustParseAddr(ip)})
+			return err
+		}, func(e *Engine) int { return e.cache.len() }},
+		{"authorize", func(e *Engine, ip string) error {
+			_ = e.Authorize(fromIP(ip), ownerOf("acme"), authz.TenantRead, authz.Resource{TenantID: "acme"})
+			return nil
+		}, func(e *Engine) int { return e.authzCache.len() }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEngine(t)
+			ctx := t.Context()
+			// acme has an allowlist, so each address is a decision of its own.
+			if err := e.SetTenant(ctx, acme); err != nil {
 				t.Fatal(err)
 			}
-		}
-		if n := e.cache.len(); n != 3 {
-			t.Fatalf("cache holds %d decisions, want 3", n)
-		}
-	}
-	// In this order: RemoveTenant must find the tenant SetTenant stored
-	// (removing an unknown tenant changes nothing, see below).
-	updates := []struct {
-		name   string
-		update func() error
-	}{
-		{"SetTenant", func() error { return e.SetTenant(ctx, store.Tenant{ID: "other"}) }},
-		{"RemoveTenant", func() error { return e.RemoveTenant(ctx, "other") }},
-		{"LoadTenants", func() error {
-			return e.LoadTenants(ctx, []store.Tenant{{ID: "acme", Allowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}})
-		}},
-	}
-	for _, u := range updates {
-		name := u.name
-		warm()
-		if err := u.update(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if n := e.cache.len(); n != 0 {
-			t.Errorf("after %s the cache holds %d decisions, want 0", name, n)
-		}
-	}
-
-	// Removing an unknown tenant changes no data, so decisions stay valid.
-	warm()
-	if err := e.RemoveTenant(ctx, "nobody"); err != nil {
-		t.Fatal(err)
-	}
-	if n := e.cache.len(); n != 3 {
-		t.Errorf("after a no-op RemoveTenant the cache holds %d decisions, want 3", n)
+			warm := func() {
+				t.Helper()
+				for _, ip := range ips {
+					if err := c.decide(e, ip); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if n := c.len(e); n != 3 {
+					t.Fatalf("cache holds %d decisions, want 3", n)
+				}
+			}
+			// In this order: RemoveTenant must find the tenant SetTenant stored
+			// (removing an unknown tenant changes nothing, see below).
+			for _, u := range []struct {
+				name   string
+				update func() error
+			}{
+				{"SetTenant", func() error { return e.SetTenant(ctx, store.Tenant{ID: "other"}) }},
+				{"RemoveTenant", func() error { return e.RemoveTenant(ctx, "other") }},
+				{"LoadTenants", func() error { return e.LoadTenants(ctx, []store.Tenant{acme}) }},
+			} {
+				warm()
+				if err := u.update(); err != nil {
+					t.Fatalf("%s: %v", u.name, err)
+				}
+				if n := c.len(e); n != 0 {
+					t.Errorf("after %s the cache holds %d decisions, want 0", u.name, n)
+				}
+			}
+			// Removing an unknown tenant changes no data, so decisions stay valid.
+			warm()
+			if err := e.RemoveTenant(ctx, "nobody"); err != nil {
+				t.Fatal(err)
+			}
+			if n := c.len(e); n != 3 {
+				t.Errorf("after a no-op RemoveTenant the cache holds %d decisions, want 3", n)
+			}
+		})
 	}
 }
 
