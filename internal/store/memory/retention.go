@@ -56,12 +56,7 @@ func (s *Store) PruneHistory(ctx context.Context, before time.Time, maxRows int)
 	if err := store.CheckPruneBefore(before, time.Now()); err != nil {
 		return 0, err
 	}
-	s.mu.RLock()
-	tenants := make([]*tenant, 0, len(s.tenants))
-	for _, t := range s.tenants {
-		tenants = append(tenants, t)
-	}
-	s.mu.RUnlock()
+	tenants := s.allTenants()
 	left := [4]int{maxRows, maxRows, maxRows, maxRows} // per kind, across tenants; <= 0 without a limit: all
 	var total int64
 	for _, t := range tenants {

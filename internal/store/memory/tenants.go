@@ -40,17 +40,24 @@ func (s *Store) GetTenant(ctx context.Context, id string) (store.Tenant, error) 
 	return cloneTenant(t.rec), nil
 }
 
+// allTenants returns every tenant (in no order), for work across tenants
+// that then takes each one's own lock.
+func (s *Store) allTenants() []*tenant {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ts := make([]*tenant, 0, len(s.tenants))
+	for _, t := range s.tenants {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
 // ListTenants implements store.TenantStore.
 func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	ts := make([]*tenant, 0, len(s.tenants))
-	for _, t := range s.tenants {
-		ts = append(ts, t)
-	}
-	s.mu.RUnlock()
+	ts := s.allTenants()
 	out := make([]store.Tenant, len(ts))
 	for i, t := range ts {
 		t.mu.RLock()

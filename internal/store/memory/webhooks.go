@@ -99,12 +99,7 @@ func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	ts := make([]*tenant, 0, len(s.tenants))
-	for _, t := range s.tenants {
-		ts = append(ts, t)
-	}
-	s.mu.RUnlock()
+	ts := s.allTenants()
 	var out []store.Webhook
 	for _, t := range ts {
 		t.mu.RLock()
