@@ -23,7 +23,6 @@ import (
 	"github.com/proxyhub/proxyhub/internal/notify"
 	"github.com/proxyhub/proxyhub/internal/policy"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 	"github.com/proxyhub/proxyhub/internal/tenancy"
@@ -85,7 +84,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	hubSvc := hub.New(hub.Options{Store: st, OfflineAfter: cfg.OfflineAfter, Logger: log, Observer: m, Sources: engine,
 		LogEachHeartbeat: cfg.LogFormat == logging.FormatText})
-	tenants.OnChange(func(ctx context.Context, t store.Tenant) error {
+	tenants.OnChange(func(ctx context.Context, t hub.Tenant) error {
 		hubSvc.ForgetTenant(t.ID)
 		return engine.SetTenant(ctx, t)
 	})
@@ -144,7 +143,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // openStore returns the embedded store, or the PostgreSQL store when a
 // database URL is configured. A database that cannot be reached ends
 // start-up with a message naming the server (never the password).
-func openStore(ctx context.Context, cfg config.Serve, log *slog.Logger) (store.Store, error) {
+func openStore(ctx context.Context, cfg config.Serve, log *slog.Logger) (hub.Store, error) {
 	if cfg.DatabaseURL == "" {
 		log.Warn("using the embedded in-memory store: data is not kept across restarts (set PROXYHUB_DATABASE_URL for PostgreSQL)")
 		return memory.New(), nil

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // ErrUnauthenticated reports missing, malformed, unknown, expired or revoked
@@ -17,8 +17,8 @@ var ErrUnauthenticated = errors.New("auth: unauthenticated")
 
 // Lookup is the part of the store authentication reads.
 type Lookup interface {
-	TokenByHash(ctx context.Context, hash string) (store.Token, error)
-	CredentialByID(ctx context.Context, id string) (store.Credential, error)
+	TokenByHash(ctx context.Context, hash string) (hub.Token, error)
+	CredentialByID(ctx context.Context, id string) (hub.Credential, error)
 }
 
 // Authenticator turns an Authorization header into a Principal: heartbeat
@@ -51,7 +51,7 @@ func BearerToken(header string) string {
 
 // Authenticate returns the principal for an Authorization header value.
 // Every failure wraps ErrUnauthenticated, except a store outage, which
-// wraps store.ErrUnavailable so callers answer 503 rather than 401.
+// wraps hub.ErrUnavailable so callers answer 503 rather than 401.
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (Principal, error) {
 	raw := BearerToken(header)
 	switch {
@@ -71,7 +71,7 @@ func (a *Authenticator) heartbeatToken(ctx context.Context, raw string) (Princip
 	hash := HashSecret(raw)
 	tok, err := a.lookup.TokenByHash(ctx, hash)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, hub.ErrNotFound):
 		return Principal{}, fmt.Errorf("%w: unknown heartbeat token", ErrUnauthenticated)
 	case err != nil:
 		return Principal{}, fmt.Errorf("look up heartbeat token: %w", err)
@@ -102,7 +102,7 @@ func (a *Authenticator) adminJWT(ctx context.Context, raw string) (Principal, er
 	if strings.HasPrefix(claims.Subject, PrefixClientID) {
 		c, err := a.lookup.CredentialByID(ctx, claims.Subject)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, hub.ErrNotFound):
 			return Principal{}, fmt.Errorf("%w: credential %s gone", ErrUnauthenticated, claims.Subject)
 		case err != nil:
 			return Principal{}, fmt.Errorf("look up credential: %w", err)

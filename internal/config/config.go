@@ -68,7 +68,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // MinHistoryRetention is the shortest history retention accepted: the
-// store never deletes history of the last day (store.MinRetention), and the
+// store never deletes history of the last day (hub.MinRetention), and the
 // second day is slack for the hub's and the database's clocks to differ.
 const MinHistoryRetention = 48 * time.Hour
 

@@ -4,14 +4,14 @@ import (
 	"context"
 
 	"github.com/proxyhub/proxyhub/api"
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
 
 // AllowlistsOutput wraps a tenant's allowlists.
 type AllowlistsOutput struct{ Body api.Allowlists }
 
-func allowlistsOut(t store.Tenant) *AllowlistsOutput {
+func allowlistsOut(t hub.Tenant) *AllowlistsOutput {
 	out := &AllowlistsOutput{Body: api.Allowlists{CIDRs: prefixStrings(t.Allowlist), AdminCIDRs: prefixStrings(t.AdminAllowlist)}}
 	if out.Body.CIDRs == nil {
 		out.Body.CIDRs = []string{}

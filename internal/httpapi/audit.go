@@ -17,7 +17,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/authz"
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // AuditFilters are the filters shared by the audit listings.
@@ -31,8 +31,8 @@ type AuditFilters struct {
 }
 
 // query converts the filters to a store query.
-func (f AuditFilters) query(proxy string) (store.AuditQuery, error) {
-	q := store.AuditQuery{Proxy: proxy, Since: f.Since, Until: f.Until}
+func (f AuditFilters) query(proxy string) (hub.AuditQuery, error) {
+	q := hub.AuditQuery{Proxy: proxy, Since: f.Since, Until: f.Until}
 	if f.IP != "" {
 		ip, err := netip.ParseAddr(f.IP)
 		if err != nil || ip.Zone() != "" {
@@ -136,11 +136,11 @@ func (h *handlers) registerAudit(a huma.API) {
 		[]string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity), h.stats)
 }
 
-func ipChangeOut(c store.IPChange) api.IPChange {
+func ipChangeOut(c hub.IPChange) api.IPChange {
 	return api.IPChange{ID: c.ID, Proxy: c.Proxy, OldIP: c.OldIP.String(), NewIP: c.NewIP.String(), At: api.NewTime(c.At), TokenID: c.TokenID, RequestID: c.RequestID}
 }
 
-func deniedOut(d store.Denied) api.Denied {
+func deniedOut(d hub.Denied) api.Denied {
 	return api.Denied{ID: d.ID, Proxy: d.Proxy, IP: d.IP.String(), At: api.NewTime(d.At), TokenID: d.TokenID, RequestID: d.RequestID, Reason: d.Reason}
 }
 
@@ -149,19 +149,19 @@ func deniedOut(d store.Denied) api.Denied {
 type auditLog[R, A any] struct {
 	name   string   // export file name
 	header []string // CSV header
-	scan   func(ctx context.Context, tenant string, q store.AuditQuery, fn func(R) error) error
+	scan   func(ctx context.Context, tenant string, q hub.AuditQuery, fn func(R) error) error
 	out    func(R) A
 	id     func(R) int64
 	row    func(R) []string
 	page   func(items []A, next string) any
 }
 
-var ipChangeLog = auditLog[store.IPChange, api.IPChange]{
+var ipChangeLog = auditLog[hub.IPChange, api.IPChange]{
 	name:   "ip-changes",
 	header: []string{"id", "proxy", "old_ip", "new_ip", "at", "token_id", "request_id"},
 	out:    ipChangeOut,
-	id:     func(c store.IPChange) int64 { return c.ID },
-	row: func(c store.IPChange) []string {
+	id:     func(c hub.IPChange) int64 { return c.ID },
+	row: func(c hub.IPChange) []string {
 		return []string{strconv.FormatInt(c.ID, 10), c.Proxy, c.OldIP.String(), c.NewIP.String(), api.NewTime(c.At).String(), c.TokenID, c.RequestID}
 	},
 	page: func(items []api.IPChange, next string) any {
@@ -169,12 +169,12 @@ var ipChangeLog = auditLog[store.IPChange, api.IPChange]{
 	},
 }
 
-var deniedLog = auditLog[store.Denied, api.Denied]{
+var deniedLog = auditLog[hub.Denied, api.Denied]{
 	name:   "denied",
 	header: []string{"id", "proxy", "ip", "at", "token_id", "request_id", "reason"},
 	out:    deniedOut,
-	id:     func(d store.Denied) int64 { return d.ID },
-	row: func(d store.Denied) []string {
+	id:     func(d hub.Denied) int64 { return d.ID },
+	row: func(d hub.Denied) []string {
 		return []string{strconv.FormatInt(d.ID, 10), d.Proxy, d.IP.String(), api.NewTime(d.At).String(), d.TokenID, d.RequestID, d.Reason}
 	},
 	page: func(items []api.Denied, next string) any { return api.DeniedPage{Denied: items, NextCursor: next} },

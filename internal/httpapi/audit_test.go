@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // withHistory makes edge-1 change IP n times (one minute apart) and edge-2
@@ -125,7 +125,7 @@ func TestIPChanges_CSVAndNDJSONStreamEverything(t *testing.T) {
 func TestDeniedAndStats(t *testing.T) {
 	th, viewer := withHistory(t, 3)
 	for i, ip := range []string{"192.0.2.1", "192.0.2.2"} {
-		if _, err := th.store.RecordDenied(context.Background(), store.Denied{TenantID: "acme", Proxy: "edge-1", IP: mustAddr(ip),
+		if _, err := th.store.RecordDenied(context.Background(), hub.Denied{TenantID: "acme", Proxy: "edge-1", IP: mustAddr(ip),
 			At: start.Add(time.Duration(i) * time.Minute), TokenID: "tok_x", Reason: "source_ip_not_allowed"}); err != nil {
 			t.Fatal(err)
 		}

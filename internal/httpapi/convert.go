@@ -7,7 +7,6 @@ import (
 
 	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/hub"
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // Conversions from domain records to the public api types.
@@ -28,7 +27,7 @@ func proxyOut(p hub.ProxyView) api.Proxy {
 		OfflineAfter: int(p.Timeout / time.Second), Deadline: api.NewTime(p.Deadline)}
 }
 
-func eventOut(e store.Event) api.Event {
+func eventOut(e hub.Event) api.Event {
 	out := api.Event{ID: e.ID, Type: string(e.Type), Proxy: e.Proxy, At: api.NewTime(e.At)}
 	if e.OldIP.IsValid() {
 		out.OldIP = e.OldIP.String()
@@ -39,7 +38,7 @@ func eventOut(e store.Event) api.Event {
 	return out
 }
 
-func tenantOut(t store.Tenant) api.Tenant {
+func tenantOut(t hub.Tenant) api.Tenant {
 	return api.Tenant{
 		ID:           t.ID,
 		Name:         t.Name,
@@ -51,7 +50,7 @@ func tenantOut(t store.Tenant) api.Tenant {
 	}
 }
 
-func tokenOut(t store.Token) api.Token {
+func tokenOut(t hub.Token) api.Token {
 	return api.Token{
 		ID:           t.ID,
 		Label:        t.Label,
@@ -64,7 +63,7 @@ func tokenOut(t store.Token) api.Token {
 	}
 }
 
-func credentialOut(c store.Credential) api.Credential {
+func credentialOut(c hub.Credential) api.Credential {
 	return api.Credential{
 		ClientID:   c.ID,
 		Role:       c.Role,

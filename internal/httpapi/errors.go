@@ -11,7 +11,6 @@ import (
 	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/hub"
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // retryAfterSeconds is what a 503 asks clients to wait before retrying.
@@ -49,12 +48,12 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		})
 	case errors.Is(err, clientip.ErrBadForwarded), errors.Is(err, clientip.ErrBadPeer), errors.Is(err, hub.ErrInvalidIP):
 		return huma.Error400BadRequest("could not determine the client IP address of this request")
-	case errors.Is(err, store.ErrTokenRevoked):
+	case errors.Is(err, hub.ErrTokenRevoked):
 		// Revoked (on another hub, say) after this request authenticated:
 		// the same answer as any invalid credential.
 		return huma.ErrorWithHeaders(huma.Error401Unauthorized(unauthenticatedDetail),
 			http.Header{"WWW-Authenticate": {wwwAuthenticate}})
-	case errors.Is(err, authz.ErrHidden), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, authz.ErrHidden), errors.Is(err, hub.ErrNotFound):
 		return huma.Error404NotFound("not found")
 	case errors.Is(err, authz.ErrForbidden):
 		return huma.Error403Forbidden("this credential may not perform this operation")
@@ -64,9 +63,9 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		return huma.Error403Forbidden("quota exceeded: the tenant has reached max_proxies; existing proxies keep working")
 	case errors.Is(err, hub.ErrNotRegistered):
 		return huma.Error403Forbidden("proxy not registered: this tenant does not auto-register new names; use a token bound to this name")
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, hub.ErrConflict):
 		return huma.Error409Conflict("already exists")
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, hub.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return huma.ErrorWithHeaders(
 			huma.Error503ServiceUnavailable("the store is unavailable; retry later"),
 			http.Header{"Retry-After": {retryAfterSeconds}})

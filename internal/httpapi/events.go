@@ -12,7 +12,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/authz"
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // EventFilters select events.
@@ -23,14 +23,14 @@ type EventFilters struct {
 	Until time.Time `query:"until" doc:"Only events before this time (RFC 3339)."`
 }
 
-func (f EventFilters) query() (store.EventQuery, error) {
-	q := store.EventQuery{Proxy: f.Proxy, Since: f.Since, Until: f.Until}
+func (f EventFilters) query() (hub.EventQuery, error) {
+	q := hub.EventQuery{Proxy: f.Proxy, Since: f.Since, Until: f.Until}
 	if f.Type == "" {
 		return q, nil
 	}
 	for _, t := range strings.Split(f.Type, ",") {
-		switch et := store.EventType(strings.TrimSpace(t)); et {
-		case store.EventRegistered, store.EventIPChanged, store.EventOffline, store.EventOnline, store.EventDenied:
+		switch et := hub.EventType(strings.TrimSpace(t)); et {
+		case hub.EventRegistered, hub.EventIPChanged, hub.EventOffline, hub.EventOnline, hub.EventDenied:
 			q.Types = append(q.Types, et)
 		default:
 			return q, huma.Error422UnprocessableEntity("invalid type", &huma.ErrorDetail{Location: "query.type",
@@ -67,7 +67,7 @@ func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*EventP
 	q.Limit = in.Limit + 1
 	out := &EventPageOutput{Body: api.EventPage{Events: []api.Event{}}}
 	var last int64
-	err = h.Store.ScanEvents(ctx, in.Tenant, q, func(e store.Event) error {
+	err = h.Store.ScanEvents(ctx, in.Tenant, q, func(e hub.Event) error {
 		if len(out.Body.Events) == in.Limit {
 			out.Body.NextCursor = encodeIDCursor(last)
 			return nil
@@ -132,7 +132,7 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 		// Catch up: read until a short page says we are at the end.
 		for {
 			n := 0
-			err := h.Store.ScanEvents(ctx, in.Tenant, q, func(e store.Event) error {
+			err := h.Store.ScanEvents(ctx, in.Tenant, q, func(e hub.Event) error {
 				n++
 				q.AfterID = e.ID
 				return send(sse.Message{ID: int(e.ID), Data: eventOut(e)})
@@ -164,7 +164,7 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 // latestEventID is the tenant's newest event id (0 when none).
 func (h *handlers) latestEventID(ctx context.Context, tenant string) int64 {
 	var id int64
-	_ = h.Store.ScanEvents(ctx, tenant, store.EventQuery{Limit: 1}, func(e store.Event) error { id = e.ID; return nil })
+	_ = h.Store.ScanEvents(ctx, tenant, hub.EventQuery{Limit: 1}, func(e hub.Event) error { id = e.ID; return nil })
 	return id
 }
 

@@ -24,7 +24,6 @@ import (
 	"github.com/proxyhub/proxyhub/internal/metrics"
 	"github.com/proxyhub/proxyhub/internal/notify"
 	"github.com/proxyhub/proxyhub/internal/policy"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
@@ -61,10 +60,10 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 type testHub struct {
 	t       testing.TB
 	handler http.Handler
-	store   store.Store
+	store   hub.Store
 	clock   *clock
 	logs    *syncBuffer
-	live    store.LivenessStore
+	live    hub.LivenessStore
 	// dispatcher delivers webhooks; allowPrivate lets it reach the test
 	// receivers on 127.0.0.1 (set by newTestHub unless withSSRFGuard).
 	dispatcher   *notify.Dispatcher
@@ -87,7 +86,7 @@ func withTrusted(cidrs string) hubOption {
 	}
 }
 
-func withStore(s store.Store) hubOption { return func(d *httpapi.Deps) { d.Store = s } }
+func withStore(s hub.Store) hubOption { return func(d *httpapi.Deps) { d.Store = s } }
 
 func withLogger(l *slog.Logger) hubOption { return func(d *httpapi.Deps) { d.Logger = l } }
 
@@ -132,7 +131,7 @@ func newTestHub(t testing.TB, opts ...hubOption) *testHub {
 	d.Authz = engine
 	d.Hub = hub.New(hub.Options{Store: d.Store, Clock: th.clock.Now, Logger: d.Logger, Observer: d.Metrics, Sources: engine})
 	d.Tenancy = tenancy.New(d.Store, th.signer, th.clock.Now)
-	d.Tenancy.OnChange(func(ctx context.Context, t store.Tenant) error {
+	d.Tenancy.OnChange(func(ctx context.Context, t hub.Tenant) error {
 		d.Hub.ForgetTenant(t.ID)
 		return engine.SetTenant(ctx, t)
 	})
@@ -266,9 +265,9 @@ func (th *testHub) heartbeat(token, name, peer string, want int) map[string]any 
 	return res.json(th.t)
 }
 
-func (th *testHub) proxies(tenant string) []store.Proxy {
+func (th *testHub) proxies(tenant string) []hub.Proxy {
 	th.t.Helper()
-	ps, err := th.store.ListProxies(context.Background(), tenant, store.ProxyQuery{})
+	ps, err := th.store.ListProxies(context.Background(), tenant, hub.ProxyQuery{})
 	if err != nil {
 		th.t.Fatal(err)
 	}

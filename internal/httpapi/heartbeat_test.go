@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 	"github.com/proxyhub/proxyhub/internal/store/storetest"
 )
@@ -60,7 +60,7 @@ func TestHeartbeat_IPChangeSetsPreviousIP(t *testing.T) {
 	if ps[0].IPChanges != 1 || !ps[0].CreatedAt.Equal(start) || !ps[0].LastSeen.Equal(start.Add(2*time.Minute)) {
 		t.Fatalf("stored %+v", ps[0])
 	}
-	changes, _ := storetest.CollectIPChanges(context.Background(), th.store, "acme", store.AuditQuery{Proxy: "edge-7"})
+	changes, _ := storetest.CollectIPChanges(context.Background(), th.store, "acme", hub.AuditQuery{Proxy: "edge-7"})
 	if len(changes) != 1 || changes[0].OldIP.String() != "203.0.113.7" || changes[0].NewIP.String() != "203.0.113.8" {
 		t.Fatalf("history %+v, want one change .7 → .8", changes)
 	}
@@ -216,15 +216,15 @@ func TestHeartbeat_ClientIPFromTrustedProxyOnly(t *testing.T) {
 }
 
 // failingStore is a store whose database has gone away.
-type failingStore struct{ store.Store }
+type failingStore struct{ hub.Store }
 
-func (failingStore) RecordHeartbeat(context.Context, store.Heartbeat) (store.HeartbeatResult, error) {
-	return store.HeartbeatResult{}, fmt.Errorf("dial: %w", store.ErrUnavailable)
+func (failingStore) RecordHeartbeat(context.Context, hub.Heartbeat) (hub.HeartbeatResult, error) {
+	return hub.HeartbeatResult{}, fmt.Errorf("dial: %w", hub.ErrUnavailable)
 }
-func (failingStore) ListProxies(context.Context, string, store.ProxyQuery) ([]store.Proxy, error) {
+func (failingStore) ListProxies(context.Context, string, hub.ProxyQuery) ([]hub.Proxy, error) {
 	return nil, errors.New("connection reset with password=hunter2")
 }
-func (failingStore) Ping(context.Context) error { return store.ErrUnavailable }
+func (failingStore) Ping(context.Context) error { return hub.ErrUnavailable }
 
 func TestStoreDown_503WithRetryAfterAndReadyzFails(t *testing.T) {
 	th, tok := newAcme(t, withStore(failingStore{memory.New()}))
@@ -247,9 +247,9 @@ func TestStoreDown_503WithRetryAfterAndReadyzFails(t *testing.T) {
 }
 
 // panickingStore panics on every write.
-type panickingStore struct{ store.Store }
+type panickingStore struct{ hub.Store }
 
-func (panickingStore) RecordHeartbeat(context.Context, store.Heartbeat) (store.HeartbeatResult, error) {
+func (panickingStore) RecordHeartbeat(context.Context, hub.Heartbeat) (hub.HeartbeatResult, error) {
 	panic("boom")
 }
 

@@ -13,8 +13,8 @@ import (
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // Security scheme names in the OpenAPI document.
@@ -93,7 +93,7 @@ func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 		}
 		p, err := h.Auth.Authenticate(ctx.Context(), ctx.Header("Authorization"))
 		if err != nil {
-			if errors.Is(err, store.ErrUnavailable) {
+			if errors.Is(err, hub.ErrUnavailable) {
 				writeHumaErr(api, ctx, h.problem(ctx.Context(), err))
 				return
 			}

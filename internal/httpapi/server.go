@@ -17,7 +17,6 @@ import (
 	"github.com/proxyhub/proxyhub/internal/eventbus"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/metrics"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
 
@@ -30,7 +29,7 @@ type Deps struct {
 	Tenancy  *tenancy.Service
 	Auth     *auth.Authenticator
 	Authz    authz.Authorizer
-	Store    store.Store
+	Store    hub.Store
 	ClientIP *clientip.Resolver
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger

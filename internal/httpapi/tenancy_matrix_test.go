@@ -11,8 +11,8 @@ import (
 
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/httpapi"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/notify"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/storetest"
 	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
@@ -84,7 +84,7 @@ func newTwoTenants(t *testing.T) *twoTenants {
 		t.Fatal(err)
 	}
 	tt.globexCredID = cred.ID
-	wh, err := th.store.(notify.Store).CreateWebhook(context.Background(), store.Webhook{ID: "wh_globex", TenantID: "globex", Kind: "generic",
+	wh, err := th.store.(notify.Store).CreateWebhook(context.Background(), hub.Webhook{ID: "wh_globex", TenantID: "globex", Kind: "generic",
 		URL: "https://globex.example/hook", Enabled: true, Secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", CreatedAt: start, UpdatedAt: start})
 	if err != nil {
 		t.Fatal(err)
@@ -106,8 +106,8 @@ func (th *testHub) snapshot(tenant string) string {
 		func() (any, error) { return th.store.GetTenant(ctx, tenant) },
 		func() (any, error) { return th.store.ListTokens(ctx, tenant) },
 		func() (any, error) { return th.store.ListCredentials(ctx, tenant) },
-		func() (any, error) { return th.store.ListProxies(ctx, tenant, store.ProxyQuery{}) },
-		func() (any, error) { return storetest.CollectIPChanges(ctx, th.store, tenant, store.AuditQuery{}) },
+		func() (any, error) { return th.store.ListProxies(ctx, tenant, hub.ProxyQuery{}) },
+		func() (any, error) { return storetest.CollectIPChanges(ctx, th.store, tenant, hub.AuditQuery{}) },
 		func() (any, error) { return th.store.(notify.Store).ListWebhooks(ctx, tenant) },
 	} {
 		v, err := f()

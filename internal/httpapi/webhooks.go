@@ -11,13 +11,13 @@ import (
 	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/authz"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/notify"
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // WebhookTester sends a test message (notify.Dispatcher).
 type WebhookTester interface {
-	SendTest(ctx context.Context, w store.Webhook) (store.Delivery, error)
+	SendTest(ctx context.Context, w hub.Webhook) (hub.Delivery, error)
 }
 
 var tagWebhooks = []string{"webhooks"}
@@ -44,7 +44,7 @@ func (h *handlers) registerWebhooks(a huma.API) {
 		http.StatusUnprocessableEntity), h.listDeliveries)
 }
 
-func webhookOut(w store.Webhook) api.Webhook {
+func webhookOut(w hub.Webhook) api.Webhook {
 	out := api.Webhook{ID: w.ID, Kind: w.Kind, URL: w.URL, Events: []string{}, Enabled: w.Enabled,
 		CreatedAt: api.NewTime(w.CreatedAt), UpdatedAt: api.NewTime(w.UpdatedAt), Failing: w.Attempt > 0}
 	for _, e := range w.Events {
@@ -56,18 +56,18 @@ func webhookOut(w store.Webhook) api.Webhook {
 	return out
 }
 
-func deliveryOut(d store.Delivery) api.Delivery {
+func deliveryOut(d hub.Delivery) api.Delivery {
 	return api.Delivery{ID: d.ID, At: api.NewTime(d.At), Attempt: d.Attempt, StatusCode: d.StatusCode, Error: d.Error,
 		Events: d.Events, Test: d.Test, GaveUp: d.GaveUp}
 }
 
 // eventTypes validates a list of event type names.
-func eventTypes(field string, in []string) ([]store.EventType, error) {
-	var out []store.EventType
+func eventTypes(field string, in []string) ([]hub.EventType, error) {
+	var out []hub.EventType
 	for i, t := range in {
-		et := store.EventType(t)
+		et := hub.EventType(t)
 		switch et {
-		case store.EventRegistered, store.EventIPChanged, store.EventOffline, store.EventOnline, store.EventDenied:
+		case hub.EventRegistered, hub.EventIPChanged, hub.EventOffline, hub.EventOnline, hub.EventDenied:
 		default:
 			return nil, huma.Error422UnprocessableEntity("invalid event type", &huma.ErrorDetail{Location: fmt.Sprintf("%s[%d]", field, i),
 				Message: "registered, ip_changed, offline, online or denied", Value: t})
@@ -104,7 +104,7 @@ func (h *handlers) createWebhook(ctx context.Context, in *CreateWebhookInput) (*
 		return nil, h.problem(ctx, err)
 	}
 	now := h.Hub.Now()
-	w := store.Webhook{ID: auth.NewID("wh_"), TenantID: in.Tenant, Kind: in.Body.Kind, URL: in.Body.URL, Events: types,
+	w := hub.Webhook{ID: auth.NewID("wh_"), TenantID: in.Tenant, Kind: in.Body.Kind, URL: in.Body.URL, Events: types,
 		Enabled: in.Body.Enabled == nil || *in.Body.Enabled, CreatedAt: now, UpdatedAt: now}
 	if w.Kind == notify.KindGeneric {
 		if w.Secret, err = notify.NewSecret(); err != nil {

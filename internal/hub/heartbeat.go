@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // ErrSourceDenied reports a heartbeat from a source IP outside the tenant's
@@ -48,21 +46,21 @@ type HeartbeatRequest struct {
 // A new name is registered when the tenant auto-registers or the token is
 // bound to that name, within the tenant's max_proxies; otherwise it fails
 // with ErrNotRegistered or ErrQuotaExceeded.
-func (s *Service) Heartbeat(ctx context.Context, req HeartbeatRequest) (store.HeartbeatResult, error) {
+func (s *Service) Heartbeat(ctx context.Context, req HeartbeatRequest) (HeartbeatResult, error) {
 	if !ValidName(req.Name) {
-		return store.HeartbeatResult{}, ErrInvalidName
+		return HeartbeatResult{}, ErrInvalidName
 	}
 	if !req.IP.IsValid() || req.IP.IsUnspecified() {
-		return store.HeartbeatResult{}, ErrInvalidIP
+		return HeartbeatResult{}, ErrInvalidIP
 	}
 	if err := s.checkSource(ctx, req); err != nil {
-		return store.HeartbeatResult{}, err
+		return HeartbeatResult{}, err
 	}
 	t, err := s.tenant(ctx, req.TenantID)
 	if err != nil {
-		return store.HeartbeatResult{}, fmt.Errorf("tenant of heartbeat: %w", err)
+		return HeartbeatResult{}, fmt.Errorf("tenant of heartbeat: %w", err)
 	}
-	res, err := s.store.RecordHeartbeat(ctx, store.Heartbeat{
+	res, err := s.store.RecordHeartbeat(ctx, Heartbeat{
 		TenantID:   req.TenantID,
 		Name:       req.Name,
 		IP:         req.IP,
@@ -73,12 +71,7 @@ func (s *Service) Heartbeat(ctx context.Context, req HeartbeatRequest) (store.He
 		MayCreate:  t.AutoRegister || req.Bound,
 		MaxProxies: t.MaxProxies,
 	})
-	switch {
-	case errors.Is(err, store.ErrQuotaExceeded):
-		return res, ErrQuotaExceeded
-	case errors.Is(err, store.ErrNotRegistered):
-		return res, ErrNotRegistered
-	case err != nil:
+	if err != nil {
 		return res, fmt.Errorf("record heartbeat: %w", err)
 	}
 	if s.obs != nil {
@@ -112,7 +105,7 @@ func (s *Service) checkSource(ctx context.Context, req HeartbeatRequest) error {
 	if ok {
 		return nil
 	}
-	if _, err := s.store.RecordDenied(ctx, store.Denied{
+	if _, err := s.store.RecordDenied(ctx, Denied{
 		TenantID: req.TenantID, Proxy: req.Name, IP: req.IP, At: s.now(),
 		TokenID: req.TokenID, RequestID: req.RequestID, Reason: reason,
 	}); err != nil {

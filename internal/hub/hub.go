@@ -7,8 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"time"
-
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // DefaultOfflineAfter is how long a proxy may stay silent before it counts
@@ -22,14 +20,6 @@ var ErrInvalidName = errors.New("invalid proxy name")
 
 // ErrInvalidIP reports a heartbeat without a usable client IP.
 var ErrInvalidIP = errors.New("invalid client IP")
-
-// ErrQuotaExceeded reports a new proxy beyond the tenant's max_proxies.
-var ErrQuotaExceeded = errors.New("quota exceeded: the tenant has reached max_proxies")
-
-// ErrNotRegistered reports a new proxy name that this heartbeat may not
-// register (the tenant does not auto-register, and the token is not bound
-// to the name).
-var ErrNotRegistered = errors.New("proxy not registered: the tenant does not auto-register new names")
 
 // Status is a proxy's liveness.
 type Status string
@@ -47,7 +37,7 @@ type Observer interface {
 
 // Options configures a Service.
 type Options struct {
-	Store        store.Store
+	Store        Store
 	Clock        func() time.Time // defaults to time.Now
 	OfflineAfter time.Duration    // defaults to DefaultOfflineAfter
 	Logger       *slog.Logger     // defaults to slog.Default()
@@ -62,7 +52,7 @@ type Options struct {
 
 // Service applies the heartbeat, IP-change and liveness rules.
 type Service struct {
-	store        store.Store
+	store        Store
 	now          func() time.Time
 	offlineAfter time.Duration
 	log          *slog.Logger

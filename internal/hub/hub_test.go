@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 )
 
@@ -19,9 +18,9 @@ var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 // newService returns a hub over a memory store with tenant "t", whose
 // timeout is offlineAfter (0: none set, the store's default applies).
-func newService(now *time.Time, offlineAfter time.Duration) (*hub.Service, store.Store) {
+func newService(now *time.Time, offlineAfter time.Duration) (*hub.Service, hub.Store) {
 	st := memory.New()
-	if err := st.CreateTenant(context.Background(), store.Tenant{ID: "t", AutoRegister: true, OfflineAfter: offlineAfter}); err != nil {
+	if err := st.CreateTenant(context.Background(), hub.Tenant{ID: "t", AutoRegister: true, OfflineAfter: offlineAfter}); err != nil {
 		panic(err)
 	}
 	return hub.New(hub.Options{
@@ -55,7 +54,7 @@ func TestHeartbeat_RejectsBadInputWithoutStoring(t *testing.T) {
 			t.Errorf("Heartbeat(%+v) err = %v", req, err)
 		}
 	}
-	if ps, _ := st.ListProxies(context.Background(), "t", store.ProxyQuery{}); len(ps) != 0 {
+	if ps, _ := st.ListProxies(context.Background(), "t", hub.ProxyQuery{}); len(ps) != 0 {
 		t.Fatalf("stored %+v", ps)
 	}
 }
@@ -84,10 +83,10 @@ func TestStatus_FollowsConfiguredTimeoutWithFakeClock(t *testing.T) {
 func TestOfflineAfter_TenantSettingElseSeedDefault(t *testing.T) {
 	now := t0
 	svc, _ := newService(&now, 0)
-	if got := svc.OfflineAfter(store.Tenant{}); got != 80*time.Second {
+	if got := svc.OfflineAfter(hub.Tenant{}); got != 80*time.Second {
 		t.Fatalf("default = %v, want 80s", got)
 	}
-	if got := svc.OfflineAfter(store.Tenant{OfflineAfter: time.Minute}); got != time.Minute {
+	if got := svc.OfflineAfter(hub.Tenant{OfflineAfter: time.Minute}); got != time.Minute {
 		t.Fatalf("tenant setting ignored: %v", got)
 	}
 }

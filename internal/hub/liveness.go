@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // OfflineAfter returns the tenant's offline timeout, or the hub's default
 // when the tenant has none set.
-func (s *Service) OfflineAfter(t store.Tenant) time.Duration {
+func (s *Service) OfflineAfter(t Tenant) time.Duration {
 	if t.OfflineAfter > 0 {
 		return t.OfflineAfter
 	}
@@ -22,7 +20,7 @@ func (s *Service) OfflineAfter(t store.Tenant) time.Duration {
 // by. The deadline is the stored one (last heartbeat, or resumption after a
 // pause, plus its own timeout when it has one, else the tenant's); a proxy
 // without one gets last heartbeat + timeout.
-func (s *Service) view(p store.Proxy, t store.Tenant, now time.Time) ProxyView {
+func (s *Service) view(p Proxy, t Tenant, now time.Time) ProxyView {
 	timeout := s.OfflineAfter(t)
 	if p.OfflineAfter > 0 {
 		timeout = p.OfflineAfter
@@ -39,7 +37,7 @@ func (s *Service) view(p store.Proxy, t store.Tenant, now time.Time) ProxyView {
 
 // ProxyView is a proxy with its liveness.
 type ProxyView struct {
-	store.Proxy
+	Proxy
 	Status  Status
 	Timeout time.Duration // the offline timeout that applies to it
 }
@@ -59,7 +57,7 @@ func (s *Service) Status(ctx context.Context, tenantID string) (Report, error) {
 		return Report{}, fmt.Errorf("tenant: %w", err)
 	}
 	now := s.now()
-	ps, err := s.store.ListProxies(ctx, tenantID, store.ProxyQuery{})
+	ps, err := s.store.ListProxies(ctx, tenantID, ProxyQuery{})
 	if err != nil {
 		return Report{}, fmt.Errorf("list proxies: %w", err)
 	}

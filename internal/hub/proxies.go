@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // ProxyFilter selects proxies for a page of the proxy list.
@@ -26,7 +24,7 @@ func (s *Service) Proxies(ctx context.Context, tenantID string, f ProxyFilter) (
 	now := s.now()
 	// A proxy is online until its deadline (its last heartbeat plus its
 	// own timeout, else its tenant's), as its view says.
-	q := store.ProxyQuery{NamePrefix: f.NamePrefix, After: f.After, Limit: f.Limit + 1}
+	q := ProxyQuery{NamePrefix: f.NamePrefix, After: f.After, Limit: f.Limit + 1}
 	switch f.Status {
 	case Online:
 		q.DeadlineFrom = now

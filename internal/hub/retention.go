@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // PruneBatch is the most records of each kind one PruneHistory call
@@ -35,10 +33,10 @@ type prunerStore interface {
 	Leader(ctx context.Context, name string) (bool, error)
 }
 
-var _ prunerStore = store.Store(nil)
+var _ prunerStore = Store(nil)
 
 // NewHistoryPruner returns a pruner that keeps retention of history
-// (at least store.MinRetention), pruning every 10 minutes.
+// (at least MinRetention), pruning every 10 minutes.
 func NewHistoryPruner(st prunerStore, retention time.Duration, now func() time.Time, log *slog.Logger) *HistoryPruner {
 	if now == nil {
 		now = time.Now

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 )
 
@@ -19,12 +18,12 @@ func TestHistoryPruner_KeepsWhatIsWithinRetention(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
 	now := time.Now().UTC()
-	if err := st.CreateTenant(ctx, store.Tenant{ID: "acme", OfflineAfter: time.Minute, AutoRegister: true}); err != nil {
+	if err := st.CreateTenant(ctx, hub.Tenant{ID: "acme", OfflineAfter: time.Minute, AutoRegister: true}); err != nil {
 		t.Fatal(err)
 	}
 	beat := func(ip string, at time.Time) {
 		a := netip.MustParseAddr(ip)
-		if _, err := st.RecordHeartbeat(ctx, store.Heartbeat{TenantID: "acme", Name: "edge-1", IP: a, PeerIP: a, At: at, MayCreate: true}); err != nil {
+		if _, err := st.RecordHeartbeat(ctx, hub.Heartbeat{TenantID: "acme", Name: "edge-1", IP: a, PeerIP: a, At: at, MayCreate: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -36,8 +35,8 @@ func TestHistoryPruner_KeepsWhatIsWithinRetention(t *testing.T) {
 	if err != nil || n == 0 {
 		t.Fatalf("PruneOnce: %d, %v; want the old records deleted", n, err)
 	}
-	var kept []store.IPChange
-	if err := st.ScanIPChanges(ctx, "acme", store.AuditQuery{}, func(c store.IPChange) error { kept = append(kept, c); return nil }); err != nil {
+	var kept []hub.IPChange
+	if err := st.ScanIPChanges(ctx, "acme", hub.AuditQuery{}, func(c hub.IPChange) error { kept = append(kept, c); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(kept) != 1 || kept[0].NewIP.String() != "192.0.2.3" {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // SweepBatch is the most proxies one ExpireProxies call flips; a sweep
@@ -23,7 +21,7 @@ type FlipObserver interface {
 // holds the store's leadership sweeps, and the store flips each proxy once
 // even when two sweep at the same time.
 type Sweeper struct {
-	store store.LivenessStore
+	store LivenessStore
 	now   func() time.Time
 	log   *slog.Logger
 	obs   FlipObserver
@@ -34,7 +32,7 @@ type Sweeper struct {
 
 // NewSweeper returns a sweeper over st with the given clock (nil:
 // time.Now), logger and optional observer, sweeping at least every 250 ms.
-func NewSweeper(st store.LivenessStore, now func() time.Time, log *slog.Logger, obs FlipObserver) *Sweeper {
+func NewSweeper(st LivenessStore, now func() time.Time, log *slog.Logger, obs FlipObserver) *Sweeper {
 	if now == nil {
 		now = time.Now
 	}
@@ -46,10 +44,10 @@ func NewSweeper(st store.LivenessStore, now func() time.Time, log *slog.Logger, 
 
 // SweepOnce flips every proxy due at the clock's current time and returns
 // the offline events, recorded at each proxy's deadline.
-func (s *Sweeper) SweepOnce(ctx context.Context) ([]store.Event, error) {
+func (s *Sweeper) SweepOnce(ctx context.Context) ([]Event, error) {
 	start := time.Now()
 	now := s.now()
-	var all []store.Event
+	var all []Event
 	for {
 		evs, err := s.store.ExpireProxies(ctx, now, SweepBatch)
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 )
 
@@ -18,7 +17,7 @@ func TestSweeper_FlipsAtTheDeadlineWithAFakeClock(t *testing.T) {
 	now := t0
 	st := memory.New()
 	ctx := context.Background()
-	if err := st.CreateTenant(ctx, store.Tenant{ID: "t", AutoRegister: true, OfflineAfter: 80 * time.Second}); err != nil {
+	if err := st.CreateTenant(ctx, hub.Tenant{ID: "t", AutoRegister: true, OfflineAfter: 80 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	svc := hub.New(hub.Options{Store: st, Clock: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // TenantTTL is how long the hub reuses a tenant's settings before reading
@@ -21,12 +19,12 @@ type tenantCache struct {
 }
 
 type cachedTenant struct {
-	t       store.Tenant
+	t       Tenant
 	fetched time.Time
 }
 
 // tenant returns the tenant's settings, from the cache when fresh.
-func (s *Service) tenant(ctx context.Context, id string) (store.Tenant, error) {
+func (s *Service) tenant(ctx context.Context, id string) (Tenant, error) {
 	now := time.Now()
 	s.tenants.mu.RLock()
 	c, ok := s.tenants.m[id]

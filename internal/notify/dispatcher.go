@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // Defaults of Config.
@@ -52,8 +52,8 @@ const parallel = 8
 // delivery log, the event stream, and leadership (a consumer-side
 // interface). *memory.Store satisfies it, and so must the PostgreSQL store.
 type Store interface {
-	store.WebhookStore
-	ScanEvents(ctx context.Context, tenantID string, q store.EventQuery, fn func(store.Event) error) error
+	hub.WebhookStore
+	ScanEvents(ctx context.Context, tenantID string, q hub.EventQuery, fn func(hub.Event) error) error
 	Leader(ctx context.Context, name string) (bool, error)
 }
 
@@ -198,7 +198,7 @@ var errStop = errors.New("stop")
 // newestEventID returns the id of the tenant's newest event (0: none).
 func (d *Dispatcher) newestEventID(ctx context.Context, tenantID string) (int64, error) {
 	var id int64
-	err := d.s.ScanEvents(ctx, tenantID, store.EventQuery{Limit: 1}, func(e store.Event) error {
+	err := d.s.ScanEvents(ctx, tenantID, hub.EventQuery{Limit: 1}, func(e hub.Event) error {
 		id = e.ID
 		return errStop
 	})
@@ -210,10 +210,10 @@ func (d *Dispatcher) newestEventID(ctx context.Context, tenantID string) (int64,
 
 // scanBatch returns the webhook's events after its Cursor and up to bound,
 // oldest first, at most BatchMax.
-func (d *Dispatcher) scanBatch(ctx context.Context, w store.Webhook, bound int64) ([]store.Event, error) {
-	var out []store.Event
-	q := store.EventQuery{Types: w.Events, Ascending: true, AfterID: w.Cursor, BeforeID: bound + 1, Limit: d.cfg.BatchMax}
-	err := d.s.ScanEvents(ctx, w.TenantID, q, func(e store.Event) error {
+func (d *Dispatcher) scanBatch(ctx context.Context, w hub.Webhook, bound int64) ([]hub.Event, error) {
+	var out []hub.Event
+	q := hub.EventQuery{Types: w.Events, Ascending: true, AfterID: w.Cursor, BeforeID: bound + 1, Limit: d.cfg.BatchMax}
+	err := d.s.ScanEvents(ctx, w.TenantID, q, func(e hub.Event) error {
 		if e.ID > bound { // also when a store ignores BeforeID
 			return errStop
 		}
@@ -231,13 +231,13 @@ func (d *Dispatcher) scanBatch(ctx context.Context, w store.Webhook, bound int64
 
 // lastAttempt returns the webhook's newest delivery that is not a test,
 // looking back at most 100 entries.
-func (d *Dispatcher) lastAttempt(ctx context.Context, w store.Webhook) (store.Delivery, bool, error) {
+func (d *Dispatcher) lastAttempt(ctx context.Context, w hub.Webhook) (hub.Delivery, bool, error) {
 	const page = 20
 	var before int64
 	for range 5 {
 		ds, err := d.s.ListDeliveries(ctx, w.TenantID, w.ID, before, page)
 		if err != nil {
-			return store.Delivery{}, false, fmt.Errorf("delivery log: %w", err)
+			return hub.Delivery{}, false, fmt.Errorf("delivery log: %w", err)
 		}
 		for _, x := range ds {
 			if !x.Test {
@@ -249,26 +249,26 @@ func (d *Dispatcher) lastAttempt(ctx context.Context, w store.Webhook) (store.De
 		}
 		before = ds[len(ds)-1].ID
 	}
-	return store.Delivery{}, false, nil
+	return hub.Delivery{}, false, nil
 }
 
 // healthy resets w's retry state; the webhook may send again at next.
-func healthy(w *store.Webhook, next time.Time) {
+func healthy(w *hub.Webhook, next time.Time) {
 	w.Attempt, w.FailingSince, w.NextAttemptAt = 0, time.Time{}, next
 }
 
 // save stores w's delivery state; a webhook deleted meanwhile is fine.
-func (d *Dispatcher) save(ctx context.Context, w store.Webhook) error {
-	if err := d.s.SaveDeliveryState(ctx, w); err != nil && !errors.Is(err, store.ErrNotFound) {
+func (d *Dispatcher) save(ctx context.Context, w hub.Webhook) error {
+	if err := d.s.SaveDeliveryState(ctx, w); err != nil && !errors.Is(err, hub.ErrNotFound) {
 		return fmt.Errorf("save delivery state: %w", err)
 	}
 	return nil
 }
 
 // record appends to the delivery log; gone reports a deleted webhook.
-func (d *Dispatcher) record(ctx context.Context, del store.Delivery) (id int64, gone bool, err error) {
+func (d *Dispatcher) record(ctx context.Context, del hub.Delivery) (id int64, gone bool, err error) {
 	id, err = d.s.RecordDelivery(ctx, del)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, hub.ErrNotFound) {
 		return 0, true, nil
 	}
 	if err != nil {
@@ -280,7 +280,7 @@ func (d *Dispatcher) record(ctx context.Context, del store.Delivery) (id int64, 
 // deliver sends one message to w, or records why it could not, and
 // stores w's new delivery state. It reports whether a message was
 // delivered.
-func (d *Dispatcher) deliver(ctx context.Context, w store.Webhook) (bool, error) {
+func (d *Dispatcher) deliver(ctx context.Context, w hub.Webhook) (bool, error) {
 	newest, err := d.newestEventID(ctx, w.TenantID)
 	if err != nil || newest <= w.Cursor {
 		return false, err
@@ -336,7 +336,7 @@ func (d *Dispatcher) deliver(ctx context.Context, w store.Webhook) (bool, error)
 		return false, ctx.Err() // shutting down: not an attempt
 	}
 	end := d.now()
-	del := store.Delivery{
+	del := hub.Delivery{
 		TenantID: w.TenantID, WebhookID: w.ID, At: start, Attempt: w.Attempt + 1, StatusCode: status,
 		FirstEventID: events[0].ID, LastEventID: events[len(events)-1].ID, Events: len(events),
 	}
@@ -400,14 +400,14 @@ func backoff(attempt int) time.Duration {
 // whether or not it is enabled, and records it as a Delivery{Test: true}.
 // It does not touch w's cursor or retry state. A failed send is reported
 // in the returned Delivery's Error and StatusCode; the error is about
-// recording it (store.ErrNotFound when the webhook was deleted).
-func (d *Dispatcher) SendTest(ctx context.Context, w store.Webhook) (store.Delivery, error) {
+// recording it (hub.ErrNotFound when the webhook was deleted).
+func (d *Dispatcher) SendTest(ctx context.Context, w hub.Webhook) (hub.Delivery, error) {
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
 	start := d.now()
 	m := message{id: w.ID + ":test:" + hex.EncodeToString(nonce), tenant: w.TenantID, test: true, at: start}
 	status, err := d.send(ctx, w, m)
-	del := store.Delivery{TenantID: w.TenantID, WebhookID: w.ID, At: start, Attempt: 1, StatusCode: status, Test: true}
+	del := hub.Delivery{TenantID: w.TenantID, WebhookID: w.ID, At: start, Attempt: 1, StatusCode: status, Test: true}
 	if err != nil {
 		del.Error = d.errorText(err, w)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 )
 
@@ -169,7 +169,7 @@ func TestOneSweepIsOneMessage(t *testing.T) {
 	if got := slackText(t, slk.got()[0]); got != want {
 		t.Fatalf("slack digest %q", got)
 	}
-	for _, w := range []store.Webhook{wg, ws} {
+	for _, w := range []hub.Webhook{wg, ws} {
 		ds := deliveries(t, s, w)
 		if len(ds) != 1 || ds[0].Events != 1000 || ds[0].FirstEventID != flips[0].ID || ds[0].LastEventID != flips[999].ID {
 			t.Fatalf("%s deliveries: %+v", w.Kind, ds)
@@ -262,7 +262,7 @@ func TestTypesFilter(t *testing.T) {
 	clk := newClock()
 	s := newStore(t)
 	rcv := newReceiver(t, ok200)
-	w := addWebhook(t, s, KindGeneric, rcv.URL(), store.EventOffline)
+	w := addWebhook(t, s, KindGeneric, rcv.URL(), hub.EventOffline)
 	d := NewDispatcher(s, Config{AllowPrivate: true, Now: clk.Now})
 
 	heartbeat(t, s, "edge-1", "198.51.100.1", t0)
@@ -346,7 +346,7 @@ func TestLostStateSaveIsCaughtUp(t *testing.T) {
 	w := addWebhook(t, s, KindGeneric, rcv.URL())
 	heartbeat(t, s, "edge-7", "112.161.54.7", t0)
 	ev := newestEvent(t, s)
-	if _, err := s.RecordDelivery(context.Background(), store.Delivery{TenantID: "acme", WebhookID: w.ID, At: t0, Attempt: 1,
+	if _, err := s.RecordDelivery(context.Background(), hub.Delivery{TenantID: "acme", WebhookID: w.ID, At: t0, Attempt: 1,
 		StatusCode: 200, FirstEventID: ev, LastEventID: ev, Events: 1}); err != nil {
 		t.Fatal(err)
 	}

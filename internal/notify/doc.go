@@ -7,7 +7,7 @@
 // There is no outbox table. Events are append-only with increasing ids, and
 // every webhook keeps a Cursor: the id of the last event it was given (or
 // given up on). A webhook is due when its tenant has events after its
-// Cursor and its NextAttemptAt has passed (store.DueWebhooks). For each due
+// Cursor and its NextAttemptAt has passed (hub.DueWebhooks). For each due
 // webhook the Dispatcher
 //
 //  1. reads the tenant's newest event id, the bound of this pass;

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 func TestValidateURL(t *testing.T) {
@@ -158,7 +158,7 @@ func TestDispatcherRecordsRefusals(t *testing.T) {
 		"http://[::ffff:127.0.0.1]:" + port + "/SECRETPATH": "loopback",
 		"http://10.0.0.1/SECRETPATH":                        "10.0.0.1 is private",
 	}
-	var hooks []store.Webhook
+	var hooks []hub.Webhook
 	for u := range urls {
 		hooks = append(hooks, addWebhook(t, s, KindSlack, u))
 	}
@@ -236,7 +236,7 @@ func TestTimeoutIsAFailure(t *testing.T) {
 
 func TestErrorTextHidesURL(t *testing.T) {
 	d := NewDispatcher(newStore(t), Config{SMTP: SMTPConfig{Password: "hunter2"}})
-	w := store.Webhook{URL: "https://hooks.slack.com/services/T/B/SECRET", Secret: "whsec_abc"}
+	w := hub.Webhook{URL: "https://hooks.slack.com/services/T/B/SECRET", Secret: "whsec_abc"}
 	err := &url.Error{Op: "Post", URL: w.URL, Err: errors.New("dial tcp: hunter2 whsec_abc " + w.URL + " " + strings.Repeat("x", 500))}
 	got := d.errorText(err, w)
 	for _, s := range []string{"SECRET", "hunter2", "whsec_abc"} {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 )
 
@@ -46,7 +46,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 func newStore(t *testing.T) *memory.Store {
 	t.Helper()
 	s := memory.New()
-	if err := s.CreateTenant(context.Background(), store.Tenant{ID: "acme", Name: "Acme", OfflineAfter: time.Minute, AutoRegister: true, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+	if err := s.CreateTenant(context.Background(), hub.Tenant{ID: "acme", Name: "Acme", OfflineAfter: time.Minute, AutoRegister: true, CreatedAt: t0, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -55,14 +55,14 @@ func newStore(t *testing.T) *memory.Store {
 func heartbeat(t *testing.T, s *memory.Store, name, ip string, at time.Time) {
 	t.Helper()
 	a := netip.MustParseAddr(ip)
-	if _, err := s.RecordHeartbeat(context.Background(), store.Heartbeat{TenantID: "acme", Name: name, IP: a, PeerIP: a, At: at, MayCreate: true}); err != nil {
+	if _, err := s.RecordHeartbeat(context.Background(), hub.Heartbeat{TenantID: "acme", Name: name, IP: a, PeerIP: a, At: at, MayCreate: true}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 var webhookSeq int
 
-func addWebhook(t *testing.T, s *memory.Store, kind, url string, types ...store.EventType) store.Webhook {
+func addWebhook(t *testing.T, s *memory.Store, kind, url string, types ...hub.EventType) hub.Webhook {
 	t.Helper()
 	if err := ValidateURL(kind, url); err != nil {
 		t.Fatalf("ValidateURL(%q): %v", url, err)
@@ -72,7 +72,7 @@ func addWebhook(t *testing.T, s *memory.Store, kind, url string, types ...store.
 		t.Fatal(err)
 	}
 	webhookSeq++
-	w, err := s.CreateWebhook(context.Background(), store.Webhook{
+	w, err := s.CreateWebhook(context.Background(), hub.Webhook{
 		ID: fmt.Sprintf("wh_%d", webhookSeq), TenantID: "acme", Kind: kind, URL: url, Events: types,
 		Enabled: true, Secret: secret, CreatedAt: t0, UpdatedAt: t0,
 	})
@@ -82,7 +82,7 @@ func addWebhook(t *testing.T, s *memory.Store, kind, url string, types ...store.
 	return w
 }
 
-func getWebhook(t *testing.T, s *memory.Store, w store.Webhook) store.Webhook {
+func getWebhook(t *testing.T, s *memory.Store, w hub.Webhook) hub.Webhook {
 	t.Helper()
 	got, err := s.GetWebhook(context.Background(), w.TenantID, w.ID)
 	if err != nil {
@@ -92,7 +92,7 @@ func getWebhook(t *testing.T, s *memory.Store, w store.Webhook) store.Webhook {
 }
 
 // deliveries returns the webhook's delivery log, newest first.
-func deliveries(t *testing.T, s *memory.Store, w store.Webhook) []store.Delivery {
+func deliveries(t *testing.T, s *memory.Store, w hub.Webhook) []hub.Delivery {
 	t.Helper()
 	ds, err := s.ListDeliveries(context.Background(), w.TenantID, w.ID, 0, 0)
 	if err != nil {
@@ -104,7 +104,7 @@ func deliveries(t *testing.T, s *memory.Store, w store.Webhook) []store.Delivery
 func newestEvent(t *testing.T, s *memory.Store) int64 {
 	t.Helper()
 	var id int64
-	_ = s.ScanEvents(context.Background(), "acme", store.EventQuery{Limit: 1}, func(e store.Event) error { id = e.ID; return nil })
+	_ = s.ScanEvents(context.Background(), "acme", hub.EventQuery{Limit: 1}, func(e hub.Event) error { id = e.ID; return nil })
 	return id
 }
 

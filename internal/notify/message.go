@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // Payload types of generic webhooks.
@@ -49,34 +49,34 @@ type message struct {
 	id     string // Standard Webhooks id: stable for every attempt at one batch
 	tenant string
 	test   bool
-	events []store.Event // oldest first
-	at     time.Time     // when it is rendered (offline times show the date when not this day)
+	events []hub.Event // oldest first
+	at     time.Time   // when it is rendered (offline times show the date when not this day)
 }
 
 // batchID is the webhook-id of a batch: the webhook and its event range,
 // the same on every retry.
-func batchID(webhookID string, events []store.Event) string {
+func batchID(webhookID string, events []hub.Event) string {
 	return fmt.Sprintf("%s:%d-%d", webhookID, events[0].ID, events[len(events)-1].ID)
 }
 
 // typeOrder is the order of the lines of a digest.
-var typeOrder = []store.EventType{
-	store.EventOffline, store.EventOnline, store.EventIPChanged, store.EventRegistered, store.EventDenied,
+var typeOrder = []hub.EventType{
+	hub.EventOffline, hub.EventOnline, hub.EventIPChanged, hub.EventRegistered, hub.EventDenied,
 }
 
 // group is the events of one type in a batch.
 type group struct {
-	typ     store.EventType
+	typ     hub.EventType
 	events  int      // events of this type
 	proxies int      // distinct proxy names
 	names   []string // the first DigestNames distinct names, sorted
 }
 
 // groups summarises a batch per type, in typeOrder, unknown types last.
-func groups(events []store.Event) []group {
-	byType := map[store.EventType]map[string]bool{}
-	count := map[store.EventType]int{}
-	var order []store.EventType
+func groups(events []hub.Event) []group {
+	byType := map[hub.EventType]map[string]bool{}
+	count := map[hub.EventType]int{}
+	var order []hub.EventType
 	for _, e := range events {
 		if byType[e.Type] == nil {
 			byType[e.Type] = map[string]bool{}
@@ -85,7 +85,7 @@ func groups(events []store.Event) []group {
 		byType[e.Type][e.Proxy] = true
 		count[e.Type]++
 	}
-	mk := func(t store.EventType) group {
+	mk := func(t hub.EventType) group {
 		names := slices.Sorted(maps.Keys(byType[t]))
 		return group{typ: t, events: count[t], proxies: len(names), names: names[:min(len(names), DigestNames)]}
 	}
@@ -103,17 +103,17 @@ func groups(events []store.Event) []group {
 	return out
 }
 
-func emoji(t store.EventType) string {
+func emoji(t hub.EventType) string {
 	switch t {
-	case store.EventOffline:
+	case hub.EventOffline:
 		return "🔴"
-	case store.EventOnline:
+	case hub.EventOnline:
 		return "🟢"
-	case store.EventIPChanged:
+	case hub.EventIPChanged:
 		return "🔄"
-	case store.EventRegistered:
+	case hub.EventRegistered:
 		return "🆕"
-	case store.EventDenied:
+	case hub.EventDenied:
 		return "⛔"
 	}
 	return "•"
@@ -130,17 +130,17 @@ func clock(t, now time.Time) string {
 }
 
 // eventText describes one event without its emoji.
-func eventText(e store.Event, now time.Time) string {
+func eventText(e hub.Event, now time.Time) string {
 	switch e.Type {
-	case store.EventOffline:
+	case hub.EventOffline:
 		return fmt.Sprintf("offline %s (since %s)", e.Proxy, clock(e.At, now))
-	case store.EventOnline:
+	case hub.EventOnline:
 		return "online " + e.Proxy
-	case store.EventIPChanged:
+	case hub.EventIPChanged:
 		return fmt.Sprintf("IP change %s: %s → %s", e.Proxy, e.OldIP, e.NewIP)
-	case store.EventRegistered:
+	case hub.EventRegistered:
 		return fmt.Sprintf("registered %s [%s]", e.Proxy, e.NewIP)
-	case store.EventDenied:
+	case hub.EventDenied:
 		return fmt.Sprintf("denied %s from %s", e.Proxy, e.NewIP)
 	}
 	return fmt.Sprintf("%s %s", e.Type, e.Proxy)
@@ -154,15 +154,15 @@ func groupText(g group) string {
 		noun = "proxy"
 	}
 	switch g.typ {
-	case store.EventOffline:
+	case hub.EventOffline:
 		return fmt.Sprintf("%d %s offline", n, noun)
-	case store.EventOnline:
+	case hub.EventOnline:
 		return fmt.Sprintf("%d %s online", n, noun)
-	case store.EventIPChanged:
+	case hub.EventIPChanged:
 		return fmt.Sprintf("%d %s changed IP", n, noun)
-	case store.EventRegistered:
+	case hub.EventRegistered:
 		return fmt.Sprintf("%d %s registered", n, noun)
-	case store.EventDenied:
+	case hub.EventDenied:
 		return fmt.Sprintf("%d %s denied", n, noun)
 	}
 	return fmt.Sprintf("%d %s: %s", n, noun, g.typ)

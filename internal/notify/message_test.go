@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
-func ev(id int64, typ store.EventType, proxy string, at time.Time, oldIP, newIP string) store.Event {
-	e := store.Event{ID: id, TenantID: "acme", Type: typ, Proxy: proxy, At: at}
+func ev(id int64, typ hub.EventType, proxy string, at time.Time, oldIP, newIP string) hub.Event {
+	e := hub.Event{ID: id, TenantID: "acme", Type: typ, Proxy: proxy, At: at}
 	if oldIP != "" {
 		e.OldIP = netip.MustParseAddr(oldIP)
 	}
@@ -24,37 +24,37 @@ func ev(id int64, typ store.EventType, proxy string, at time.Time, oldIP, newIP 
 func TestSingleEventLines(t *testing.T) {
 	at := time.Date(2026, 3, 14, 9, 1, 20, 0, time.UTC)
 	cases := []struct {
-		e    store.Event
+		e    hub.Event
 		want string
 	}{
-		{ev(1, store.EventOffline, "edge-7", at, "", "112.161.54.7"), "🔴 offline edge-7 (since 09:01:20 UTC)"},
-		{ev(2, store.EventOnline, "edge-7", at, "", "112.161.54.7"), "🟢 online edge-7"},
-		{ev(3, store.EventIPChanged, "edge-7", at, "112.161.54.7", "112.161.54.8"), "🔄 IP change edge-7: 112.161.54.7 → 112.161.54.8"},
-		{ev(4, store.EventRegistered, "edge-9", at, "", "1.2.3.4"), "🆕 registered edge-9 [1.2.3.4]"},
-		{ev(5, store.EventDenied, "edge-7", at, "", "198.51.100.9"), "⛔ denied edge-7 from 198.51.100.9"},
+		{ev(1, hub.EventOffline, "edge-7", at, "", "112.161.54.7"), "🔴 offline edge-7 (since 09:01:20 UTC)"},
+		{ev(2, hub.EventOnline, "edge-7", at, "", "112.161.54.7"), "🟢 online edge-7"},
+		{ev(3, hub.EventIPChanged, "edge-7", at, "112.161.54.7", "112.161.54.8"), "🔄 IP change edge-7: 112.161.54.7 → 112.161.54.8"},
+		{ev(4, hub.EventRegistered, "edge-9", at, "", "1.2.3.4"), "🆕 registered edge-9 [1.2.3.4]"},
+		{ev(5, hub.EventDenied, "edge-7", at, "", "198.51.100.9"), "⛔ denied edge-7 from 198.51.100.9"},
 	}
 	for _, c := range cases {
-		m := message{tenant: "acme", events: []store.Event{c.e}, at: at.Add(time.Minute)}
+		m := message{tenant: "acme", events: []hub.Event{c.e}, at: at.Add(time.Minute)}
 		if got := m.lines(); len(got) != 1 || got[0] != c.want {
 			t.Errorf("%s: %q, want %q", c.e.Type, got, c.want)
 		}
 	}
 	// An offline time of another day carries its date.
-	m := message{tenant: "acme", events: []store.Event{cases[0].e}, at: at.Add(24 * time.Hour)}
+	m := message{tenant: "acme", events: []hub.Event{cases[0].e}, at: at.Add(24 * time.Hour)}
 	if got := m.lines()[0]; got != "🔴 offline edge-7 (since 2026-03-14 09:01:20 UTC)" {
 		t.Errorf("old offline: %q", got)
 	}
 }
 
 func TestDigestLines(t *testing.T) {
-	var events []store.Event
+	var events []hub.Event
 	for i := range 12 {
-		events = append(events, ev(int64(i+1), store.EventOffline, fmt.Sprintf("edge-%02d", i+1), t0, "", "192.0.2.1"))
+		events = append(events, ev(int64(i+1), hub.EventOffline, fmt.Sprintf("edge-%02d", i+1), t0, "", "192.0.2.1"))
 	}
 	events = append(events,
-		ev(20, store.EventIPChanged, "edge-7", t0, "192.0.2.1", "192.0.2.2"),
-		ev(21, store.EventIPChanged, "edge-7", t0, "192.0.2.2", "192.0.2.3"), // same proxy twice: one name
-		ev(22, store.EventOnline, "edge-01", t0, "", "192.0.2.1"),
+		ev(20, hub.EventIPChanged, "edge-7", t0, "192.0.2.1", "192.0.2.2"),
+		ev(21, hub.EventIPChanged, "edge-7", t0, "192.0.2.2", "192.0.2.3"), // same proxy twice: one name
+		ev(22, hub.EventOnline, "edge-01", t0, "", "192.0.2.1"),
 	)
 	m := message{id: "wh_1:1-22", tenant: "acme", events: events, at: t0}
 	want := []string{
@@ -75,8 +75,8 @@ func TestDigestLines(t *testing.T) {
 }
 
 func TestGenericBodyShape(t *testing.T) {
-	e := ev(42, store.EventIPChanged, "edge-7", time.Date(2026, 3, 14, 9, 1, 20, 123e6, time.UTC), "112.161.54.7", "112.161.54.8")
-	m := message{id: "wh_1:42-42", tenant: "acme", events: []store.Event{e}, at: t0}
+	e := ev(42, hub.EventIPChanged, "edge-7", time.Date(2026, 3, 14, 9, 1, 20, 123e6, time.UTC), "112.161.54.7", "112.161.54.8")
+	m := message{id: "wh_1:42-42", tenant: "acme", events: []hub.Event{e}, at: t0}
 	body, err := m.genericBody()
 	if err != nil {
 		t.Fatal(err)

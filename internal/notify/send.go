@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // maxErrorLen bounds the error text kept in a Delivery.
@@ -29,7 +29,7 @@ const userAgent = "proxyhub-webhooks/1"
 
 // send delivers m to w and returns the HTTP status (0 for email or when no
 // response came) and the failure, if any.
-func (d *Dispatcher) send(ctx context.Context, w store.Webhook, m message) (int, error) {
+func (d *Dispatcher) send(ctx context.Context, w hub.Webhook, m message) (int, error) {
 	if err := ValidateURL(w.Kind, w.URL); err != nil {
 		return 0, err
 	}
@@ -209,7 +209,7 @@ func messageIDLocal(id string) string {
 // delivery log: the URL (a Slack URL is a credential) is cut out of
 // transport errors, and the webhook secret, the URL and the SMTP password
 // are redacted should they appear anyway.
-func (d *Dispatcher) errorText(err error, w store.Webhook) string {
+func (d *Dispatcher) errorText(err error, w hub.Webhook) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		if ue.Timeout() {

@@ -13,7 +13,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/policies"
 )
 
@@ -42,7 +42,7 @@ func sameError(got, want error) string {
 // returns exactly what the first (a miss) and an uncached evaluation return.
 func TestAuthorize_CacheHitIsTheMiss(t *testing.T) {
 	e := newEngine(t)
-	err := e.LoadTenants(t.Context(), []store.Tenant{
+	err := e.LoadTenants(t.Context(), []hub.Tenant{
 		{ID: "acme", AdminAllowlist: prefixes("192.0.2.0/24")},
 		{ID: "globex"},
 	})
@@ -225,17 +225,17 @@ func TestAuthorize_CachedDecisionFlipsWithData(t *testing.T) {
 		}
 	}
 	check("unknown tenant", true)
-	mustDo(e.SetTenant(ctx, store.Tenant{ID: "acme", AdminAllowlist: prefixes("192.0.2.0/24")}))
+	mustDo(e.SetTenant(ctx, hub.Tenant{ID: "acme", AdminAllowlist: prefixes("192.0.2.0/24")}))
 	check("SetTenant: outside", false)
-	mustDo(e.SetTenant(ctx, store.Tenant{ID: "acme", AdminAllowlist: prefixes("192.0.2.0/24", "8.8.8.0/24")}))
+	mustDo(e.SetTenant(ctx, hub.Tenant{ID: "acme", AdminAllowlist: prefixes("192.0.2.0/24", "8.8.8.0/24")}))
 	check("SetTenant: inside", true)
-	mustDo(e.SetTenant(ctx, store.Tenant{ID: "acme", AdminAllowlist: prefixes("2001:db8::/32")}))
+	mustDo(e.SetTenant(ctx, hub.Tenant{ID: "acme", AdminAllowlist: prefixes("2001:db8::/32")}))
 	check("SetTenant: IPv6 only", false)
 	mustDo(e.RemoveTenant(ctx, "acme"))
 	check("RemoveTenant", true)
-	mustDo(e.LoadTenants(ctx, []store.Tenant{{ID: "acme", AdminAllowlist: prefixes("192.0.2.0/24")}}))
+	mustDo(e.LoadTenants(ctx, []hub.Tenant{{ID: "acme", AdminAllowlist: prefixes("192.0.2.0/24")}}))
 	check("LoadTenants: outside", false)
-	mustDo(e.LoadTenants(ctx, []store.Tenant{{ID: "other", AdminAllowlist: prefixes("192.0.2.0/24")}}))
+	mustDo(e.LoadTenants(ctx, []hub.Tenant{{ID: "other", AdminAllowlist: prefixes("192.0.2.0/24")}}))
 	check("LoadTenants without acme", true)
 }
 
@@ -284,7 +284,7 @@ func TestAuthorize_CacheConcurrentWithUpdates(t *testing.T) {
 		if i%2 == 1 {
 			list = prefixes("198.51.100.0/24")
 		}
-		if err := e.SetTenant(ctx, store.Tenant{ID: "acme", AdminAllowlist: list}); err != nil {
+		if err := e.SetTenant(ctx, hub.Tenant{ID: "acme", AdminAllowlist: list}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -309,7 +309,7 @@ func TestAuthorize_CacheConcurrentWithUpdates(t *testing.T) {
 // entries than the bound, and stay correct when evicted.
 func TestAuthorize_CacheIsBounded(t *testing.T) {
 	e := newEngine(t)
-	if err := e.SetTenant(t.Context(), store.Tenant{ID: "acme", AdminAllowlist: prefixes("10.0.0.0/26")}); err != nil {
+	if err := e.SetTenant(t.Context(), hub.Tenant{ID: "acme", AdminAllowlist: prefixes("10.0.0.0/26")}); err != nil {
 		t.Fatal(err)
 	}
 	const max = 8
@@ -454,7 +454,7 @@ func TestNew_NondeterministicPoliciesAreNotCached(t *testing.T) {
 		t.Errorf("answers %v, %v: some came from a cache", authzSeen, heartbeatSeen)
 	}
 	// SetTenant works without caches.
-	if err := e.SetTenant(t.Context(), store.Tenant{ID: "acme"}); err != nil {
+	if err := e.SetTenant(t.Context(), hub.Tenant{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := nondeterministicCalls(map[string]*ast.Module{}); len(got) != 0 {

@@ -10,7 +10,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 var allActions = []authz.Action{
@@ -89,7 +89,7 @@ func parityCases() []struct {
 // same sentinel, same message. No tenant has an admin allowlist here.
 func TestAuthorize_ParityWithGoRules(t *testing.T) {
 	e := newEngine(t)
-	if err := e.SetTenant(t.Context(), store.Tenant{ID: "acme", Allowlist: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}); err != nil {
+	if err := e.SetTenant(t.Context(), hub.Tenant{ID: "acme", Allowlist: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}); err != nil {
 		t.Fatal(err)
 	}
 	cases := parityCases()
@@ -116,7 +116,7 @@ func TestAuthorize_ParityWithGoRules(t *testing.T) {
 // nothing for calls from inside it.
 func TestAuthorize_ParityInsideAdminAllowlist(t *testing.T) {
 	e := newEngine(t)
-	err := e.LoadTenants(t.Context(), []store.Tenant{
+	err := e.LoadTenants(t.Context(), []hub.Tenant{
 		{ID: "acme", AdminAllowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}},
 		{ID: "globex", AdminAllowlist: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}},
 	})
@@ -147,7 +147,7 @@ func outcome(err error) string {
 // TestAuthorize_AdminAllowlist covers the rule the Go rules did not have.
 func TestAuthorize_AdminAllowlist(t *testing.T) {
 	e := newEngine(t)
-	err := e.LoadTenants(t.Context(), []store.Tenant{
+	err := e.LoadTenants(t.Context(), []hub.Tenant{
 		{ID: "locked", AdminAllowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::/32")}},
 		{ID: "open"},
 	})
@@ -226,15 +226,15 @@ func TestAuthorize_AdminAllowlistFollowsData(t *testing.T) {
 		}
 	}
 	check("allow")
-	if err := e.SetTenant(t.Context(), store.Tenant{ID: "acme", AdminAllowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}); err != nil {
+	if err := e.SetTenant(t.Context(), hub.Tenant{ID: "acme", AdminAllowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}); err != nil {
 		t.Fatal(err)
 	}
 	check("forbidden")
-	if err := e.SetTenant(t.Context(), store.Tenant{ID: "acme", AdminAllowlist: []netip.Prefix{netip.MustParsePrefix("8.8.8.0/24")}}); err != nil {
+	if err := e.SetTenant(t.Context(), hub.Tenant{ID: "acme", AdminAllowlist: []netip.Prefix{netip.MustParsePrefix("8.8.8.0/24")}}); err != nil {
 		t.Fatal(err)
 	}
 	check("allow")
-	if err := e.SetTenant(t.Context(), store.Tenant{ID: "acme", AdminAllowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}); err != nil {
+	if err := e.SetTenant(t.Context(), hub.Tenant{ID: "acme", AdminAllowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}); err != nil {
 		t.Fatal(err)
 	}
 	check("forbidden")

@@ -7,13 +7,13 @@ import (
 
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/authz"
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // benchEngine is an engine with a few tenants, like a small hub.
 func benchEngine(b *testing.B) *Engine {
 	e := newEngine(b)
-	err := e.LoadTenants(context.Background(), []store.Tenant{
+	err := e.LoadTenants(context.Background(), []hub.Tenant{
 		{ID: "acme", Allowlist: prefixes("198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"),
 			AdminAllowlist: prefixes("192.0.2.0/24")},
 		{ID: "globex"},
@@ -74,7 +74,7 @@ func BenchmarkHeartbeat_Uncached(b *testing.B) {
 func BenchmarkHeartbeat_AfterSetTenant(b *testing.B) {
 	e := benchEngine(b)
 	ctx := context.Background()
-	t := store.Tenant{ID: "acme", Allowlist: prefixes("203.0.113.0/24")}
+	t := hub.Tenant{ID: "acme", Allowlist: prefixes("203.0.113.0/24")}
 	for b.Loop() {
 		if err := e.SetTenant(ctx, t); err != nil {
 			b.Fatal(err)
@@ -218,7 +218,7 @@ func BenchmarkAuthorize_AfterSetTenant(b *testing.B) {
 	ctx := context.Background()
 	from := fromIP("192.0.2.10")
 	owner := auth.Principal{Kind: auth.KindAdmin, ID: "alice", TenantID: "acme", Role: auth.RoleOwner}
-	t := store.Tenant{ID: "acme", AdminAllowlist: prefixes("192.0.2.0/24")}
+	t := hub.Tenant{ID: "acme", AdminAllowlist: prefixes("192.0.2.0/24")}
 	for b.Loop() {
 		if err := e.SetTenant(ctx, t); err != nil {
 			b.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/proxyhub/proxyhub/internal/authz"
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -21,7 +21,7 @@ func prefixes(ss ...string) []netip.Prefix {
 
 func TestHeartbeat_Decisions(t *testing.T) {
 	e := newEngine(t)
-	err := e.LoadTenants(t.Context(), []store.Tenant{
+	err := e.LoadTenants(t.Context(), []hub.Tenant{
 		{ID: "v4", Allowlist: prefixes("203.0.113.0/24")},
 		{ID: "v6", Allowlist: prefixes("2001:db8::/32", "2001:db9::7/128")},
 		{ID: "v6only", Allowlist: prefixes("::/0")},
@@ -90,7 +90,7 @@ func TestHeartbeat_Decisions(t *testing.T) {
 // network never matches, so a broken allowlist refuses instead of opening.
 func TestHeartbeat_InvalidPrefixRefuses(t *testing.T) {
 	e := newEngine(t)
-	if err := e.SetTenant(t.Context(), store.Tenant{ID: "t", Allowlist: []netip.Prefix{{}}}); err != nil {
+	if err := e.SetTenant(t.Context(), hub.Tenant{ID: "t", Allowlist: []netip.Prefix{{}}}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := e.Heartbeat(t.Context(), HeartbeatInput{TenantID: "t", IP: netip.MustParseAddr("8.8.8.8")})
@@ -124,18 +124,18 @@ func TestHeartbeat_DataUpdatesApplyWithoutRePreparing(t *testing.T) {
 		}
 	}
 	check("unknown tenant", true)
-	mustDo(e.SetTenant(ctx, store.Tenant{ID: "acme", Allowlist: prefixes("198.51.100.0/24")}))
+	mustDo(e.SetTenant(ctx, hub.Tenant{ID: "acme", Allowlist: prefixes("198.51.100.0/24")}))
 	check("outside the new allowlist", false)
-	mustDo(e.SetTenant(ctx, store.Tenant{ID: "acme", Allowlist: prefixes("203.0.113.0/24")}))
+	mustDo(e.SetTenant(ctx, hub.Tenant{ID: "acme", Allowlist: prefixes("203.0.113.0/24")}))
 	check("inside the changed allowlist", true)
-	mustDo(e.SetTenant(ctx, store.Tenant{ID: "acme", Allowlist: prefixes("2001:db8::/32")}))
+	mustDo(e.SetTenant(ctx, hub.Tenant{ID: "acme", Allowlist: prefixes("2001:db8::/32")}))
 	check("IPv6-only allowlist", false)
 	mustDo(e.RemoveTenant(ctx, "acme"))
 	check("removed tenant", true)
 	mustDo(e.RemoveTenant(ctx, "acme")) // removing twice is fine
-	mustDo(e.LoadTenants(ctx, []store.Tenant{{ID: "acme", Allowlist: prefixes("198.51.100.0/24")}, {ID: "other"}}))
+	mustDo(e.LoadTenants(ctx, []hub.Tenant{{ID: "acme", Allowlist: prefixes("198.51.100.0/24")}, {ID: "other"}}))
 	check("loaded", false)
-	mustDo(e.LoadTenants(ctx, []store.Tenant{{ID: "other", Allowlist: prefixes("198.51.100.0/24")}}))
+	mustDo(e.LoadTenants(ctx, []hub.Tenant{{ID: "other", Allowlist: prefixes("198.51.100.0/24")}}))
 	check("reloaded without acme", true)
 	mustDo(e.LoadTenants(ctx, nil))
 	check("nothing loaded", true)
@@ -150,7 +150,7 @@ func TestHeartbeat_DataUpdatesApplyWithoutRePreparing(t *testing.T) {
 // kind of data update, and kept by an update that changes nothing.
 func TestDecisionCaches_ClearedByEveryUpdate(t *testing.T) {
 	ips := []string{"192.0.2.1", "192.0.2.2", "2001:db8::1"}
-	acme := store.Tenant{ID: "acme", Allowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}
+	acme := hub.Tenant{ID: "acme", Allowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}
 	for _, c := range []struct {
 		name   string
 		decide func(e *Engine, ip string) error
@@ -189,9 +189,9 @@ func TestDecisionCaches_ClearedByEveryUpdate(t *testing.T) {
 				name   string
 				update func() error
 			}{
-				{"SetTenant", func() error { return e.SetTenant(ctx, store.Tenant{ID: "other"}) }},
+				{"SetTenant", func() error { return e.SetTenant(ctx, hub.Tenant{ID: "other"}) }},
 				{"RemoveTenant", func() error { return e.RemoveTenant(ctx, "other") }},
-				{"LoadTenants", func() error { return e.LoadTenants(ctx, []store.Tenant{acme}) }},
+				{"LoadTenants", func() error { return e.LoadTenants(ctx, []hub.Tenant{acme}) }},
 			} {
 				warm()
 				if err := u.update(); err != nil {
@@ -294,7 +294,7 @@ func TestHeartbeat_ConcurrentWithUpdates(t *testing.T) {
 		if i%2 == 1 {
 			list = prefixes("198.51.100.0/24")
 		}
-		if err := e.SetTenant(ctx, store.Tenant{ID: "acme", Allowlist: list, AdminAllowlist: list}); err != nil {
+		if err := e.SetTenant(ctx, hub.Tenant{ID: "acme", Allowlist: list, AdminAllowlist: list}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -315,7 +315,7 @@ func TestHeartbeat_ConcurrentWithUpdates(t *testing.T) {
 func TestHeartbeat_OneCacheEntryPerOpenTenantNotPerProxy(t *testing.T) {
 	e := newEngine(t)
 	ctx := t.Context()
-	if err := e.SetTenant(ctx, store.Tenant{ID: "open"}); err != nil {
+	if err := e.SetTenant(ctx, hub.Tenant{ID: "open"}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 500 {
@@ -329,7 +329,7 @@ func TestHeartbeat_OneCacheEntryPerOpenTenantNotPerProxy(t *testing.T) {
 		t.Fatalf("%d cache entries for 500 proxies of a tenant without allowlist, want 1", n)
 	}
 	// Once the tenant gets an allowlist the address matters again.
-	if err := e.SetTenant(ctx, store.Tenant{ID: "open", Allowlist: []netip.Prefix{netip.MustParsePrefix("11.0.0.0/24")}}); err != nil {
+	if err := e.SetTenant(ctx, hub.Tenant{ID: "open", Allowlist: []netip.Prefix{netip.MustParsePrefix("11.0.0.0/24")}}); err != nil {
 		t.Fatal(err)
 	}
 	in := HeartbeatInput{TenantID: "open", TokenID: "tok_1", Proxy: "edge-1", IP: netip.MustParseAddr("11.0.1.1")}

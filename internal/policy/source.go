@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 var _ hub.SourcePolicy = (*Engine)(nil)
@@ -20,7 +19,7 @@ func (e *Engine) AllowSource(ctx context.Context, req hub.SourceRequest) (bool, 
 
 // TenantLister lists every tenant (the store does).
 type TenantLister interface {
-	ListTenants(ctx context.Context) ([]store.Tenant, error)
+	ListTenants(ctx context.Context) ([]hub.Tenant, error)
 }
 
 // Sync loads every tenant's data now and then again every interval until

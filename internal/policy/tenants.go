@@ -8,13 +8,13 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/storage"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // SetTenant stores t's allowlists under data.tenants[t.ID] (replacing what
 // was there) for the decisions that follow, and forgets cached heartbeat and
 // authorization decisions. The prepared queries are kept: only the data changes.
-func (e *Engine) SetTenant(ctx context.Context, t store.Tenant) error {
+func (e *Engine) SetTenant(ctx context.Context, t hub.Tenant) error {
 	if t.ID == "" {
 		return errors.New("policy: tenant without an id")
 	}
@@ -32,7 +32,7 @@ func (e *Engine) RemoveTenant(ctx context.Context, id string) error {
 // LoadTenants replaces the whole of data.tenants with ts, in one transaction
 // (at start-up, or to resynchronise with the store): tenants absent from ts
 // are forgotten.
-func (e *Engine) LoadTenants(ctx context.Context, ts []store.Tenant) error {
+func (e *Engine) LoadTenants(ctx context.Context, ts []hub.Tenant) error {
 	docs := make(map[string]any, len(ts))
 	for _, t := range ts {
 		if t.ID == "" {
@@ -96,7 +96,7 @@ func (e *Engine) write(ctx context.Context, op storage.PatchOp, path storage.Pat
 // tenantDoc is a tenant's document in data.tenants. Prefixes are written as
 // text; an invalid one becomes "invalid Prefix", which contains no address,
 // so a broken list refuses rather than accepts.
-func tenantDoc(t store.Tenant) map[string]any {
+func tenantDoc(t hub.Tenant) map[string]any {
 	return map[string]any{
 		"allowlist":       prefixStrings(t.Allowlist),
 		"admin_allowlist": prefixStrings(t.AdminAllowlist),

@@ -9,7 +9,6 @@ import (
 
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/hub"
-	"github.com/proxyhub/proxyhub/internal/store"
 )
 
 // NewToken is what a token creation asks for.
@@ -22,22 +21,22 @@ type NewToken struct {
 
 // CreateToken makes a heartbeat token for the tenant and returns its record
 // and its secret, which is never available again.
-func (s *Service) CreateToken(ctx context.Context, tenantID string, in NewToken) (store.Token, string, error) {
+func (s *Service) CreateToken(ctx context.Context, tenantID string, in NewToken) (hub.Token, string, error) {
 	if n := len(in.Label); n < 1 || n > 100 {
-		return store.Token{}, "", &FieldError{"body.label", "1-100 characters"}
+		return hub.Token{}, "", &FieldError{"body.label", "1-100 characters"}
 	}
 	if in.Proxy != "" && !hub.ValidName(in.Proxy) {
-		return store.Token{}, "", &FieldError{"body.proxy", "a proxy name: 1-100 characters, a letter or digit first, then letters, digits, '.', '_', '-'"}
+		return hub.Token{}, "", &FieldError{"body.proxy", "a proxy name: 1-100 characters, a letter or digit first, then letters, digits, '.', '_', '-'"}
 	}
 	now := s.timestamp()
 	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
-		return store.Token{}, "", &FieldError{"body.expires_at", "must be in the future"}
+		return hub.Token{}, "", &FieldError{"body.expires_at", "must be in the future"}
 	}
 	secret, err := auth.NewSecret(auth.PrefixHeartbeatToken)
 	if err != nil {
-		return store.Token{}, "", err
+		return hub.Token{}, "", err
 	}
-	tok := store.Token{
+	tok := hub.Token{
 		ID:           auth.NewID(auth.PrefixTokenID),
 		TenantID:     tenantID,
 		Label:        in.Label,
@@ -48,7 +47,7 @@ func (s *Service) CreateToken(ctx context.Context, tenantID string, in NewToken)
 		CreatedAt:    now,
 	}
 	if err := s.store.CreateToken(ctx, tok); err != nil {
-		return store.Token{}, "", fmt.Errorf("create token: %w", err)
+		return hub.Token{}, "", fmt.Errorf("create token: %w", err)
 	}
 	return tok, secret, nil
 }
@@ -63,18 +62,18 @@ func (s *Service) RevokeToken(ctx context.Context, tenantID, id string) error {
 
 // CreateCredential makes an admin API credential (client id and secret)
 // for the tenant and role, returning the secret once.
-func (s *Service) CreateCredential(ctx context.Context, tenantID string, role auth.Role, label string) (store.Credential, string, error) {
+func (s *Service) CreateCredential(ctx context.Context, tenantID string, role auth.Role, label string) (hub.Credential, string, error) {
 	if role != auth.RoleOwner && role != auth.RoleAdmin && role != auth.RoleViewer {
-		return store.Credential{}, "", &FieldError{"body.role", "owner, admin or viewer"}
+		return hub.Credential{}, "", &FieldError{"body.role", "owner, admin or viewer"}
 	}
 	if n := len(label); n < 1 || n > 100 {
-		return store.Credential{}, "", &FieldError{"body.label", "1-100 characters"}
+		return hub.Credential{}, "", &FieldError{"body.label", "1-100 characters"}
 	}
 	secret, err := auth.NewSecret(auth.PrefixClientSecret)
 	if err != nil {
-		return store.Credential{}, "", err
+		return hub.Credential{}, "", err
 	}
-	c := store.Credential{
+	c := hub.Credential{
 		ID:         auth.NewID(auth.PrefixClientID),
 		TenantID:   tenantID,
 		Role:       string(role),
@@ -83,7 +82,7 @@ func (s *Service) CreateCredential(ctx context.Context, tenantID string, role au
 		CreatedAt:  s.timestamp(),
 	}
 	if err := s.store.CreateCredential(ctx, c); err != nil {
-		return store.Credential{}, "", fmt.Errorf("create credential: %w", err)
+		return hub.Credential{}, "", fmt.Errorf("create credential: %w", err)
 	}
 	return c, secret, nil
 }
@@ -109,7 +108,7 @@ func (s *Service) ExchangeClientCredentials(ctx context.Context, clientID, secre
 	}
 	c, err := s.store.CredentialByID(ctx, clientID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, hub.ErrNotFound):
 		return "", 0, fmt.Errorf("%w: unknown client", ErrInvalidClient)
 	case err != nil:
 		return "", 0, fmt.Errorf("look up credential: %w", err)

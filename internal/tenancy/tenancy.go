@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // Defaults and limits of tenant settings.
@@ -43,10 +43,10 @@ var ErrInvalidClient = errors.New("invalid client credentials")
 
 // Service manages tenants and credentials.
 type Service struct {
-	store    store.Store
+	store    hub.Store
 	signer   *auth.Signer
 	now      func() time.Time
-	onChange func(context.Context, store.Tenant) error
+	onChange func(context.Context, hub.Tenant) error
 	// offlineAfter is the timeout new tenants get unless they ask for one.
 	offlineAfter time.Duration
 }
@@ -63,10 +63,10 @@ func (s *Service) SetDefaultOfflineAfter(d time.Duration) {
 // OnChange registers fn to be told of every tenant created or changed
 // through the service (the policy engine keeps its tenant data with it).
 // Call it before serving.
-func (s *Service) OnChange(fn func(context.Context, store.Tenant) error) { s.onChange = fn }
+func (s *Service) OnChange(fn func(context.Context, hub.Tenant) error) { s.onChange = fn }
 
 // changed tells the OnChange hook about t.
-func (s *Service) changed(ctx context.Context, t store.Tenant) error {
+func (s *Service) changed(ctx context.Context, t hub.Tenant) error {
 	if s.onChange == nil {
 		return nil
 	}
@@ -78,7 +78,7 @@ func (s *Service) changed(ctx context.Context, t store.Tenant) error {
 
 // New returns a Service. signer mints access tokens for the client
 // credentials exchange; nil disables it.
-func New(s store.Store, signer *auth.Signer, now func() time.Time) *Service {
+func New(s hub.Store, signer *auth.Signer, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}

@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 var tenantID = regexp.MustCompile(`^[a-z0-9-]{2,40}$`)
@@ -27,33 +27,33 @@ type TenantSettings struct {
 
 // CreateTenant validates and stores a new tenant with defaults for unset
 // settings.
-func (s *Service) CreateTenant(ctx context.Context, id string, set TenantSettings) (store.Tenant, error) {
+func (s *Service) CreateTenant(ctx context.Context, id string, set TenantSettings) (hub.Tenant, error) {
 	if !ValidTenantID(id) {
-		return store.Tenant{}, &FieldError{"body.id", "2-40 characters: lowercase letters, digits and '-'"}
+		return hub.Tenant{}, &FieldError{"body.id", "2-40 characters: lowercase letters, digits and '-'"}
 	}
 	now := s.timestamp()
-	t := store.Tenant{ID: id, Name: id, OfflineAfter: s.offlineAfter, MaxProxies: DefaultMaxProxies, AutoRegister: true, CreatedAt: now, UpdatedAt: now}
+	t := hub.Tenant{ID: id, Name: id, OfflineAfter: s.offlineAfter, MaxProxies: DefaultMaxProxies, AutoRegister: true, CreatedAt: now, UpdatedAt: now}
 	if err := apply(&t, set); err != nil {
-		return store.Tenant{}, err
+		return hub.Tenant{}, err
 	}
 	if err := s.store.CreateTenant(ctx, t); err != nil {
-		return store.Tenant{}, fmt.Errorf("create tenant: %w", err)
+		return hub.Tenant{}, fmt.Errorf("create tenant: %w", err)
 	}
 	return t, s.changed(ctx, t)
 }
 
 // UpdateTenant changes the given settings of a tenant.
-func (s *Service) UpdateTenant(ctx context.Context, id string, set TenantSettings) (store.Tenant, error) {
+func (s *Service) UpdateTenant(ctx context.Context, id string, set TenantSettings) (hub.Tenant, error) {
 	t, err := s.store.GetTenant(ctx, id)
 	if err != nil {
-		return store.Tenant{}, fmt.Errorf("tenant: %w", err)
+		return hub.Tenant{}, fmt.Errorf("tenant: %w", err)
 	}
 	if err := apply(&t, set); err != nil {
-		return store.Tenant{}, err
+		return hub.Tenant{}, err
 	}
 	t.UpdatedAt = s.timestamp()
 	if err := s.store.UpdateTenant(ctx, t); err != nil {
-		return store.Tenant{}, fmt.Errorf("update tenant: %w", err)
+		return hub.Tenant{}, fmt.Errorf("update tenant: %w", err)
 	}
 	return t, s.changed(ctx, t)
 }
@@ -61,20 +61,20 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, set TenantSetting
 // SetAllowlists replaces the tenant's heartbeat allowlist and admin
 // allowlist (already parsed with ParseCIDRs). Empty lists accept any
 // address.
-func (s *Service) SetAllowlists(ctx context.Context, id string, heartbeat, admin []netip.Prefix) (store.Tenant, error) {
+func (s *Service) SetAllowlists(ctx context.Context, id string, heartbeat, admin []netip.Prefix) (hub.Tenant, error) {
 	t, err := s.store.GetTenant(ctx, id)
 	if err != nil {
-		return store.Tenant{}, fmt.Errorf("tenant: %w", err)
+		return hub.Tenant{}, fmt.Errorf("tenant: %w", err)
 	}
 	t.Allowlist, t.AdminAllowlist, t.UpdatedAt = heartbeat, admin, s.timestamp()
 	if err := s.store.UpdateTenant(ctx, t); err != nil {
-		return store.Tenant{}, fmt.Errorf("update allowlists: %w", err)
+		return hub.Tenant{}, fmt.Errorf("update allowlists: %w", err)
 	}
 	return t, s.changed(ctx, t)
 }
 
 // apply validates set and copies it into t; on error t is unchanged.
-func apply(t *store.Tenant, set TenantSettings) error {
+func apply(t *hub.Tenant, set TenantSettings) error {
 	next := *t
 	if set.Name != nil {
 		if n := len(*set.Name); n < 1 || n > 200 {

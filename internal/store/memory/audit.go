@@ -7,26 +7,26 @@ import (
 	"slices"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
-// ScanIPChanges implements store.AuditStore. It copies the matching records
+// ScanIPChanges implements hub.AuditStore. It copies the matching records
 // under the tenant's read lock, so fn may call back into the store.
-func (s *Store) ScanIPChanges(ctx context.Context, tenantID string, q store.AuditQuery, fn func(store.IPChange) error) error {
+func (s *Store) ScanIPChanges(ctx context.Context, tenantID string, q hub.AuditQuery, fn func(hub.IPChange) error) error {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return err
 	}
 	t.mu.RLock()
-	sel := selectNewestFirst(t.changes.items, q, func(c store.IPChange) (int64, string, time.Time, bool) {
+	sel := selectNewestFirst(t.changes.items, q, func(c hub.IPChange) (int64, string, time.Time, bool) {
 		return c.ID, c.Proxy, c.At, !q.IP.IsValid() || c.OldIP == q.IP || c.NewIP == q.IP
 	})
 	t.mu.RUnlock()
 	return each(ctx, sel, fn)
 }
 
-// RecordDenied implements store.AuditStore.
-func (s *Store) RecordDenied(ctx context.Context, d store.Denied) (int64, error) {
+// RecordDenied implements hub.AuditStore.
+func (s *Store) RecordDenied(ctx context.Context, d hub.Denied) (int64, error) {
 	t, err := s.tenant(ctx, d.TenantID)
 	if err != nil {
 		return 0, err
@@ -35,32 +35,32 @@ func (s *Store) RecordDenied(ctx context.Context, d store.Denied) (int64, error)
 	defer t.mu.Unlock()
 	d.ID = s.nextID.Add(1)
 	t.denied.add(d)
-	s.appendEvent(t, store.Event{Type: store.EventDenied, Proxy: d.Proxy, At: d.At, NewIP: d.IP})
+	s.appendEvent(t, hub.Event{Type: hub.EventDenied, Proxy: d.Proxy, At: d.At, NewIP: d.IP})
 	return d.ID, nil
 }
 
-// ScanDenied implements store.AuditStore.
-func (s *Store) ScanDenied(ctx context.Context, tenantID string, q store.AuditQuery, fn func(store.Denied) error) error {
+// ScanDenied implements hub.AuditStore.
+func (s *Store) ScanDenied(ctx context.Context, tenantID string, q hub.AuditQuery, fn func(hub.Denied) error) error {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return err
 	}
 	t.mu.RLock()
-	sel := selectNewestFirst(t.denied.items, q, func(d store.Denied) (int64, string, time.Time, bool) {
+	sel := selectNewestFirst(t.denied.items, q, func(d hub.Denied) (int64, string, time.Time, bool) {
 		return d.ID, d.Proxy, d.At, !q.IP.IsValid() || d.IP == q.IP
 	})
 	t.mu.RUnlock()
 	return each(ctx, sel, fn)
 }
 
-// IPChangeStats implements store.AuditStore.
-func (s *Store) IPChangeStats(ctx context.Context, tenantID string, since, until time.Time) ([]store.ProxyStats, error) {
+// IPChangeStats implements hub.AuditStore.
+func (s *Store) IPChangeStats(ctx context.Context, tenantID string, since, until time.Time) ([]hub.ProxyStats, error) {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	type acc struct {
-		stats store.ProxyStats
+		stats hub.ProxyStats
 		ips   map[netip.Addr]struct{}
 	}
 	by := map[string]*acc{}
@@ -71,7 +71,7 @@ func (s *Store) IPChangeStats(ctx context.Context, tenantID string, since, until
 		}
 		a := by[c.Proxy]
 		if a == nil {
-			a = &acc{stats: store.ProxyStats{Proxy: c.Proxy}, ips: map[netip.Addr]struct{}{}}
+			a = &acc{stats: hub.ProxyStats{Proxy: c.Proxy}, ips: map[netip.Addr]struct{}{}}
 			by[c.Proxy] = a
 		}
 		a.stats.Changes++
@@ -81,19 +81,19 @@ func (s *Store) IPChangeStats(ctx context.Context, tenantID string, since, until
 		}
 	}
 	t.mu.RUnlock()
-	out := make([]store.ProxyStats, 0, len(by))
+	out := make([]hub.ProxyStats, 0, len(by))
 	for _, a := range by {
 		a.stats.DistinctIPs = int64(len(a.ips))
 		out = append(out, a.stats)
 	}
-	slices.SortFunc(out, func(a, b store.ProxyStats) int { return cmp.Compare(a.Proxy, b.Proxy) })
+	slices.SortFunc(out, func(a, b hub.ProxyStats) int { return cmp.Compare(a.Proxy, b.Proxy) })
 	return out, nil
 }
 
 // selectNewestFirst returns the records of an append-only log (ids
 // increasing) that match q, newest first. key reports a record's id, proxy,
 // time and whether it matches the query's IP filter.
-func selectNewestFirst[T any](log []T, q store.AuditQuery, key func(T) (int64, string, time.Time, bool)) []T {
+func selectNewestFirst[T any](log []T, q hub.AuditQuery, key func(T) (int64, string, time.Time, bool)) []T {
 	var out []T
 	for i := len(log) - 1; i >= 0; i-- {
 		if q.Limit > 0 && len(out) == q.Limit {

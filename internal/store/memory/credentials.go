@@ -6,11 +6,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
-// CreateToken implements store.CredentialStore.
-func (s *Store) CreateToken(ctx context.Context, tok store.Token) error {
+// CreateToken implements hub.CredentialStore.
+func (s *Store) CreateToken(ctx context.Context, tok hub.Token) error {
 	t, err := s.tenant(ctx, tok.TenantID)
 	if err != nil {
 		return err
@@ -18,78 +18,78 @@ func (s *Store) CreateToken(ctx context.Context, tok store.Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.tokensByHash[tok.Hash]; dup {
-		return fmt.Errorf("token: %w", store.ErrConflict)
+		return fmt.Errorf("token: %w", hub.ErrConflict)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, dup := t.tokenByID[tok.ID]; dup {
-		return fmt.Errorf("token %q: %w", tok.ID, store.ErrConflict)
+		return fmt.Errorf("token %q: %w", tok.ID, hub.ErrConflict)
 	}
 	tok.AllowedCIDRs = slices.Clone(tok.AllowedCIDRs)
 	p := &tok
 	t.tokens = append(t.tokens, p)
 	if t.tokenByID == nil {
-		t.tokenByID = map[string]*store.Token{}
+		t.tokenByID = map[string]*hub.Token{}
 	}
 	t.tokenByID[tok.ID] = p
 	s.tokensByHash[tok.Hash] = p
 	return nil
 }
 
-// TokenByHash implements store.CredentialStore.
-func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, error) {
+// TokenByHash implements hub.CredentialStore.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (hub.Token, error) {
 	if err := ctx.Err(); err != nil {
-		return store.Token{}, err
+		return hub.Token{}, err
 	}
 	s.mu.RLock()
 	p := s.tokensByHash[hash]
 	s.mu.RUnlock()
 	if p == nil {
-		return store.Token{}, store.ErrNotFound
+		return hub.Token{}, hub.ErrNotFound
 	}
 	t, err := s.tenant(ctx, p.TenantID)
 	if err != nil {
-		return store.Token{}, err
+		return hub.Token{}, err
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return cloneToken(*p), nil
 }
 
-// ListTokens implements store.CredentialStore.
-func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {
+// ListTokens implements hub.CredentialStore.
+func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]hub.Token, error) {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	out := make([]store.Token, len(t.tokens))
+	out := make([]hub.Token, len(t.tokens))
 	for i, p := range t.tokens {
 		out[i] = cloneToken(*p)
 	}
 	return out, nil
 }
 
-// RevokeToken implements store.CredentialStore.
+// RevokeToken implements hub.CredentialStore.
 func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Time) error {
-	return s.withToken(ctx, tenantID, id, func(p *store.Token) {
+	return s.withToken(ctx, tenantID, id, func(p *hub.Token) {
 		if p.RevokedAt.IsZero() {
 			p.RevokedAt = at
 		}
 	})
 }
 
-// TouchToken implements store.CredentialStore.
+// TouchToken implements hub.CredentialStore.
 func (s *Store) TouchToken(ctx context.Context, tenantID, id string, at time.Time) error {
-	return s.withToken(ctx, tenantID, id, func(p *store.Token) {
+	return s.withToken(ctx, tenantID, id, func(p *hub.Token) {
 		if at.After(p.LastUsedAt) {
 			p.LastUsedAt = at
 		}
 	})
 }
 
-func (s *Store) withToken(ctx context.Context, tenantID, id string, fn func(*store.Token)) error {
+func (s *Store) withToken(ctx context.Context, tenantID, id string, fn func(*hub.Token)) error {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return err
@@ -98,19 +98,19 @@ func (s *Store) withToken(ctx context.Context, tenantID, id string, fn func(*sto
 	defer t.mu.Unlock()
 	p := t.tokenByID[id]
 	if p == nil {
-		return fmt.Errorf("token %q: %w", id, store.ErrNotFound)
+		return fmt.Errorf("token %q: %w", id, hub.ErrNotFound)
 	}
 	fn(p)
 	return nil
 }
 
-func cloneToken(t store.Token) store.Token {
+func cloneToken(t hub.Token) hub.Token {
 	t.AllowedCIDRs = slices.Clone(t.AllowedCIDRs)
 	return t
 }
 
-// CreateCredential implements store.CredentialStore.
-func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
+// CreateCredential implements hub.CredentialStore.
+func (s *Store) CreateCredential(ctx context.Context, c hub.Credential) error {
 	t, err := s.tenant(ctx, c.TenantID)
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.credsByID[c.ID]; dup {
-		return fmt.Errorf("credential %q: %w", c.ID, store.ErrConflict)
+		return fmt.Errorf("credential %q: %w", c.ID, hub.ErrConflict)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -128,60 +128,60 @@ func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error 
 	return nil
 }
 
-// CredentialByID implements store.CredentialStore.
-func (s *Store) CredentialByID(ctx context.Context, id string) (store.Credential, error) {
+// CredentialByID implements hub.CredentialStore.
+func (s *Store) CredentialByID(ctx context.Context, id string) (hub.Credential, error) {
 	if err := ctx.Err(); err != nil {
-		return store.Credential{}, err
+		return hub.Credential{}, err
 	}
 	s.mu.RLock()
 	p := s.credsByID[id]
 	s.mu.RUnlock()
 	if p == nil {
-		return store.Credential{}, store.ErrNotFound
+		return hub.Credential{}, hub.ErrNotFound
 	}
 	t, err := s.tenant(ctx, p.TenantID)
 	if err != nil {
-		return store.Credential{}, err
+		return hub.Credential{}, err
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return *p, nil
 }
 
-// ListCredentials implements store.CredentialStore.
-func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]store.Credential, error) {
+// ListCredentials implements hub.CredentialStore.
+func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]hub.Credential, error) {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	out := make([]store.Credential, len(t.creds))
+	out := make([]hub.Credential, len(t.creds))
 	for i, p := range t.creds {
 		out[i] = *p
 	}
 	return out, nil
 }
 
-// RevokeCredential implements store.CredentialStore.
+// RevokeCredential implements hub.CredentialStore.
 func (s *Store) RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error {
-	return s.withCredential(ctx, tenantID, id, func(p *store.Credential) {
+	return s.withCredential(ctx, tenantID, id, func(p *hub.Credential) {
 		if p.RevokedAt.IsZero() {
 			p.RevokedAt = at
 		}
 	})
 }
 
-// TouchCredential implements store.CredentialStore.
+// TouchCredential implements hub.CredentialStore.
 func (s *Store) TouchCredential(ctx context.Context, tenantID, id string, at time.Time) error {
-	return s.withCredential(ctx, tenantID, id, func(p *store.Credential) {
+	return s.withCredential(ctx, tenantID, id, func(p *hub.Credential) {
 		if at.After(p.LastUsedAt) {
 			p.LastUsedAt = at
 		}
 	})
 }
 
-func (s *Store) withCredential(ctx context.Context, tenantID, id string, fn func(*store.Credential)) error {
+func (s *Store) withCredential(ctx context.Context, tenantID, id string, fn func(*hub.Credential)) error {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return err
@@ -194,5 +194,5 @@ func (s *Store) withCredential(ctx context.Context, tenantID, id string, fn func
 			return nil
 		}
 	}
-	return fmt.Errorf("credential %q: %w", id, store.ErrNotFound)
+	return fmt.Errorf("credential %q: %w", id, hub.ErrNotFound)
 }

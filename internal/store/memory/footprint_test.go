@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 )
 
@@ -21,7 +21,7 @@ import (
 func BenchmarkFootprint(b *testing.B) {
 	ctx := context.Background()
 	s := memory.New()
-	if err := s.CreateTenant(ctx, store.Tenant{ID: "acme", AutoRegister: true, OfflineAfter: 80 * time.Second}); err != nil {
+	if err := s.CreateTenant(ctx, hub.Tenant{ID: "acme", AutoRegister: true, OfflineAfter: 80 * time.Second}); err != nil {
 		b.Fatal(err)
 	}
 	names := make([]string, b.N)
@@ -33,7 +33,7 @@ func BenchmarkFootprint(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		ip := netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)})
-		if _, err := s.RecordHeartbeat(ctx, store.Heartbeat{TenantID: "acme", Name: names[i], IP: ip, PeerIP: ip, At: t0, MayCreate: true}); err != nil {
+		if _, err := s.RecordHeartbeat(ctx, hub.Heartbeat{TenantID: "acme", Name: names[i], IP: ip, PeerIP: ip, At: t0, MayCreate: true}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -60,15 +60,15 @@ func heap() uint64 {
 func BenchmarkRecordHeartbeat(b *testing.B) {
 	ctx := context.Background()
 	s := memory.New()
-	if err := s.CreateTenant(ctx, store.Tenant{ID: "acme", AutoRegister: true, OfflineAfter: 80 * time.Second}); err != nil {
+	if err := s.CreateTenant(ctx, hub.Tenant{ID: "acme", AutoRegister: true, OfflineAfter: 80 * time.Second}); err != nil {
 		b.Fatal(err)
 	}
 	const n = 10000
-	hbs := make([]store.Heartbeat, n)
+	hbs := make([]hub.Heartbeat, n)
 	t0 := time.Now()
 	for i := range hbs {
 		ip := netip.AddrFrom4([4]byte{11, 0, byte(i >> 8), byte(i)})
-		hbs[i] = store.Heartbeat{TenantID: "acme", Name: fmt.Sprintf("edge-%05d", i), IP: ip, PeerIP: ip, At: t0, MayCreate: true}
+		hbs[i] = hub.Heartbeat{TenantID: "acme", Name: fmt.Sprintf("edge-%05d", i), IP: ip, PeerIP: ip, At: t0, MayCreate: true}
 		if _, err := s.RecordHeartbeat(ctx, hbs[i]); err != nil {
 			b.Fatal(err)
 		}

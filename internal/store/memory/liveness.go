@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // defaultTimeout applies when neither the proxy nor its tenant sets one.
@@ -67,7 +67,7 @@ func (s *Store) setDeadline(t *tenant, p *proxyRec, d int64) {
 
 // appendEvent adds an event to t's stream and wakes the watchers. t.mu
 // must be held.
-func (s *Store) appendEvent(t *tenant, e store.Event) store.Event {
+func (s *Store) appendEvent(t *tenant, e hub.Event) hub.Event {
 	e.ID = s.nextID.Add(1)
 	e.TenantID = t.rec.ID
 	t.events.add(e)
@@ -75,12 +75,12 @@ func (s *Store) appendEvent(t *tenant, e store.Event) store.Event {
 	return e
 }
 
-// ExpireProxies implements store.LivenessStore.
-func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]store.Event, error) {
+// ExpireProxies implements hub.LivenessStore.
+func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]hub.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []store.Event
+	var out []hub.Event
 	nowNS := now.UnixNano()
 	for limit <= 0 || len(out) < limit {
 		s.hmu.Lock()
@@ -94,32 +94,32 @@ func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]
 			out = append(out, ev)
 		}
 	}
-	slices.SortFunc(out, func(a, b store.Event) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b hub.Event) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
 // expire handles one due heap entry: flips the proxy, re-queues it when
 // its deadline moved on, or drops a stale entry.
-func (s *Store) expire(e heapEntry, now int64) (store.Event, bool) {
+func (s *Store) expire(e heapEntry, now int64) (hub.Event, bool) {
 	t, p := e.t, e.p
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p.flags&flagDeleted != 0 || p.queued != e.at {
-		return store.Event{}, false // deleted, or a newer entry covers it
+		return hub.Event{}, false // deleted, or a newer entry covers it
 	}
 	p.queued = 0
 	if p.offline() || p.paused() {
-		return store.Event{}, false
+		return hub.Event{}, false
 	}
 	if p.deadline >= now {
 		s.setDeadline(t, p, p.deadline) // heartbeats moved it on: look again then
-		return store.Event{}, false
+		return hub.Event{}, false
 	}
 	p.set(flagOffline, true)
-	return s.appendEvent(t, store.Event{Type: store.EventOffline, Proxy: p.name, At: fromNanos(p.deadline), NewIP: p.ip}), true
+	return s.appendEvent(t, hub.Event{Type: hub.EventOffline, Proxy: p.name, At: fromNanos(p.deadline), NewIP: p.ip}), true
 }
 
-// NextDeadline implements store.LivenessStore. It is the earliest heap
+// NextDeadline implements hub.LivenessStore. It is the earliest heap
 // entry, which may be stale: never later than the true next deadline.
 func (s *Store) NextDeadline(ctx context.Context) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
@@ -133,8 +133,8 @@ func (s *Store) NextDeadline(ctx context.Context) (time.Time, error) {
 	return fromNanos(s.deadlines[0].at), nil
 }
 
-// SetPaused implements store.LivenessStore.
-func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused bool, at time.Time) (store.Proxy, error) {
+// SetPaused implements hub.LivenessStore.
+func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused bool, at time.Time) (hub.Proxy, error) {
 	return s.withProxy(ctx, tenantID, name, func(t *tenant, p *proxyRec) {
 		if p.paused() == paused {
 			return
@@ -146,36 +146,36 @@ func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused boo
 	})
 }
 
-// SetOfflineAfter implements store.LivenessStore.
-func (s *Store) SetOfflineAfter(ctx context.Context, tenantID, name string, d time.Duration) (store.Proxy, error) {
+// SetOfflineAfter implements hub.LivenessStore.
+func (s *Store) SetOfflineAfter(ctx context.Context, tenantID, name string, d time.Duration) (hub.Proxy, error) {
 	return s.withProxy(ctx, tenantID, name, func(t *tenant, p *proxyRec) {
 		p.offlineAfter = d
 		s.setDeadline(t, p, p.lastSeen+int64(t.timeout(p)))
 	})
 }
 
-func (s *Store) withProxy(ctx context.Context, tenantID, name string, fn func(*tenant, *proxyRec)) (store.Proxy, error) {
+func (s *Store) withProxy(ctx context.Context, tenantID, name string, fn func(*tenant, *proxyRec)) (hub.Proxy, error) {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
-		return store.Proxy{}, err
+		return hub.Proxy{}, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p, ok := t.proxies[name]
 	if !ok {
-		return store.Proxy{}, fmt.Errorf("proxy %q: %w", name, store.ErrNotFound)
+		return hub.Proxy{}, fmt.Errorf("proxy %q: %w", name, hub.ErrNotFound)
 	}
 	fn(t, p)
 	return p.view(tenantID), nil
 }
 
-// ScanEvents implements store.LivenessStore.
-func (s *Store) ScanEvents(ctx context.Context, tenantID string, q store.EventQuery, fn func(store.Event) error) error {
+// ScanEvents implements hub.LivenessStore.
+func (s *Store) ScanEvents(ctx context.Context, tenantID string, q hub.EventQuery, fn func(hub.Event) error) error {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return err
 	}
-	match := func(e store.Event) bool {
+	match := func(e hub.Event) bool {
 		return (len(q.Types) == 0 || slices.Contains(q.Types, e.Type)) &&
 			(q.Proxy == "" || e.Proxy == q.Proxy) &&
 			(q.Since.IsZero() || !e.At.Before(q.Since)) &&
@@ -183,7 +183,7 @@ func (s *Store) ScanEvents(ctx context.Context, tenantID string, q store.EventQu
 			(q.AfterID == 0 || e.ID > q.AfterID) &&
 			(q.BeforeID == 0 || e.ID < q.BeforeID)
 	}
-	var sel []store.Event
+	var sel []hub.Event
 	t.mu.RLock()
 	n := len(t.events.items)
 	for i := range n {
@@ -202,10 +202,10 @@ func (s *Store) ScanEvents(ctx context.Context, tenantID string, q store.EventQu
 	return each(ctx, sel, fn)
 }
 
-// Leader implements store.LivenessStore: one process, always the leader.
+// Leader implements hub.LivenessStore: one process, always the leader.
 func (s *Store) Leader(ctx context.Context, _ string) (bool, error) { return true, ctx.Err() }
 
-// WatchEvents implements store.LivenessStore.
+// WatchEvents implements hub.LivenessStore.
 func (s *Store) WatchEvents(ctx context.Context, fn func(tenantID string)) error {
 	s.wmu.Lock()
 	if s.watchers == nil {

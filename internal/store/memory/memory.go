@@ -11,15 +11,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
-// Store is an in-memory store.Store. The zero value is not usable; call New.
+// Store is an in-memory hub.Store. The zero value is not usable; call New.
 type Store struct {
 	mu           sync.RWMutex // guards the maps below, not the tenants in them
 	tenants      map[string]*tenant
-	tokensByHash map[string]*store.Token
-	credsByID    map[string]*store.Credential
+	tokensByHash map[string]*hub.Token
+	credsByID    map[string]*hub.Credential
 	nextID       atomic.Int64 // last record id handed out (audit records and events)
 
 	hmu       sync.Mutex // guards deadlines; taken after a tenant's lock, never before
@@ -34,21 +34,21 @@ type Store struct {
 // different tenants never contend.
 type tenant struct {
 	mu         sync.RWMutex
-	rec        store.Tenant
+	rec        hub.Tenant
 	proxies    map[string]*proxyRec
-	tokens     []*store.Token             // oldest first
-	tokenByID  map[string]*store.Token    // the same tokens, by id
-	creds      []*store.Credential        // oldest first
-	changes    boundedLog[store.IPChange] // append-only, ids increasing
-	denied     boundedLog[store.Denied]   // append-only, ids increasing
-	events     boundedLog[store.Event]    // append-only, ids increasing
-	webhooks   []*store.Webhook           // oldest first
-	deliveries boundedLog[store.Delivery] // append-only, ids increasing
+	tokens     []*hub.Token             // oldest first
+	tokenByID  map[string]*hub.Token    // the same tokens, by id
+	creds      []*hub.Credential        // oldest first
+	changes    boundedLog[hub.IPChange] // append-only, ids increasing
+	denied     boundedLog[hub.Denied]   // append-only, ids increasing
+	events     boundedLog[hub.Event]    // append-only, ids increasing
+	webhooks   []*hub.Webhook           // oldest first
+	deliveries boundedLog[hub.Delivery] // append-only, ids increasing
 }
 
 // proxyRec is one proxy as the embedded store keeps it: compact (times as
 // Unix nanoseconds, no tenant id, flags in a byte), because a hub may hold
-// millions. It becomes a store.Proxy on the way out.
+// millions. It becomes a hub.Proxy on the way out.
 type proxyRec struct {
 	name         string
 	ip, peer     netip.Addr
@@ -79,12 +79,12 @@ func (p *proxyRec) set(flag uint8, on bool) {
 }
 
 // view returns the record as the store's Proxy type.
-func (p *proxyRec) view(tenantID string) store.Proxy {
-	state := store.StateOnline
+func (p *proxyRec) view(tenantID string) hub.Proxy {
+	state := hub.StateOnline
 	if p.offline() {
-		state = store.StateOffline
+		state = hub.StateOffline
 	}
-	return store.Proxy{
+	return hub.Proxy{
 		TenantID: tenantID, Name: p.name, IP: p.ip, PeerIP: p.peer,
 		CreatedAt: fromNanos(p.created), LastSeen: fromNanos(p.lastSeen), IPChanges: p.ipChanges,
 		State: state, Paused: p.paused(), OfflineAfter: p.offlineAfter, Deadline: fromNanos(p.deadline),
@@ -93,14 +93,14 @@ func (p *proxyRec) view(tenantID string) store.Proxy {
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
-var _ store.Store = (*Store)(nil)
+var _ hub.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
 	return &Store{
 		tenants:      make(map[string]*tenant),
-		tokensByHash: make(map[string]*store.Token),
-		credsByID:    make(map[string]*store.Credential),
+		tokensByHash: make(map[string]*hub.Token),
+		credsByID:    make(map[string]*hub.Credential),
 	}
 }
 
@@ -113,13 +113,13 @@ func (s *Store) tenant(ctx context.Context, id string) (*tenant, error) {
 	t := s.tenants[id]
 	s.mu.RUnlock()
 	if t == nil {
-		return nil, fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
+		return nil, fmt.Errorf("tenant %q: %w", id, hub.ErrNotFound)
 	}
 	return t, nil
 }
 
-// Ping implements store.Store; memory is always reachable.
+// Ping implements hub.Store; memory is always reachable.
 func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }
 
-// Close implements store.Store; there is nothing to release.
+// Close implements hub.Store; there is nothing to release.
 func (s *Store) Close() error { return nil }

@@ -3,13 +3,13 @@ package memory_test
 import (
 	"testing"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 	"github.com/proxyhub/proxyhub/internal/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(*testing.T) store.Store { return memory.New() })
+	storetest.Run(t, func(*testing.T) hub.Store { return memory.New() })
 }
 
 func TestLivenessConformance(t *testing.T) {

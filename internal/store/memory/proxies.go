@@ -7,41 +7,41 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
-// RecordHeartbeat implements store.ProxyStore.
-func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.HeartbeatResult, error) {
+// RecordHeartbeat implements hub.ProxyStore.
+func (s *Store) RecordHeartbeat(ctx context.Context, hb hub.Heartbeat) (hub.HeartbeatResult, error) {
 	t, err := s.tenant(ctx, hb.TenantID)
 	if err != nil {
-		return store.HeartbeatResult{}, err
+		return hub.HeartbeatResult{}, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var tok *store.Token
+	var tok *hub.Token
 	if hb.TokenID != "" {
 		tok = t.tokenByID[hb.TokenID]
 		if tok == nil || !tok.LiveAt(hb.At) {
-			return store.HeartbeatResult{}, fmt.Errorf("token %q: %w", hb.TokenID, store.ErrTokenRevoked)
+			return hub.HeartbeatResult{}, fmt.Errorf("token %q: %w", hb.TokenID, hub.ErrTokenRevoked)
 		}
 	}
 	p, ok := t.proxies[hb.Name]
-	res := store.HeartbeatResult{}
+	res := hub.HeartbeatResult{}
 	switch {
 	case !ok && !hb.MayCreate:
-		return res, fmt.Errorf("proxy %q: %w", hb.Name, store.ErrNotRegistered)
+		return res, fmt.Errorf("proxy %q: %w", hb.Name, hub.ErrNotRegistered)
 	case !ok && hb.MaxProxies > 0 && len(t.proxies) >= hb.MaxProxies:
-		return res, fmt.Errorf("proxy %q: %w", hb.Name, store.ErrQuotaExceeded)
+		return res, fmt.Errorf("proxy %q: %w", hb.Name, hub.ErrQuotaExceeded)
 	case !ok:
 		at := hb.At.UnixNano()
 		p = &proxyRec{name: hb.Name, ip: hb.IP, peer: hb.PeerIP, created: at, lastSeen: at}
 		t.proxies[hb.Name] = p
 		res.Created = true
-		s.appendEvent(t, store.Event{Type: store.EventRegistered, Proxy: hb.Name, At: hb.At, NewIP: hb.IP})
+		s.appendEvent(t, hub.Event{Type: hub.EventRegistered, Proxy: hb.Name, At: hb.At, NewIP: hb.IP})
 	case p.ip != hb.IP:
 		res.Changed, res.PreviousIP, res.ChangeID = true, p.ip, s.nextID.Add(1)
 		p.ipChanges++
-		t.changes.add(store.IPChange{
+		t.changes.add(hub.IPChange{
 			ID:        res.ChangeID,
 			TenantID:  hb.TenantID,
 			Proxy:     hb.Name,
@@ -51,7 +51,7 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 			TokenID:   hb.TokenID,
 			RequestID: hb.RequestID,
 		})
-		s.appendEvent(t, store.Event{Type: store.EventIPChanged, Proxy: hb.Name, At: hb.At, OldIP: p.ip, NewIP: hb.IP})
+		s.appendEvent(t, hub.Event{Type: hub.EventIPChanged, Proxy: hb.Name, At: hb.At, OldIP: p.ip, NewIP: hb.IP})
 	}
 	p.ip, p.peer = hb.IP, hb.PeerIP
 	if at := hb.At.UnixNano(); at > p.lastSeen {
@@ -60,7 +60,7 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 	if p.offline() {
 		p.set(flagOffline, false)
 		res.CameOnline = true
-		s.appendEvent(t, store.Event{Type: store.EventOnline, Proxy: hb.Name, At: hb.At, NewIP: hb.IP})
+		s.appendEvent(t, hub.Event{Type: hub.EventOnline, Proxy: hb.Name, At: hb.At, NewIP: hb.IP})
 	}
 	s.setDeadline(t, p, p.lastSeen+int64(t.timeout(p)))
 	if tok != nil && hb.At.After(tok.LastUsedAt) {
@@ -70,14 +70,14 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.
 	return res, nil
 }
 
-// ListProxies implements store.ProxyStore.
-func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQuery) ([]store.Proxy, error) {
+// ListProxies implements hub.ProxyStore.
+func (s *Store) ListProxies(ctx context.Context, tenantID string, q hub.ProxyQuery) ([]hub.Proxy, error) {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	t.mu.RLock()
-	out := make([]store.Proxy, 0, len(t.proxies))
+	out := make([]hub.Proxy, 0, len(t.proxies))
 	for name, p := range t.proxies {
 		if !strings.HasPrefix(name, q.NamePrefix) || (q.After != "" && name <= q.After) {
 			continue
@@ -91,29 +91,29 @@ func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQ
 		out = append(out, p.view(tenantID))
 	}
 	t.mu.RUnlock()
-	slices.SortFunc(out, func(a, b store.Proxy) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b hub.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
 	}
 	return out, nil
 }
 
-// GetProxy implements store.ProxyStore.
-func (s *Store) GetProxy(ctx context.Context, tenantID, name string) (store.Proxy, error) {
+// GetProxy implements hub.ProxyStore.
+func (s *Store) GetProxy(ctx context.Context, tenantID, name string) (hub.Proxy, error) {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
-		return store.Proxy{}, err
+		return hub.Proxy{}, err
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	p, ok := t.proxies[name]
 	if !ok {
-		return store.Proxy{}, fmt.Errorf("proxy %q: %w", name, store.ErrNotFound)
+		return hub.Proxy{}, fmt.Errorf("proxy %q: %w", name, hub.ErrNotFound)
 	}
 	return p.view(tenantID), nil
 }
 
-// DeleteProxy implements store.ProxyStore. Its heap entry, if any, is
+// DeleteProxy implements hub.ProxyStore. Its heap entry, if any, is
 // marked stale and dropped when it comes due.
 func (s *Store) DeleteProxy(ctx context.Context, tenantID, name string) error {
 	t, err := s.tenant(ctx, tenantID)
@@ -124,7 +124,7 @@ func (s *Store) DeleteProxy(ctx context.Context, tenantID, name string) error {
 	defer t.mu.Unlock()
 	p, ok := t.proxies[name]
 	if !ok {
-		return fmt.Errorf("proxy %q: %w", name, store.ErrNotFound)
+		return fmt.Errorf("proxy %q: %w", name, hub.ErrNotFound)
 	}
 	p.set(flagDeleted, true)
 	delete(t.proxies, name)

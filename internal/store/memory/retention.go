@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // The embedded store keeps everything in memory, so its logs are bounded:
@@ -48,12 +48,12 @@ func (l *boundedLog[T]) prune(before time.Time, maxRows int, at func(*T) time.Ti
 	return n
 }
 
-// PruneHistory implements store.AuditStore.
+// PruneHistory implements hub.AuditStore.
 func (s *Store) PruneHistory(ctx context.Context, before time.Time, maxRows int) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if err := store.CheckPruneBefore(before, time.Now()); err != nil {
+	if err := hub.CheckPruneBefore(before, time.Now()); err != nil {
 		return 0, err
 	}
 	tenants := s.allTenants()
@@ -62,11 +62,11 @@ func (s *Store) PruneHistory(ctx context.Context, before time.Time, maxRows int)
 	for _, t := range tenants {
 		t.mu.Lock()
 		for kind, prune := range []func(int) int{
-			func(m int) int { return t.changes.prune(before, m, func(r *store.IPChange) time.Time { return r.At }) },
-			func(m int) int { return t.denied.prune(before, m, func(r *store.Denied) time.Time { return r.At }) },
-			func(m int) int { return t.events.prune(before, m, func(r *store.Event) time.Time { return r.At }) },
+			func(m int) int { return t.changes.prune(before, m, func(r *hub.IPChange) time.Time { return r.At }) },
+			func(m int) int { return t.denied.prune(before, m, func(r *hub.Denied) time.Time { return r.At }) },
+			func(m int) int { return t.events.prune(before, m, func(r *hub.Event) time.Time { return r.At }) },
 			func(m int) int {
-				return t.deliveries.prune(before, m, func(r *store.Delivery) time.Time { return r.At })
+				return t.deliveries.prune(before, m, func(r *hub.Delivery) time.Time { return r.At })
 			},
 		} {
 			if maxRows > 0 && left[kind] <= 0 {

@@ -6,34 +6,34 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
-// CreateTenant implements store.TenantStore.
-func (s *Store) CreateTenant(ctx context.Context, rec store.Tenant) error {
+// CreateTenant implements hub.TenantStore.
+func (s *Store) CreateTenant(ctx context.Context, rec hub.Tenant) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.tenants[rec.ID]; ok {
-		return fmt.Errorf("tenant %q: %w", rec.ID, store.ErrConflict)
+		return fmt.Errorf("tenant %q: %w", rec.ID, hub.ErrConflict)
 	}
 	rec.Allowlist = slices.Clone(rec.Allowlist)
 	rec.AdminAllowlist = slices.Clone(rec.AdminAllowlist)
 	s.tenants[rec.ID] = &tenant{
-		rec: rec, proxies: make(map[string]*proxyRec), tokenByID: map[string]*store.Token{},
-		changes: boundedLog[store.IPChange]{max: maxAuditRecords}, denied: boundedLog[store.Denied]{max: maxAuditRecords},
-		events: boundedLog[store.Event]{max: maxEvents}, deliveries: boundedLog[store.Delivery]{max: maxDeliveries},
+		rec: rec, proxies: make(map[string]*proxyRec), tokenByID: map[string]*hub.Token{},
+		changes: boundedLog[hub.IPChange]{max: maxAuditRecords}, denied: boundedLog[hub.Denied]{max: maxAuditRecords},
+		events: boundedLog[hub.Event]{max: maxEvents}, deliveries: boundedLog[hub.Delivery]{max: maxDeliveries},
 	}
 	return nil
 }
 
-// GetTenant implements store.TenantStore.
-func (s *Store) GetTenant(ctx context.Context, id string) (store.Tenant, error) {
+// GetTenant implements hub.TenantStore.
+func (s *Store) GetTenant(ctx context.Context, id string) (hub.Tenant, error) {
 	t, err := s.tenant(ctx, id)
 	if err != nil {
-		return store.Tenant{}, err
+		return hub.Tenant{}, err
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -52,24 +52,24 @@ func (s *Store) allTenants() []*tenant {
 	return ts
 }
 
-// ListTenants implements store.TenantStore.
-func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+// ListTenants implements hub.TenantStore.
+func (s *Store) ListTenants(ctx context.Context) ([]hub.Tenant, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	ts := s.allTenants()
-	out := make([]store.Tenant, len(ts))
+	out := make([]hub.Tenant, len(ts))
 	for i, t := range ts {
 		t.mu.RLock()
 		out[i] = cloneTenant(t.rec)
 		t.mu.RUnlock()
 	}
-	slices.SortFunc(out, func(a, b store.Tenant) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b hub.Tenant) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
-// UpdateTenant implements store.TenantStore.
-func (s *Store) UpdateTenant(ctx context.Context, rec store.Tenant) error {
+// UpdateTenant implements hub.TenantStore.
+func (s *Store) UpdateTenant(ctx context.Context, rec hub.Tenant) error {
 	t, err := s.tenant(ctx, rec.ID)
 	if err != nil {
 		return err
@@ -89,7 +89,7 @@ func (s *Store) UpdateTenant(ctx context.Context, rec store.Tenant) error {
 	return nil
 }
 
-func cloneTenant(t store.Tenant) store.Tenant {
+func cloneTenant(t hub.Tenant) hub.Tenant {
 	t.Allowlist = slices.Clone(t.Allowlist)
 	t.AdminAllowlist = slices.Clone(t.AdminAllowlist)
 	return t

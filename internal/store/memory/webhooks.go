@@ -6,20 +6,20 @@ import (
 	"slices"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
-// CreateWebhook implements store.WebhookStore.
-func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) (store.Webhook, error) {
+// CreateWebhook implements hub.WebhookStore.
+func (s *Store) CreateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, error) {
 	t, err := s.tenant(ctx, w.TenantID)
 	if err != nil {
-		return store.Webhook{}, err
+		return hub.Webhook{}, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, o := range t.webhooks {
 		if o.ID == w.ID {
-			return store.Webhook{}, fmt.Errorf("webhook %q: %w", w.ID, store.ErrConflict)
+			return hub.Webhook{}, fmt.Errorf("webhook %q: %w", w.ID, hub.ErrConflict)
 		}
 	}
 	w.Events = slices.Clone(w.Events)
@@ -29,7 +29,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) (store.Webho
 	return cloneWebhook(w), nil
 }
 
-func cloneWebhook(w store.Webhook) store.Webhook {
+func cloneWebhook(w hub.Webhook) hub.Webhook {
 	w.Events = slices.Clone(w.Events)
 	return w
 }
@@ -52,32 +52,32 @@ func (s *Store) withWebhook(ctx context.Context, tenantID, id string, write bool
 			return nil
 		}
 	}
-	return fmt.Errorf("webhook %q: %w", id, store.ErrNotFound)
+	return fmt.Errorf("webhook %q: %w", id, hub.ErrNotFound)
 }
 
-// GetWebhook implements store.WebhookStore.
-func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (out store.Webhook, err error) {
+// GetWebhook implements hub.WebhookStore.
+func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (out hub.Webhook, err error) {
 	err = s.withWebhook(ctx, tenantID, id, false, func(t *tenant, i int) { out = cloneWebhook(*t.webhooks[i]) })
 	return out, err
 }
 
-// ListWebhooks implements store.WebhookStore.
-func (s *Store) ListWebhooks(ctx context.Context, tenantID string) ([]store.Webhook, error) {
+// ListWebhooks implements hub.WebhookStore.
+func (s *Store) ListWebhooks(ctx context.Context, tenantID string) ([]hub.Webhook, error) {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	out := make([]store.Webhook, len(t.webhooks))
+	out := make([]hub.Webhook, len(t.webhooks))
 	for i, w := range t.webhooks {
 		out[i] = cloneWebhook(*w)
 	}
 	return out, nil
 }
 
-// UpdateWebhook implements store.WebhookStore.
-func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) (out store.Webhook, err error) {
+// UpdateWebhook implements hub.WebhookStore.
+func (s *Store) UpdateWebhook(ctx context.Context, w hub.Webhook) (out hub.Webhook, err error) {
 	err = s.withWebhook(ctx, w.TenantID, w.ID, true, func(t *tenant, i int) {
 		cur := t.webhooks[i]
 		cur.URL, cur.Kind, cur.Events, cur.Enabled, cur.UpdatedAt = w.URL, w.Kind, slices.Clone(w.Events), w.Enabled, w.UpdatedAt
@@ -86,21 +86,21 @@ func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) (out store.W
 	return out, err
 }
 
-// DeleteWebhook implements store.WebhookStore.
+// DeleteWebhook implements hub.WebhookStore.
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
 	return s.withWebhook(ctx, tenantID, id, true, func(t *tenant, i int) {
 		t.webhooks = slices.Delete(t.webhooks, i, i+1)
-		t.deliveries.items = slices.DeleteFunc(t.deliveries.items, func(d store.Delivery) bool { return d.WebhookID == id })
+		t.deliveries.items = slices.DeleteFunc(t.deliveries.items, func(d hub.Delivery) bool { return d.WebhookID == id })
 	})
 }
 
-// DueWebhooks implements store.WebhookStore.
-func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook, error) {
+// DueWebhooks implements hub.WebhookStore.
+func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]hub.Webhook, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	ts := s.allTenants()
-	var out []store.Webhook
+	var out []hub.Webhook
 	for _, t := range ts {
 		t.mu.RLock()
 		for _, w := range t.webhooks {
@@ -116,16 +116,16 @@ func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook
 	return out, nil
 }
 
-// SaveDeliveryState implements store.WebhookStore.
-func (s *Store) SaveDeliveryState(ctx context.Context, w store.Webhook) error {
+// SaveDeliveryState implements hub.WebhookStore.
+func (s *Store) SaveDeliveryState(ctx context.Context, w hub.Webhook) error {
 	return s.withWebhook(ctx, w.TenantID, w.ID, true, func(t *tenant, i int) {
 		cur := t.webhooks[i]
 		cur.Cursor, cur.Attempt, cur.NextAttemptAt, cur.FailingSince = w.Cursor, w.Attempt, w.NextAttemptAt, w.FailingSince
 	})
 }
 
-// RecordDelivery implements store.WebhookStore.
-func (s *Store) RecordDelivery(ctx context.Context, d store.Delivery) (int64, error) {
+// RecordDelivery implements hub.WebhookStore.
+func (s *Store) RecordDelivery(ctx context.Context, d hub.Delivery) (int64, error) {
 	err := s.withWebhook(ctx, d.TenantID, d.WebhookID, true, func(t *tenant, _ int) {
 		d.ID = s.nextID.Add(1)
 		t.deliveries.add(d)
@@ -133,9 +133,9 @@ func (s *Store) RecordDelivery(ctx context.Context, d store.Delivery) (int64, er
 	return d.ID, err
 }
 
-// ListDeliveries implements store.WebhookStore.
-func (s *Store) ListDeliveries(ctx context.Context, tenantID, webhookID string, beforeID int64, limit int) ([]store.Delivery, error) {
-	out := []store.Delivery{}
+// ListDeliveries implements hub.WebhookStore.
+func (s *Store) ListDeliveries(ctx context.Context, tenantID, webhookID string, beforeID int64, limit int) ([]hub.Delivery, error) {
+	out := []hub.Delivery{}
 	err := s.withWebhook(ctx, tenantID, webhookID, false, func(t *tenant, _ int) {
 		for i := len(t.deliveries.items) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
 			if d := t.deliveries.items[i]; d.WebhookID == webhookID && (beforeID == 0 || d.ID < beforeID) {
@@ -147,6 +147,6 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID, webhookID string, 
 }
 
 var (
-	_ store.LivenessStore = (*Store)(nil)
-	_ store.WebhookStore  = (*Store)(nil)
+	_ hub.LivenessStore = (*Store)(nil)
+	_ hub.WebhookStore  = (*Store)(nil)
 )

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
@@ -65,7 +65,7 @@ func TestAudit_StoreRoleCannotRewriteHistory(t *testing.T) {
 			t.Errorf("%s as the store's role: %v, want permission denied", sql, err)
 		}
 	}
-	if cs := mustChanges(t, s, "acme", store.AuditQuery{}); len(cs) != 1 || cs[0].NewIP.String() != "192.0.2.2" {
+	if cs := mustChanges(t, s, "acme", hub.AuditQuery{}); len(cs) != 1 || cs[0].NewIP.String() != "192.0.2.2" {
 		t.Fatalf("history after the attempts: %+v", cs)
 	}
 }
@@ -130,13 +130,13 @@ func TestRetention_ScopeDeletesOnlyRowsOlderThanADay(t *testing.T) {
 			t.Errorf("%s in the retention scope: allowed, want refused", sql)
 		}
 	}
-	if cs := mustChanges(t, s, "acme", store.AuditQuery{}); len(cs) != 2 {
+	if cs := mustChanges(t, s, "acme", hub.AuditQuery{}); len(cs) != 2 {
 		t.Fatalf("history after the refused statements: %+v; want both changes", cs)
 	}
 	if err := try(`DELETE FROM ip_changes WHERE at < now() - interval '1 day'`); err != nil {
 		t.Fatalf("deleting old rows in the retention scope: %v", err)
 	}
-	if cs := mustChanges(t, s, "acme", store.AuditQuery{}); len(cs) != 1 || cs[0].NewIP.String() != "192.0.2.3" {
+	if cs := mustChanges(t, s, "acme", hub.AuditQuery{}); len(cs) != 1 || cs[0].NewIP.String() != "192.0.2.3" {
 		t.Fatalf("history after pruning: %+v; want only the young change", cs)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // The group commit. RecordHeartbeat puts a pending heartbeat on s.queue and
@@ -21,13 +21,13 @@ import (
 // pending is one heartbeat waiting for its batch.
 type pending struct {
 	ctx  context.Context // the caller's: ended before sending means "do not write"
-	hb   store.Heartbeat
+	hb   hub.Heartbeat
 	done chan outcome // buffered (1): answering never blocks
 }
 
 // outcome is what a writer answers a pending heartbeat.
 type outcome struct {
-	res store.HeartbeatResult
+	res hub.HeartbeatResult
 	err error
 }
 

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
@@ -25,7 +25,7 @@ func TestBatch_ConcurrentHeartbeatsAcknowledgedOnce(t *testing.T) {
 	var (
 		mu      sync.Mutex
 		created = map[string]int{}
-		acked   = map[int64]store.HeartbeatResult{}
+		acked   = map[int64]hub.HeartbeatResult{}
 		wg      sync.WaitGroup
 	)
 	for i := range proxies * each {
@@ -56,7 +56,7 @@ func TestBatch_ConcurrentHeartbeatsAcknowledgedOnce(t *testing.T) {
 	if len(acked) != proxies*(each-1) {
 		t.Fatalf("%d changes acknowledged, want %d", len(acked), proxies*(each-1))
 	}
-	all := mustChanges(t, s, "acme", store.AuditQuery{})
+	all := mustChanges(t, s, "acme", hub.AuditQuery{})
 	if len(all) != len(acked) {
 		t.Fatalf("history holds %d changes, %d were acknowledged", len(all), len(acked))
 	}
@@ -74,7 +74,7 @@ func TestBatch_ConcurrentHeartbeatsAcknowledgedOnce(t *testing.T) {
 		if created[name] != 1 {
 			t.Errorf("%s created %d times", name, created[name])
 		}
-		cs := mustChanges(t, s, "acme", store.AuditQuery{Proxy: name})
+		cs := mustChanges(t, s, "acme", hub.AuditQuery{Proxy: name})
 		checkChain(t, cs)
 		got, err := s.GetProxy(context.Background(), "acme", name)
 		if err != nil || got.IPChanges != each-1 || len(cs) != each-1 || got.IP != cs[0].NewIP {
@@ -90,7 +90,7 @@ func TestBatch_SameProxyRepeatedIsAppliedInOrder(t *testing.T) {
 	s := open(t, pgtest.URL(t), postgres.Options{})
 	mustCreateTenants(t, s, "acme", "globex")
 	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
-	batch := []store.Heartbeat{
+	batch := []hub.Heartbeat{
 		hb("acme", "edge-1", "192.0.2.1", at(0)),
 		hb("acme", "edge-1", "192.0.2.2", at(1)),
 		hb("globex", "edge-1", "192.0.2.9", at(2)),
@@ -122,7 +122,7 @@ func TestBatch_SameProxyRepeatedIsAppliedInOrder(t *testing.T) {
 			t.Errorf("heartbeat %d: %+v, want created=%v changed=%v prev=%q changes=%d", i, r, w.created, w.changed, w.prev, w.changes)
 		}
 	}
-	cs := mustChanges(t, s, "acme", store.AuditQuery{})
+	cs := mustChanges(t, s, "acme", hub.AuditQuery{})
 	if got := describe(cs); got != "192.0.2.3>192.0.2.1 192.0.2.2>192.0.2.3 192.0.2.1>192.0.2.2 " {
 		t.Fatalf("history %s", got)
 	}
@@ -135,7 +135,7 @@ func TestBatch_SameProxyRepeatedIsAppliedInOrder(t *testing.T) {
 	}
 }
 
-func describe(cs []store.IPChange) string {
+func describe(cs []hub.IPChange) string {
 	out := ""
 	for _, c := range cs {
 		out += fmt.Sprintf("%s>%s ", c.OldIP, c.NewIP)
@@ -151,7 +151,7 @@ func TestBatch_OutcomesAreIndividual(t *testing.T) {
 	s := open(t, pgtest.URL(t), postgres.Options{})
 	mustCreateTenants(t, s, "acme")
 	ctx := context.Background()
-	tok := store.Token{ID: "tok_1", TenantID: "acme", Label: "fleet", Hash: "h1", CreatedAt: t0}
+	tok := hub.Token{ID: "tok_1", TenantID: "acme", Label: "fleet", Hash: "h1", CreatedAt: t0}
 	if err := s.CreateToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
@@ -169,12 +169,12 @@ func TestBatch_OutcomesAreIndividual(t *testing.T) {
 	unknownInExisting := hb("ghost", "edge-0", "192.0.2.1", t0)
 	unknownInExisting.MayCreate = false
 
-	batch := []store.Heartbeat{ghost, unregistered, first, overQuota, existing, unknownInExisting}
+	batch := []hub.Heartbeat{ghost, unregistered, first, overQuota, existing, unknownInExisting}
 	res, errs, err := s.WriteBatchForTest(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantErr := []error{store.ErrNotFound, store.ErrNotRegistered, nil, store.ErrQuotaExceeded, nil, store.ErrNotFound}
+	wantErr := []error{hub.ErrNotFound, hub.ErrNotRegistered, nil, hub.ErrQuotaExceeded, nil, hub.ErrNotFound}
 	for i, w := range wantErr {
 		if (w == nil && errs[i] != nil) || !errors.Is(errs[i], w) {
 			t.Errorf("heartbeat %d (%s/%s): %v, want %v", i, batch[i].TenantID, batch[i].Name, errs[i], w)
@@ -183,7 +183,7 @@ func TestBatch_OutcomesAreIndividual(t *testing.T) {
 	if !res[2].Created || !res[4].Changed || res[4].PreviousIP.String() != "192.0.2.1" {
 		t.Fatalf("written heartbeats: %+v and %+v", res[2], res[4])
 	}
-	ps, _ := s.ListProxies(ctx, "acme", store.ProxyQuery{})
+	ps, _ := s.ListProxies(ctx, "acme", hub.ProxyQuery{})
 	if len(ps) != 2 || ps[0].Name != "edge-0" || ps[1].Name != "edge-1" {
 		t.Fatalf("proxies after the batch: %+v", ps)
 	}
@@ -223,7 +223,7 @@ func TestBatch_QuotaAppliesInOrderWithMixedCaps(t *testing.T) {
 	mustCreateTenants(t, s, "acme")
 	mustRecord(t, s, hb("acme", "edge-0", "192.0.2.1", t0)) // 1 proxy
 	caps := map[string]int{"edge-a": 0, "edge-b": 3, "edge-c": 3, "edge-d": 2, "edge-e": 0, "edge-f": 5}
-	var batch []store.Heartbeat
+	var batch []hub.Heartbeat
 	for _, name := range []string{"edge-f", "edge-d", "edge-b", "edge-e", "edge-c", "edge-a"} {
 		h := hb("acme", name, "192.0.2.1", t0)
 		h.MaxProxies = caps[name]
@@ -237,11 +237,11 @@ func TestBatch_QuotaAppliesInOrderWithMixedCaps(t *testing.T) {
 	// refused, e (no cap) → 4, f (5) → 5.
 	refused := map[string]bool{"edge-c": true, "edge-d": true}
 	for i, h := range batch {
-		if got := errors.Is(errs[i], store.ErrQuotaExceeded); got != refused[h.Name] || (!got && errs[i] != nil) {
+		if got := errors.Is(errs[i], hub.ErrQuotaExceeded); got != refused[h.Name] || (!got && errs[i] != nil) {
 			t.Errorf("%s with cap %d: %v", h.Name, h.MaxProxies, errs[i])
 		}
 	}
-	if ps, _ := s.ListProxies(context.Background(), "acme", store.ProxyQuery{}); len(ps) != 5 {
+	if ps, _ := s.ListProxies(context.Background(), "acme", hub.ProxyQuery{}); len(ps) != 5 {
 		t.Fatalf("%d proxies, want 5", len(ps))
 	}
 }
@@ -269,7 +269,7 @@ func TestBatch_CancelledWhileQueuedIsNotWritten(t *testing.T) {
 		t.Fatal("a cancelled heartbeat did not return")
 	}
 	mustRecord(t, s, hb("acme", "kept", "192.0.2.1", t0)) // shares or follows its batch
-	if _, err := s.GetProxy(context.Background(), "acme", "given-up"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetProxy(context.Background(), "acme", "given-up"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("cancelled heartbeat was written: %v", err)
 	}
 }
@@ -307,7 +307,7 @@ func TestBatch_CloseWritesPendingHeartbeats(t *testing.T) {
 		}
 	}
 	reopened := open(t, url, postgres.Options{})
-	if ps, err := reopened.ListProxies(context.Background(), "acme", store.ProxyQuery{}); err != nil || len(ps) != n {
+	if ps, err := reopened.ListProxies(context.Background(), "acme", hub.ProxyQuery{}); err != nil || len(ps) != n {
 		t.Fatalf("%d proxies after Close (%v), want %d", len(ps), err, n)
 	}
 }
@@ -329,7 +329,7 @@ func TestBatch_FailingStatementFailsOnlyItsHeartbeat(t *testing.T) {
 	if errs[0] != nil || errs[2] != nil || errs[1] == nil {
 		t.Fatalf("outcomes %v, want only the bad name to fail", errs)
 	}
-	if ps, _ := s.ListProxies(context.Background(), "acme", store.ProxyQuery{}); len(ps) != 2 {
+	if ps, _ := s.ListProxies(context.Background(), "acme", hub.ProxyQuery{}); len(ps) != 2 {
 		t.Fatalf("%d proxies written, want 2", len(ps))
 	}
 }

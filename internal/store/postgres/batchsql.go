@@ -160,7 +160,7 @@ SELECT 'created', NULL, NULL, created_at, last_seen, deadline, name FROM created
 
 // touchSQL moves the tokens' last_used_at forward (never back), locking
 // them in id order; only those whose last_used_at is at least $4
-// (store.TokenTouchInterval) older than their use: batches that share a
+// (hub.TokenTouchInterval) older than their use: batches that share a
 // token do not all lock its row until they commit, one in each interval
 // does.
 const touchSQL = `

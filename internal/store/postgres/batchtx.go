@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // batchTx is the state of one batch's transaction.
@@ -82,7 +82,7 @@ func (tx *batchTx) runRound(ctx context.Context, round []int) error {
 	gone, err := tx.beat(ctx, exists)
 	for _, i := range gone {
 		tx.outs[i] = outcome{err: fmt.Errorf("postgres: proxy %q was deleted while it was being created: %w",
-			tx.items[i].hb.Name, store.ErrUnavailable)}
+			tx.items[i].hb.Name, hub.ErrUnavailable)}
 	}
 	return err
 }
@@ -153,8 +153,8 @@ func (tx *batchTx) beat(ctx context.Context, idx []int) (missing []int, err erro
 		}
 		tenantScope(tenant).queue(b)
 		b.Queue(beatSQL, tenant, names, ips, peers, ats, tokens, requests).Query(func(rows pgx.Rows) error {
-			results := make([]*store.HeartbeatResult, n) // by position in group; nil: no such proxy
-			changes := map[string]int64{}                // proxy → change id
+			results := make([]*hub.HeartbeatResult, n) // by position in group; nil: no such proxy
+			changes := map[string]int64{}              // proxy → change id
 			tenantExists := false
 			refused := make([]bool, n) // by position in group: the token is no longer live
 			for rows.Next() {
@@ -171,12 +171,12 @@ func (tx *batchTx) beat(ctx context.Context, idx []int) (missing []int, err erro
 				}
 				switch kind {
 				case "updated":
-					results[ord.Int64-1] = &store.HeartbeatResult{
+					results[ord.Int64-1] = &hub.HeartbeatResult{
 						PreviousIP: old,
-						CameOnline: oldState.String == store.StateOffline,
-						Proxy: store.Proxy{
+						CameOnline: oldState.String == hub.StateOffline,
+						Proxy: hub.Proxy{
 							CreatedAt: fromTimestamptz(created), LastSeen: fromTimestamptz(seen), IPChanges: ipChanges.Int64,
-							State: store.StateOnline, Paused: paused.Bool, OfflineAfter: fromMillis(override), Deadline: fromTimestamptz(deadline),
+							State: hub.StateOnline, Paused: paused.Bool, OfflineAfter: fromMillis(override), Deadline: fromTimestamptz(deadline),
 						},
 					}
 				case "changed":
@@ -196,23 +196,23 @@ func (tx *batchTx) beat(ctx context.Context, idx []int) (missing []int, err erro
 				switch {
 				case refused[j] && tenantExists:
 					tx.tokens.drop(hb.TenantID, hb.TokenID)
-					tx.outs[i] = outcome{err: fmt.Errorf("postgres: token %q: %w", hb.TokenID, store.ErrTokenRevoked)}
+					tx.outs[i] = outcome{err: fmt.Errorf("postgres: token %q: %w", hb.TokenID, hub.ErrTokenRevoked)}
 				case res != nil:
 					res.Proxy.TenantID, res.Proxy.Name, res.Proxy.IP, res.Proxy.PeerIP = hb.TenantID, hb.Name, hb.IP, hb.PeerIP
 					if id, ok := changes[hb.Name]; ok {
 						res.Changed, res.ChangeID = true, id
-						tx.event(hb, store.EventIPChanged, res.PreviousIP)
+						tx.event(hb, hub.EventIPChanged, res.PreviousIP)
 					} else {
 						res.PreviousIP = netip.Addr{}
 					}
 					if res.CameOnline {
-						tx.event(hb, store.EventOnline, netip.Addr{})
+						tx.event(hb, hub.EventOnline, netip.Addr{})
 					}
 					tx.settle(i, *res)
 				case !tenantExists:
-					tx.outs[i] = outcome{err: fmt.Errorf("postgres: tenant %q: %w", hb.TenantID, store.ErrNotFound)}
+					tx.outs[i] = outcome{err: fmt.Errorf("postgres: tenant %q: %w", hb.TenantID, hub.ErrNotFound)}
 				case !hb.MayCreate:
-					tx.outs[i] = outcome{err: fmt.Errorf("postgres: proxy %q: %w", hb.Name, store.ErrNotRegistered)}
+					tx.outs[i] = outcome{err: fmt.Errorf("postgres: proxy %q: %w", hb.Name, hub.ErrNotRegistered)}
 				default:
 					missing = append(missing, i)
 				}
@@ -224,7 +224,7 @@ func (tx *batchTx) beat(ctx context.Context, idx []int) (missing []int, err erro
 }
 
 // event records an event that heartbeat hb made, to be appended at commit.
-func (tx *batchTx) event(hb *store.Heartbeat, typ store.EventType, oldIP netip.Addr) {
+func (tx *batchTx) event(hb *hub.Heartbeat, typ hub.EventType, oldIP netip.Addr) {
 	tx.events[hb.TenantID] = append(tx.events[hb.TenantID], newEvent{typ: typ, proxy: hb.Name, at: hb.At, oldIP: oldIP, newIP: hb.IP})
 }
 
@@ -255,7 +255,7 @@ func (tx *batchTx) create(ctx context.Context, idx []int) (exists []int, err err
 			b.Queue(createSQL, tenant, names, ips, peers, ats, max(limit, 0)).Query(func(rows pgx.Rows) error {
 				tenantExists := false
 				found := make([]bool, n)
-				created := map[string]store.Proxy{}
+				created := map[string]hub.Proxy{}
 				for rows.Next() {
 					var kind string
 					var ord pgtype.Int8
@@ -271,8 +271,8 @@ func (tx *batchTx) create(ctx context.Context, idx []int) (exists []int, err err
 					case "found":
 						found[ord.Int64-1] = true
 					case "created":
-						created[name.String] = store.Proxy{CreatedAt: fromTimestamptz(createdAt), LastSeen: fromTimestamptz(seen),
-							State: store.StateOnline, Deadline: fromTimestamptz(deadline)}
+						created[name.String] = hub.Proxy{CreatedAt: fromTimestamptz(createdAt), LastSeen: fromTimestamptz(seen),
+							State: hub.StateOnline, Deadline: fromTimestamptz(deadline)}
 					}
 				}
 				if err := rows.Err(); err != nil {
@@ -284,13 +284,13 @@ func (tx *batchTx) create(ctx context.Context, idx []int) (exists []int, err err
 					switch {
 					case ok:
 						p.TenantID, p.Name, p.IP, p.PeerIP = hb.TenantID, hb.Name, hb.IP, hb.PeerIP
-						tx.event(hb, store.EventRegistered, netip.Addr{})
-						tx.settle(i, store.HeartbeatResult{Created: true, Proxy: p})
+						tx.event(hb, hub.EventRegistered, netip.Addr{})
+						tx.settle(i, hub.HeartbeatResult{Created: true, Proxy: p})
 					case !tenantExists:
-						tx.outs[i] = outcome{err: fmt.Errorf("postgres: tenant %q: %w", hb.TenantID, store.ErrNotFound)}
+						tx.outs[i] = outcome{err: fmt.Errorf("postgres: tenant %q: %w", hb.TenantID, hub.ErrNotFound)}
 					case !found[j] && limit > 0:
 						tx.outs[i] = outcome{err: fmt.Errorf("postgres: proxy %q: the tenant has the %d proxies allowed: %w",
-							hb.Name, limit, store.ErrQuotaExceeded)}
+							hb.Name, limit, hub.ErrQuotaExceeded)}
 					default: // created by another transaction before the lock was granted
 						exists = append(exists, i)
 					}
@@ -303,7 +303,7 @@ func (tx *batchTx) create(ctx context.Context, idx []int) (exists []int, err err
 }
 
 // settle records a written heartbeat's result and its token's use.
-func (tx *batchTx) settle(i int, res store.HeartbeatResult) {
+func (tx *batchTx) settle(i int, res hub.HeartbeatResult) {
 	tx.outs[i] = outcome{res: res}
 	hb := &tx.items[i].hb
 	if hb.TokenID == "" {
@@ -332,7 +332,7 @@ func (tx *batchTx) commit(ctx context.Context) error {
 			ats[j] = used[id]
 		}
 		tenantScope(tenant).queue(b)
-		b.Queue(touchSQL, tenant, ids, ats, store.TokenTouchInterval).Exec(ignoreTag)
+		b.Queue(touchSQL, tenant, ids, ats, hub.TokenTouchInterval).Exec(ignoreTag)
 	}
 	b.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error {
 		if ct.String() != "COMMIT" {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
@@ -37,18 +37,18 @@ func benchmarkSteady(b *testing.B, clock bool) {
 	s := open(b, pgtest.URL(b), postgres.Options{})
 	mustCreateTenants(b, s, "acme")
 	ctx := context.Background()
-	if err := s.CreateToken(ctx, store.Token{ID: "tok_fleet", TenantID: "acme", Label: "fleet", Hash: "h", CreatedAt: t0}); err != nil {
+	if err := s.CreateToken(ctx, hub.Token{ID: "tok_fleet", TenantID: "acme", Label: "fleet", Hash: "h", CreatedAt: t0}); err != nil {
 		b.Fatal(err)
 	}
 	const parallelism, proxies = 128, 20
 	callers := int64(parallelism * runtime.GOMAXPROCS(0))
-	beat := func(c int64, i int) store.Heartbeat {
+	beat := func(c int64, i int) hub.Heartbeat {
 		pass := i / proxies
 		at := t0
 		if clock {
 			at = t0.Add(time.Duration(pass) * time.Second)
 		}
-		h := store.Heartbeat{
+		h := hub.Heartbeat{
 			TenantID:  "acme",
 			Name:      fmt.Sprintf("c%d-p%d", c, i%proxies),
 			IP:        netip.AddrFrom4([4]byte{10, byte(c), byte(c >> 8), byte(pass / 16 % 2)}),
@@ -91,7 +91,7 @@ func benchmarkRegister(b *testing.B) {
 	s := open(b, pgtest.URL(b), postgres.Options{})
 	ctx := context.Background()
 	mustCreateTenants(b, s, "acme")
-	if err := s.CreateToken(ctx, store.Token{ID: "tok_fleet", TenantID: "acme", Label: "fleet", Hash: "h", CreatedAt: t0}); err != nil {
+	if err := s.CreateToken(ctx, hub.Token{ID: "tok_fleet", TenantID: "acme", Label: "fleet", Hash: "h", CreatedAt: t0}); err != nil {
 		b.Fatal(err)
 	}
 	var next atomic.Int64
@@ -101,7 +101,7 @@ func benchmarkRegister(b *testing.B) {
 		for pb.Next() {
 			n := next.Add(1)
 			ip := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
-			h := store.Heartbeat{TenantID: "acme", Name: fmt.Sprintf("new-%d", n), IP: ip, PeerIP: ip, At: t0,
+			h := hub.Heartbeat{TenantID: "acme", Name: fmt.Sprintf("new-%d", n), IP: ip, PeerIP: ip, At: t0,
 				TokenID: "tok_fleet", RequestID: "bench", MayCreate: true, MaxProxies: 1 << 30}
 			if _, err := s.RecordHeartbeat(ctx, h); err != nil {
 				b.Error(err)

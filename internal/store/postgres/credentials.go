@@ -8,13 +8,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 const tokenColumns = `id, tenant_id, label, hash, proxy, allowed_cidrs, expires_at, created_at, last_used_at, revoked_at`
 
-func scanToken(row pgx.Row) (store.Token, error) {
-	var t store.Token
+func scanToken(row pgx.Row) (hub.Token, error) {
+	var t hub.Token
 	var expires, lastUsed, revoked pgtype.Timestamptz
 	err := row.Scan(&t.ID, &t.TenantID, &t.Label, &t.Hash, &t.Proxy, &t.AllowedCIDRs,
 		&expires, &t.CreatedAt, &lastUsed, &revoked)
@@ -24,9 +24,9 @@ func scanToken(row pgx.Row) (store.Token, error) {
 	return t, err
 }
 
-// CreateToken implements store.CredentialStore. Token ids are unique within
+// CreateToken implements hub.CredentialStore. Token ids are unique within
 // a tenant, hashes across all tenants.
-func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
+func (s *Store) CreateToken(ctx context.Context, t hub.Token) error {
 	what := fmt.Sprintf("postgres: create token %q", t.ID)
 	return s.inScope(ctx, tenantScope(t.TenantID), what, func(b *pgx.Batch) {
 		b.Queue(`INSERT INTO heartbeat_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
@@ -36,16 +36,16 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	})
 }
 
-// TokenByHash implements store.CredentialStore, in a scope that can see
+// TokenByHash implements hub.CredentialStore, in a scope that can see
 // only the token with this hash.
 // Tokens found are cached (tokencache.go); a cached token's LastUsedAt
 // may be up to Options.TokenCacheTTL old (ListTokens reads it fresh).
-func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, error) {
+func (s *Store) TokenByHash(ctx context.Context, hash string) (hub.Token, error) {
 	if t, ok := s.tokens.get(hash); ok {
 		return t, nil
 	}
 	gen, read := s.tokens.generation(), time.Now()
-	var t store.Token
+	var t hub.Token
 	err := s.inScope(ctx, tokenHashScope(hash), "postgres: token by hash", func(b *pgx.Batch) {
 		b.Queue(`SELECT `+tokenColumns+` FROM heartbeat_tokens WHERE hash = $1`, hash).QueryRow(func(row pgx.Row) (err error) {
 			t, err = scanToken(row)
@@ -58,13 +58,13 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, erro
 	return t, err
 }
 
-// ListTokens implements store.CredentialStore: oldest first (by creation
+// ListTokens implements hub.CredentialStore: oldest first (by creation
 // time, then id).
-func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {
+func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]hub.Token, error) {
 	return listOfTenant(ctx, s, tenantID, "tokens", `SELECT `+tokenColumns+` FROM heartbeat_tokens WHERE tenant_id = $1 ORDER BY created_at, id`, scanToken)
 }
 
-// RevokeToken implements store.CredentialStore.
+// RevokeToken implements hub.CredentialStore.
 func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Time) error {
 	defer s.tokens.drop(tenantID, id)
 	return s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: revoke token %q", id), func(b *pgx.Batch) {
@@ -75,7 +75,7 @@ func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Ti
 	})
 }
 
-// TouchToken implements store.CredentialStore; last_used_at never moves
+// TouchToken implements hub.CredentialStore; last_used_at never moves
 // back.
 func (s *Store) TouchToken(ctx context.Context, tenantID, id string, at time.Time) error {
 	return s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: touch token %q", id), func(b *pgx.Batch) {
@@ -86,8 +86,8 @@ func (s *Store) TouchToken(ctx context.Context, tenantID, id string, at time.Tim
 
 const credentialColumns = `id, tenant_id, role, label, secret_hash, created_at, last_used_at, revoked_at`
 
-func scanCredential(row pgx.Row) (store.Credential, error) {
-	var c store.Credential
+func scanCredential(row pgx.Row) (hub.Credential, error) {
+	var c hub.Credential
 	var lastUsed, revoked pgtype.Timestamptz
 	err := row.Scan(&c.ID, &c.TenantID, &c.Role, &c.Label, &c.SecretHash, &c.CreatedAt, &lastUsed, &revoked)
 	c.LastUsedAt, c.RevokedAt = fromTimestamptz(lastUsed), fromTimestamptz(revoked)
@@ -95,9 +95,9 @@ func scanCredential(row pgx.Row) (store.Credential, error) {
 	return c, err
 }
 
-// CreateCredential implements store.CredentialStore. Client ids are unique
+// CreateCredential implements hub.CredentialStore. Client ids are unique
 // across tenants.
-func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error {
+func (s *Store) CreateCredential(ctx context.Context, c hub.Credential) error {
 	what := fmt.Sprintf("postgres: create credential %q", c.ID)
 	return s.inScope(ctx, tenantScope(c.TenantID), what, func(b *pgx.Batch) {
 		b.Queue(`INSERT INTO admin_credentials (`+credentialColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -107,10 +107,10 @@ func (s *Store) CreateCredential(ctx context.Context, c store.Credential) error 
 	})
 }
 
-// CredentialByID implements store.CredentialStore, in a scope that can see
+// CredentialByID implements hub.CredentialStore, in a scope that can see
 // only the credential with this id.
-func (s *Store) CredentialByID(ctx context.Context, id string) (store.Credential, error) {
-	var c store.Credential
+func (s *Store) CredentialByID(ctx context.Context, id string) (hub.Credential, error) {
+	var c hub.Credential
 	err := s.inScope(ctx, credentialScope(id), fmt.Sprintf("postgres: credential %q", id), func(b *pgx.Batch) {
 		b.Queue(`SELECT `+credentialColumns+` FROM admin_credentials WHERE id = $1`, id).QueryRow(func(row pgx.Row) (err error) {
 			c, err = scanCredential(row)
@@ -120,12 +120,12 @@ func (s *Store) CredentialByID(ctx context.Context, id string) (store.Credential
 	return c, err
 }
 
-// ListCredentials implements store.CredentialStore: oldest first.
-func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]store.Credential, error) {
+// ListCredentials implements hub.CredentialStore: oldest first.
+func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]hub.Credential, error) {
 	return listOfTenant(ctx, s, tenantID, "credentials", `SELECT `+credentialColumns+` FROM admin_credentials WHERE tenant_id = $1 ORDER BY created_at, id`, scanCredential)
 }
 
-// RevokeCredential implements store.CredentialStore; revoking twice keeps
+// RevokeCredential implements hub.CredentialStore; revoking twice keeps
 // the first time.
 func (s *Store) RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error {
 	return s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: revoke credential %q", id), func(b *pgx.Batch) {
@@ -134,7 +134,7 @@ func (s *Store) RevokeCredential(ctx context.Context, tenantID, id string, at ti
 	})
 }
 
-// TouchCredential implements store.CredentialStore; last_used_at never
+// TouchCredential implements hub.CredentialStore; last_used_at never
 // moves back.
 func (s *Store) TouchCredential(ctx context.Context, tenantID, id string, at time.Time) error {
 	return s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: touch credential %q", id), func(b *pgx.Batch) {

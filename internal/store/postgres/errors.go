@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // SQLSTATE codes the store reacts to.
@@ -31,12 +31,12 @@ const (
 // translate is the one place that maps driver errors to the store's
 // sentinels, prefixing what was being done:
 //
-//   - pgx.ErrNoRows → store.ErrNotFound
-//   - unique_violation → store.ErrConflict
+//   - pgx.ErrNoRows → hub.ErrNotFound
+//   - unique_violation → hub.ErrConflict
 //   - foreign_key_violation (every foreign key references the tenant) →
-//     store.ErrNotFound
+//     hub.ErrNotFound
 //   - connection failures, timeouts, a server shutting down →
-//     store.ErrUnavailable (the driver error stays wrapped)
+//     hub.ErrUnavailable (the driver error stays wrapped)
 //
 // A caller's cancellation (context.Canceled) is returned as it is.
 func translate(err error, what string) error {
@@ -45,19 +45,19 @@ func translate(err error, what string) error {
 	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, hub.ErrNotFound)
 	case errors.Is(err, context.Canceled) && !pgconn.Timeout(err):
 		return fmt.Errorf("%s: %w", what, err)
 	case unavailable(err):
-		return fmt.Errorf("%s: %w: %w", what, store.ErrUnavailable, err)
+		return fmt.Errorf("%s: %w: %w", what, hub.ErrUnavailable, err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case codeUniqueViolation:
-			return fmt.Errorf("%s: %w", what, store.ErrConflict)
+			return fmt.Errorf("%s: %w", what, hub.ErrConflict)
 		case codeForeignKeyViolation:
-			return fmt.Errorf("%s: tenant: %w", what, store.ErrNotFound)
+			return fmt.Errorf("%s: tenant: %w", what, hub.ErrNotFound)
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -95,19 +95,19 @@ func retryable(err error) bool {
 }
 
 // ctxError is the error of a call whose context ended: a deadline means the
-// database was too slow (store.ErrUnavailable), a cancellation is the
+// database was too slow (hub.ErrUnavailable), a cancellation is the
 // caller's own.
 func ctxError(ctx context.Context, what string) error {
 	err := context.Cause(ctx)
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w: %w", what, store.ErrUnavailable, err)
+		return fmt.Errorf("%s: %w: %w", what, hub.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
 
 // openError describes a failure of Open without the password: the message
 // names the server and the cause, with every password found in rawURL
-// masked, and it wraps only store.ErrUnavailable (for a server that could
+// masked, and it wraps only hub.ErrUnavailable (for a server that could
 // not be reached) and context errors, never the driver's error, whose
 // fields may hold the raw URL.
 func openError(rawURL, target, what string, err error) error {
@@ -123,7 +123,7 @@ func openError(rawURL, target, what string, err error) error {
 		e.wrapped = append(e.wrapped, context.DeadlineExceeded)
 	}
 	if what != "invalid database URL" && unavailable(err) {
-		e.wrapped = append(e.wrapped, store.ErrUnavailable)
+		e.wrapped = append(e.wrapped, hub.ErrUnavailable)
 	}
 	return e
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // Appending events.
@@ -48,7 +48,7 @@ SELECT $1, e.type, e.proxy, e.at, e.old_ip, e.new_ip
 
 // newEvent is an event to append (its tenant is known from context).
 type newEvent struct {
-	typ          store.EventType
+	typ          hub.EventType
 	proxy        string
 	at           time.Time
 	oldIP, newIP netip.Addr
@@ -79,10 +79,10 @@ func queueAppendEvents(b *pgx.Batch, events map[string][]newEvent) {
 
 const eventColumns = `id, tenant_id, type, proxy, at, old_ip, new_ip`
 
-func scanEvent(row pgx.Row) (store.Event, error) {
-	var e store.Event
+func scanEvent(row pgx.Row) (hub.Event, error) {
+	var e hub.Event
 	var typ string
 	err := row.Scan(&e.ID, &e.TenantID, &typ, &e.Proxy, &e.At, &e.OldIP, &e.NewIP)
-	e.Type, e.At = store.EventType(typ), e.At.UTC()
+	e.Type, e.At = hub.EventType(typ), e.At.UTC()
 	return e, err
 }

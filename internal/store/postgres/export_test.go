@@ -3,13 +3,13 @@ package postgres
 import (
 	"context"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // WriteBatchForTest writes hbs as one batch, in this order, as the batcher
 // would, and returns each heartbeat's result and error; the last error is
 // the batch's own (nothing was written then).
-func (s *Store) WriteBatchForTest(ctx context.Context, hbs []store.Heartbeat) ([]store.HeartbeatResult, []error, error) {
+func (s *Store) WriteBatchForTest(ctx context.Context, hbs []hub.Heartbeat) ([]hub.HeartbeatResult, []error, error) {
 	items := make([]*pending, len(hbs))
 	for i, hb := range hbs {
 		items[i] = &pending{ctx: ctx, hb: hb, done: make(chan outcome, 1)}
@@ -18,7 +18,7 @@ func (s *Store) WriteBatchForTest(ctx context.Context, hbs []store.Heartbeat) ([
 	if err != nil {
 		return nil, nil, err
 	}
-	res, errs := make([]store.HeartbeatResult, len(outs)), make([]error, len(outs))
+	res, errs := make([]hub.HeartbeatResult, len(outs)), make([]error, len(outs))
 	for i, o := range outs {
 		res[i], errs[i] = o.res, o.err
 	}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 	"github.com/proxyhub/proxyhub/internal/store/storetest"
 )
@@ -18,16 +18,16 @@ import (
 // them).
 var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
-func tenant(id string) store.Tenant {
-	return store.Tenant{ID: id, Name: "Tenant " + id, OfflineAfter: 80 * time.Second, AutoRegister: true, CreatedAt: t0, UpdatedAt: t0}
+func tenant(id string) hub.Tenant {
+	return hub.Tenant{ID: id, Name: "Tenant " + id, OfflineAfter: 80 * time.Second, AutoRegister: true, CreatedAt: t0, UpdatedAt: t0}
 }
 
-func hb(tenantID, name, ip string, at time.Time) store.Heartbeat {
+func hb(tenantID, name, ip string, at time.Time) hub.Heartbeat {
 	a := netip.MustParseAddr(ip)
-	return store.Heartbeat{TenantID: tenantID, Name: name, IP: a, PeerIP: a, At: at, RequestID: "req-" + name, MayCreate: true}
+	return hub.Heartbeat{TenantID: tenantID, Name: name, IP: a, PeerIP: a, At: at, RequestID: "req-" + name, MayCreate: true}
 }
 
-func mustCreateTenants(t testing.TB, s store.Store, ids ...string) {
+func mustCreateTenants(t testing.TB, s hub.Store, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
 		if err := s.CreateTenant(context.Background(), tenant(id)); err != nil {
@@ -36,7 +36,7 @@ func mustCreateTenants(t testing.TB, s store.Store, ids ...string) {
 	}
 }
 
-func mustRecord(t testing.TB, s store.Store, h store.Heartbeat) store.HeartbeatResult {
+func mustRecord(t testing.TB, s hub.Store, h hub.Heartbeat) hub.HeartbeatResult {
 	t.Helper()
 	res, err := s.RecordHeartbeat(context.Background(), h)
 	if err != nil {
@@ -45,7 +45,7 @@ func mustRecord(t testing.TB, s store.Store, h store.Heartbeat) store.HeartbeatR
 	return res
 }
 
-func mustChanges(t testing.TB, s store.Store, tenantID string, q store.AuditQuery) []store.IPChange {
+func mustChanges(t testing.TB, s hub.Store, tenantID string, q hub.AuditQuery) []hub.IPChange {
 	t.Helper()
 	cs, err := storetest.CollectIPChanges(context.Background(), s, tenantID, q)
 	if err != nil {
@@ -56,7 +56,7 @@ func mustChanges(t testing.TB, s store.Store, tenantID string, q store.AuditQuer
 
 // checkChain fails unless history (newest first) chains: every change's
 // old IP is the previous change's new IP.
-func checkChain(t testing.TB, history []store.IPChange) {
+func checkChain(t testing.TB, history []hub.IPChange) {
 	t.Helper()
 	for i := 0; i+1 < len(history); i++ {
 		if history[i].OldIP != history[i+1].NewIP {
@@ -80,8 +80,8 @@ func connect(t testing.TB, url string) *pgx.Conn {
 
 // seedStore is what seed needs: a store with webhooks.
 type seedStore interface {
-	store.Store
-	store.WebhookStore
+	hub.Store
+	hub.WebhookStore
 }
 
 // seed gives tenants acme and globex a proxy with one IP change each, a
@@ -104,20 +104,20 @@ func seed(t testing.TB, s seedStore) {
 	for i, tenantID := range []string{"acme", "globex"} {
 		mustRecord(t, s, hb(tenantID, "edge-1", "192.0.2.1", t0))
 		mustRecord(t, s, hb(tenantID, "edge-1", "192.0.2.2", t0.Add(time.Minute)))
-		if err := s.CreateToken(ctx, store.Token{ID: "tok_" + tenantID, TenantID: tenantID, Label: "fleet", Hash: "hash-" + tenantID, CreatedAt: t0}); err != nil {
+		if err := s.CreateToken(ctx, hub.Token{ID: "tok_" + tenantID, TenantID: tenantID, Label: "fleet", Hash: "hash-" + tenantID, CreatedAt: t0}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateCredential(ctx, store.Credential{ID: "phc_" + tenantID, TenantID: tenantID, Role: "admin", Label: "ci", SecretHash: "sh", CreatedAt: t0}); err != nil {
+		if err := s.CreateCredential(ctx, hub.Credential{ID: "phc_" + tenantID, TenantID: tenantID, Role: "admin", Label: "ci", SecretHash: "sh", CreatedAt: t0}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RecordDenied(ctx, store.Denied{TenantID: tenantID, Proxy: "edge-9", IP: netip.MustParseAddr("198.51.100.1"), At: t0.Add(time.Duration(i) * time.Second), Reason: "source_ip_not_allowed"}); err != nil {
+		if _, err := s.RecordDenied(ctx, hub.Denied{TenantID: tenantID, Proxy: "edge-9", IP: netip.MustParseAddr("198.51.100.1"), At: t0.Add(time.Duration(i) * time.Second), Reason: "source_ip_not_allowed"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CreateWebhook(ctx, store.Webhook{ID: "wh_" + tenantID, TenantID: tenantID, Kind: "generic", URL: "https://example.com/hook",
+		if _, err := s.CreateWebhook(ctx, hub.Webhook{ID: "wh_" + tenantID, TenantID: tenantID, Kind: "generic", URL: "https://example.com/hook",
 			Enabled: true, Secret: "whsec_" + tenantID, CreatedAt: t0, UpdatedAt: t0}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RecordDelivery(ctx, store.Delivery{TenantID: tenantID, WebhookID: "wh_" + tenantID, At: t0, Attempt: 1, StatusCode: 200}); err != nil {
+		if _, err := s.RecordDelivery(ctx, hub.Delivery{TenantID: tenantID, WebhookID: "wh_" + tenantID, At: t0, Attempt: 1, StatusCode: 200}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -27,7 +27,7 @@ type leadership struct {
 	held bool      // the session lock is held on conn
 }
 
-// Leader implements store.LivenessStore with a session advisory lock,
+// Leader implements hub.LivenessStore with a session advisory lock,
 // pg_try_advisory_lock(leaderKeySpace, hashtext(name)), on a connection the
 // store keeps for that name. While it holds the lock, each call checks
 // that the connection is alive (a round trip): if it died, the lock died

@@ -12,13 +12,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
-// ScanEvents implements store.LivenessStore, streaming like ScanIPChanges
+// ScanEvents implements hub.LivenessStore, streaming like ScanIPChanges
 // (keyset order on id, ascending or descending); a tenant that does not
-// exist is store.ErrNotFound.
-func (s *Store) ScanEvents(ctx context.Context, tenantID string, q store.EventQuery, fn func(store.Event) error) error {
+// exist is hub.ErrNotFound.
+func (s *Store) ScanEvents(ctx context.Context, tenantID string, q hub.EventQuery, fn func(hub.Event) error) error {
 	w := &where{}
 	w.add("tenant_id = $?", tenantID)
 	if len(q.Types) > 0 {
@@ -99,16 +99,16 @@ RETURNING ` + eventColumns
 // when the caller sets no limit.
 const sweepChunk = 1000
 
-// ExpireProxies implements store.LivenessStore. One transaction flips the
+// ExpireProxies implements hub.LivenessStore. One transaction flips the
 // proxies (expireSQL), then takes the event-stream locks of their tenants
 // (in key order; see events.go) and appends the offline events, At = each
 // proxy's deadline, and notifies each tenant's watchers at commit. A limit
 // of 0 or less flips everything due, sweepChunk proxies per transaction.
-func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]store.Event, error) {
+func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]hub.Event, error) {
 	if limit > 0 {
 		return s.expire(ctx, now, limit)
 	}
-	var all []store.Event
+	var all []hub.Event
 	for {
 		evs, err := s.expire(ctx, now, sweepChunk)
 		all = append(all, evs...)
@@ -119,13 +119,13 @@ func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]
 }
 
 // expire is one transaction of ExpireProxies; limit > 0.
-func (s *Store) expire(ctx context.Context, now time.Time, limit int) ([]store.Event, error) {
+func (s *Store) expire(ctx context.Context, now time.Time, limit int) ([]hub.Event, error) {
 	type flip struct {
 		tenant, name string
 		deadline     time.Time
 		ip           netip.Addr
 	}
-	var out []store.Event
+	var out []hub.Event
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		var flips []flip
 		b := &pgx.Batch{}
@@ -170,11 +170,11 @@ func (s *Store) expire(ctx context.Context, now time.Time, limit int) ([]store.E
 	if err != nil {
 		return nil, translate(err, "postgres: expire proxies")
 	}
-	slices.SortFunc(out, func(a, b store.Event) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b hub.Event) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
-// NextDeadline implements store.LivenessStore: the first entry of the
+// NextDeadline implements hub.LivenessStore: the first entry of the
 // partial index proxies_due (sweeper scope).
 func (s *Store) NextDeadline(ctx context.Context) (time.Time, error) {
 	var next pgtype.Timestamptz
@@ -186,11 +186,11 @@ func (s *Store) NextDeadline(ctx context.Context) (time.Time, error) {
 	return fromTimestamptz(next), err
 }
 
-// SetPaused implements store.LivenessStore. Resuming a paused proxy sets
+// SetPaused implements hub.LivenessStore. Resuming a paused proxy sets
 // its deadline to greatest(last_seen, at) + its timeout; pausing or
 // resuming a proxy already so changes nothing.
-func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused bool, at time.Time) (store.Proxy, error) {
-	var p store.Proxy
+func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused bool, at time.Time) (hub.Proxy, error) {
+	var p hub.Proxy
 	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: pause proxy %q", name), func(b *pgx.Batch) {
 		b.Queue(`UPDATE proxies
 			    SET paused = $3,
@@ -206,12 +206,12 @@ func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused boo
 	return p, err
 }
 
-// SetOfflineAfter implements store.LivenessStore. It locks the tenant's
+// SetOfflineAfter implements hub.LivenessStore. It locks the tenant's
 // row (FOR SHARE, which waits for an UpdateTenant in flight), so that the
 // timeout a cleared override falls back to is the tenant's latest.
-func (s *Store) SetOfflineAfter(ctx context.Context, tenantID, name string, d time.Duration) (store.Proxy, error) {
+func (s *Store) SetOfflineAfter(ctx context.Context, tenantID, name string, d time.Duration) (hub.Proxy, error) {
 	ms := max(d.Milliseconds(), 0)
-	var p store.Proxy
+	var p hub.Proxy
 	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: set timeout of proxy %q", name), func(b *pgx.Batch) {
 		b.Queue(`SELECT FROM tenants WHERE id = $1 FOR SHARE`, tenantID).Exec(ignoreTag)
 		b.Queue(`UPDATE proxies

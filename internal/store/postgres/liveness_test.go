@@ -14,15 +14,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
-func events(t testing.TB, s store.LivenessStore, tenantID string, q store.EventQuery) []store.Event {
+func events(t testing.TB, s hub.LivenessStore, tenantID string, q hub.EventQuery) []hub.Event {
 	t.Helper()
-	var out []store.Event
-	if err := s.ScanEvents(context.Background(), tenantID, q, func(e store.Event) error { out = append(out, e); return nil }); err != nil {
+	var out []hub.Event
+	if err := s.ScanEvents(context.Background(), tenantID, q, func(e hub.Event) error { out = append(out, e); return nil }); err != nil {
 		t.Fatalf("ScanEvents(%s): %v", tenantID, err)
 	}
 	return out
@@ -74,7 +74,7 @@ func TestEvents_ReaderFollowingByIDNeverMissesOne(t *testing.T) {
 	}
 	background.Go(func() {
 		for i := 0; !stop.Load(); i++ {
-			d := store.Denied{TenantID: tenants[i%len(tenants)], Proxy: "edge-x", IP: netip.MustParseAddr("198.51.100.1"), At: t0, Reason: "test"}
+			d := hub.Denied{TenantID: tenants[i%len(tenants)], Proxy: "edge-x", IP: netip.MustParseAddr("198.51.100.1"), At: t0, Reason: "test"}
 			if _, err := hubs[i%2].RecordDenied(ctx, d); err != nil {
 				t.Error(err)
 				return
@@ -88,7 +88,7 @@ func TestEvents_ReaderFollowingByIDNeverMissesOne(t *testing.T) {
 		reading.Go(func() {
 			var last int64
 			poll := func() {
-				for _, e := range events(t, hubs[i%2], tenant, store.EventQuery{Ascending: true, AfterID: last}) {
+				for _, e := range events(t, hubs[i%2], tenant, hub.EventQuery{Ascending: true, AfterID: last}) {
 					if e.ID <= last {
 						t.Errorf("%s: event %d after %d", tenant, e.ID, last)
 					}
@@ -109,7 +109,7 @@ func TestEvents_ReaderFollowingByIDNeverMissesOne(t *testing.T) {
 	reading.Wait()
 
 	for i, tenant := range tenants {
-		all := events(t, hubs[0], tenant, store.EventQuery{Ascending: true})
+		all := events(t, hubs[0], tenant, hub.EventQuery{Ascending: true})
 		if len(all) < writers*beats/len(tenants) {
 			t.Fatalf("%s: only %d events", tenant, len(all))
 		}
@@ -168,19 +168,19 @@ func TestLiveness_SweepsRacingHeartbeatsAlternate(t *testing.T) {
 	online := 0
 	for p := range proxies {
 		name := fmt.Sprintf("edge-%d", p)
-		evs := events(t, s, "acme", store.EventQuery{Ascending: true, Proxy: name})
-		state := store.StateOnline
+		evs := events(t, s, "acme", hub.EventQuery{Ascending: true, Proxy: name})
+		state := hub.StateOnline
 		for i, e := range evs {
 			switch {
-			case i == 0 && e.Type != store.EventRegistered:
+			case i == 0 && e.Type != hub.EventRegistered:
 				t.Fatalf("%s: first event %s", name, e.Type)
-			case e.Type == store.EventOffline && state == store.StateOffline,
-				e.Type == store.EventOnline && state == store.StateOnline:
+			case e.Type == hub.EventOffline && state == hub.StateOffline,
+				e.Type == hub.EventOnline && state == hub.StateOnline:
 				t.Fatalf("%s: %s event while %s (event %d of %d)", name, e.Type, state, i, len(evs))
-			case e.Type == store.EventOffline:
-				state = store.StateOffline
-			case e.Type == store.EventOnline:
-				state = store.StateOnline
+			case e.Type == hub.EventOffline:
+				state = hub.StateOffline
+			case e.Type == hub.EventOnline:
+				state = hub.StateOnline
 				online++
 			}
 		}
@@ -211,7 +211,7 @@ func TestBatch_EventsFollowTheBatchOrder(t *testing.T) {
 		t.Fatalf("expire: %+v %v", evs, err)
 	}
 	at := t0.Add(3 * time.Minute)
-	res, errs, err := s.WriteBatchForTest(ctx, []store.Heartbeat{
+	res, errs, err := s.WriteBatchForTest(ctx, []hub.Heartbeat{
 		hb("acme", "edge-1", "192.0.2.1", at),
 		hb("acme", "edge-2", "192.0.2.7", at),
 		hb("acme", "edge-1", "192.0.2.2", at.Add(time.Second)),
@@ -227,12 +227,12 @@ func TestBatch_EventsFollowTheBatchOrder(t *testing.T) {
 		if i == 2 {
 			want = at.Add(time.Minute + time.Second)
 		}
-		if r.Proxy.State != store.StateOnline || !r.Proxy.Deadline.Equal(want) {
+		if r.Proxy.State != hub.StateOnline || !r.Proxy.Deadline.Equal(want) {
 			t.Errorf("result %d: state %q deadline %v, want online and %v", i, r.Proxy.State, r.Proxy.Deadline, want)
 		}
 	}
 	var got []string
-	for _, e := range events(t, s, "acme", store.EventQuery{Ascending: true}) {
+	for _, e := range events(t, s, "acme", hub.EventQuery{Ascending: true}) {
 		got = append(got, fmt.Sprintf("%s:%s", e.Type, e.Proxy))
 	}
 	want := "[registered:edge-1 offline:edge-1 online:edge-1 registered:edge-2 ip_changed:edge-1]"
@@ -240,7 +240,7 @@ func TestBatch_EventsFollowTheBatchOrder(t *testing.T) {
 		t.Fatalf("events %v, want %s", got, want)
 	}
 	p, _ := s.GetProxy(ctx, "acme", "edge-1")
-	if p.State != store.StateOnline || !p.Deadline.Equal(at.Add(time.Minute+time.Second)) || p.Paused || p.OfflineAfter != 0 {
+	if p.State != hub.StateOnline || !p.Deadline.Equal(at.Add(time.Minute+time.Second)) || p.Paused || p.OfflineAfter != 0 {
 		t.Fatalf("proxy after the batch: %+v", p)
 	}
 }

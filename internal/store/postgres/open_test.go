@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 	"github.com/proxyhub/proxyhub/internal/store/storetest"
 	"github.com/proxyhub/proxyhub/migrations"
@@ -55,7 +55,7 @@ func TestOpen_ErrorNamesServerButNeverThePassword(t *testing.T) {
 					t.Errorf("error %q does not mention %q", msg, m)
 				}
 			}
-			if got := errors.Is(err, store.ErrUnavailable); got != tc.unavailable {
+			if got := errors.Is(err, hub.ErrUnavailable); got != tc.unavailable {
 				t.Errorf("errors.Is(err, ErrUnavailable) = %v, want %v: %s", got, tc.unavailable, msg)
 			}
 			for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
@@ -148,7 +148,7 @@ func TestOpen_ReopeningKeepsEverything(t *testing.T) {
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := first.RecordHeartbeat(ctx, hb("acme", "edge-1", "192.0.2.3", t0)); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := first.RecordHeartbeat(ctx, hb("acme", "edge-1", "192.0.2.3", t0)); !errors.Is(err, hub.ErrUnavailable) {
 		t.Fatalf("heartbeat on a closed store: %v, want ErrUnavailable", err)
 	}
 
@@ -162,7 +162,7 @@ func TestOpen_ReopeningKeepsEverything(t *testing.T) {
 	if c, err := s.CredentialByID(ctx, "phc_globex"); err != nil || c.TenantID != "globex" {
 		t.Fatalf("credential after reopening: %+v, %v", c, err)
 	}
-	if d, err := storetest.CollectDenied(ctx, s, "acme", store.AuditQuery{}); err != nil || len(d) != 1 {
+	if d, err := storetest.CollectDenied(ctx, s, "acme", hub.AuditQuery{}); err != nil || len(d) != 1 {
 		t.Fatalf("denied after reopening: %+v, %v", d, err)
 	}
 	p, err := s.GetProxy(ctx, "acme", "edge-1")
@@ -174,7 +174,7 @@ func TestOpen_ReopeningKeepsEverything(t *testing.T) {
 	if !res.Changed || res.PreviousIP.String() != "192.0.2.2" || res.Proxy.IPChanges != 2 {
 		t.Fatalf("heartbeat after reopening: %+v", res)
 	}
-	cs := mustChanges(t, s, "acme", store.AuditQuery{})
+	cs := mustChanges(t, s, "acme", hub.AuditQuery{})
 	if len(cs) != 2 {
 		t.Fatalf("history after reopening: %+v", cs)
 	}

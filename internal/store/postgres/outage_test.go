@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
@@ -134,7 +134,7 @@ func TestUnavailable_SlowOrDownDatabaseFailsPromptlyAndRecovers(t *testing.T) {
 			took := time.Since(start)
 			cancel()
 			t.Logf("%s: %v after %v", name, err, took.Round(time.Millisecond))
-			if !errors.Is(err, store.ErrUnavailable) {
+			if !errors.Is(err, hub.ErrUnavailable) {
 				t.Errorf("%s: %v, want ErrUnavailable", name, err)
 			}
 			if took > deadline+500*time.Millisecond {
@@ -184,7 +184,7 @@ func TestUnavailable_SlowOrDownDatabaseFailsPromptlyAndRecovers(t *testing.T) {
 	}
 	// Whatever the outage let through, the history chains and matches the
 	// proxy's count.
-	cs := mustChanges(t, s, "acme", store.AuditQuery{})
+	cs := mustChanges(t, s, "acme", hub.AuditQuery{})
 	checkChain(t, cs)
 	if int64(len(cs)) != p.IPChanges || cs[0].NewIP.String() != "192.0.2.4" {
 		t.Fatalf("history %+v, proxy %+v", cs, p)

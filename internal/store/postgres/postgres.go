@@ -1,4 +1,4 @@
-// Package postgres is the PostgreSQL store.Store: the hub's state in a
+// Package postgres is the PostgreSQL hub.Store: the hub's state in a
 // database that several hubs may share, through jackc/pgx (pgxpool), with the
 // schema in the migrations package applied by Migrate (jackc/tern).
 //
@@ -73,7 +73,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // Options tunes a Store. The zero value is usable: every field has a default.
@@ -122,7 +122,7 @@ const (
 	defaultConnectTimeout = 5 * time.Second
 )
 
-// Store is the PostgreSQL store.Store. It is safe for concurrent use; Close
+// Store is the PostgreSQL hub.Store. It is safe for concurrent use; Close
 // it when done.
 type Store struct {
 	pool *pgxpool.Pool
@@ -145,7 +145,7 @@ type Store struct {
 	leaders map[string]*leadership // by name; nil once closed
 }
 
-var _ store.Store = (*Store)(nil)
+var _ hub.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL or a key=value
 // DSN, as pgx accepts), checks that it answers, applies migrations when
@@ -153,7 +153,7 @@ var _ store.Store = (*Store)(nil)
 //
 // Errors name the server (host, port, database, user) and the cause, never
 // the password; an unreachable server is an error wrapping
-// store.ErrUnavailable.
+// hub.ErrUnavailable.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -231,13 +231,13 @@ func (s *Store) warnIfRLSBypassed(ctx context.Context) {
 	}
 }
 
-// Ping implements store.Store: it reports whether a connection to the
+// Ping implements hub.Store: it reports whether a connection to the
 // database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	return translate(s.pool.Ping(ctx), "postgres: ping")
 }
 
-// Close implements store.Store. It releases the leaderships this store
+// Close implements hub.Store. It releases the leaderships this store
 // holds and ends its event watches, stops accepting heartbeats, waits until
 // every batch already accepted is written (or has failed), then closes the
 // pool. Calls after the first return nil at once.
@@ -256,7 +256,7 @@ func (s *Store) Close() error {
 }
 
 // errClosed is returned by RecordHeartbeat after Close.
-var errClosed = fmt.Errorf("postgres: store is closed: %w", store.ErrUnavailable)
+var errClosed = fmt.Errorf("postgres: store is closed: %w", hub.ErrUnavailable)
 
 // Pool returns the store's connection pool, for callers that need the
 // database itself (migrations, advisory locks). Statements sent through it

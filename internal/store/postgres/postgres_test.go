@@ -5,14 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 	"github.com/proxyhub/proxyhub/internal/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
+	storetest.Run(t, func(t *testing.T) hub.Store {
 		return open(t, pgtest.URL(t), postgres.Options{})
 	})
 }

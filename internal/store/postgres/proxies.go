@@ -9,13 +9,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 const proxyColumns = `tenant_id, name, ip, peer_ip, created_at, last_seen, ip_changes, state, paused, offline_after_ms, deadline`
 
-func scanProxy(row pgx.Row) (store.Proxy, error) {
-	var p store.Proxy
+func scanProxy(row pgx.Row) (hub.Proxy, error) {
+	var p hub.Proxy
 	var override pgtype.Int8
 	err := row.Scan(&p.TenantID, &p.Name, &p.IP, &p.PeerIP, &p.CreatedAt, &p.LastSeen, &p.IPChanges,
 		&p.State, &p.Paused, &override, &p.Deadline)
@@ -29,42 +29,42 @@ func fromMillis(ms pgtype.Int8) time.Duration {
 	return time.Duration(ms.Int64) * time.Millisecond
 }
 
-// RecordHeartbeat implements store.ProxyStore. The heartbeat joins the next
+// RecordHeartbeat implements hub.ProxyStore. The heartbeat joins the next
 // batch (see batch.go) and RecordHeartbeat returns once that batch's
 // transaction has committed, with the heartbeat's own outcome: a missing
-// tenant is store.ErrNotFound, a new name without MayCreate
-// store.ErrNotRegistered, a new name beyond MaxProxies
-// store.ErrQuotaExceeded, each without failing the rest of the batch.
+// tenant is hub.ErrNotFound, a new name without MayCreate
+// hub.ErrNotRegistered, a new name beyond MaxProxies
+// hub.ErrQuotaExceeded, each without failing the rest of the batch.
 //
 // A heartbeat whose ctx ends before its batch is sent is not written. When
 // ctx ends later, RecordHeartbeat returns at once with ctx's error (wrapping
-// store.ErrUnavailable for a deadline) and the batch may still commit it.
-func (s *Store) RecordHeartbeat(ctx context.Context, hb store.Heartbeat) (store.HeartbeatResult, error) {
+// hub.ErrUnavailable for a deadline) and the batch may still commit it.
+func (s *Store) RecordHeartbeat(ctx context.Context, hb hub.Heartbeat) (hub.HeartbeatResult, error) {
 	const what = "postgres: record heartbeat"
 	if ctx.Err() != nil {
-		return store.HeartbeatResult{}, ctxError(ctx, what)
+		return hub.HeartbeatResult{}, ctxError(ctx, what)
 	}
 	if hb.TenantID == "" || hb.Name == "" || !hb.IP.IsValid() {
-		return store.HeartbeatResult{}, fmt.Errorf("%s: tenant, name and IP are required: %w", what, errInvalid)
+		return hub.HeartbeatResult{}, fmt.Errorf("%s: tenant, name and IP are required: %w", what, errInvalid)
 	}
 	p := &pending{ctx: ctx, hb: hb, done: make(chan outcome, 1)}
 	if err := s.enqueue(ctx, p); err != nil {
-		return store.HeartbeatResult{}, err
+		return hub.HeartbeatResult{}, err
 	}
 	select {
 	case o := <-p.done:
 		return o.res, o.err
 	case <-ctx.Done():
-		return store.HeartbeatResult{}, ctxError(ctx, what)
+		return hub.HeartbeatResult{}, ctxError(ctx, what)
 	}
 }
 
 // errInvalid marks a request the store refuses to send.
 var errInvalid = errors.New("invalid argument")
 
-// ListProxies implements store.ProxyStore. The name prefix is literal (no
+// ListProxies implements hub.ProxyStore. The name prefix is literal (no
 // pattern characters), names sort bytewise.
-func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQuery) ([]store.Proxy, error) {
+func (s *Store) ListProxies(ctx context.Context, tenantID string, q hub.ProxyQuery) ([]hub.Proxy, error) {
 	w := &where{}
 	w.add("tenant_id = $?", tenantID)
 	if q.NamePrefix != "" {
@@ -81,7 +81,7 @@ func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQ
 	}
 	sql := `SELECT ` + proxyColumns + ` FROM proxies WHERE ` + w.String() + ` ORDER BY name` + w.limit(q.Limit)
 
-	out := []store.Proxy{}
+	out := []hub.Proxy{}
 	var exists bool
 	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: list proxies of %q", tenantID), func(b *pgx.Batch) {
 		queueTenantExists(b, tenantID, &exists)
@@ -97,14 +97,14 @@ func (s *Store) ListProxies(ctx context.Context, tenantID string, q store.ProxyQ
 		})
 	})
 	if err == nil && !exists {
-		err = fmt.Errorf("postgres: tenant %q: %w", tenantID, store.ErrNotFound)
+		err = fmt.Errorf("postgres: tenant %q: %w", tenantID, hub.ErrNotFound)
 	}
 	return out, err
 }
 
-// GetProxy implements store.ProxyStore.
-func (s *Store) GetProxy(ctx context.Context, tenantID, name string) (store.Proxy, error) {
-	var p store.Proxy
+// GetProxy implements hub.ProxyStore.
+func (s *Store) GetProxy(ctx context.Context, tenantID, name string) (hub.Proxy, error) {
+	var p hub.Proxy
 	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: proxy %q", name), func(b *pgx.Batch) {
 		b.Queue(`SELECT `+proxyColumns+` FROM proxies WHERE tenant_id = $1 AND name = $2`, tenantID, name).QueryRow(func(row pgx.Row) (err error) {
 			p, err = scanProxy(row)
@@ -114,7 +114,7 @@ func (s *Store) GetProxy(ctx context.Context, tenantID, name string) (store.Prox
 	return p, err
 }
 
-// DeleteProxy implements store.ProxyStore. The proxy's IP-change history
+// DeleteProxy implements hub.ProxyStore. The proxy's IP-change history
 // stays; a later heartbeat of the name registers it anew.
 func (s *Store) DeleteProxy(ctx context.Context, tenantID, name string) error {
 	return s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: delete proxy %q", name), func(b *pgx.Batch) {

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
@@ -164,7 +164,7 @@ func TestRLS_ScopeEndsWithEachCall(t *testing.T) {
 			_, _ = s.ListTenants(ctx)
 			_, _ = s.TokenByHash(ctx, "hash-globex")
 			_, _ = s.CredentialByID(ctx, "phc_acme")
-			_, _ = s.ListProxies(ctx, "globex", store.ProxyQuery{})
+			_, _ = s.ListProxies(ctx, "globex", hub.ProxyQuery{})
 		})
 	}
 	wg.Wait()

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // scope is the row-level-security scope of one transaction: which setting
@@ -102,7 +102,7 @@ func listOfTenant[T any](ctx context.Context, s *Store, tenantID, what, sql stri
 		})
 	})
 	if err == nil && !exists {
-		err = fmt.Errorf("postgres: tenant %q: %w", tenantID, store.ErrNotFound)
+		err = fmt.Errorf("postgres: tenant %q: %w", tenantID, hub.ErrNotFound)
 	}
 	return out, err
 }

@@ -7,14 +7,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 const tenantColumns = `id, name, offline_after_ms, max_proxies, auto_register, allowlist, admin_allowlist, created_at, updated_at`
 
 // scanTenant reads the columns of tenantColumns.
-func scanTenant(row pgx.Row) (store.Tenant, error) {
-	var t store.Tenant
+func scanTenant(row pgx.Row) (hub.Tenant, error) {
+	var t hub.Tenant
 	var offlineMS int64
 	err := row.Scan(&t.ID, &t.Name, &offlineMS, &t.MaxProxies, &t.AutoRegister,
 		&t.Allowlist, &t.AdminAllowlist, &t.CreatedAt, &t.UpdatedAt)
@@ -24,10 +24,10 @@ func scanTenant(row pgx.Row) (store.Tenant, error) {
 	return t, err
 }
 
-// CreateTenant implements store.TenantStore. It runs in the new tenant's
+// CreateTenant implements hub.TenantStore. It runs in the new tenant's
 // own scope. OfflineAfter is kept in whole milliseconds; allowlist networks
 // are kept with their host bits cleared.
-func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
+func (s *Store) CreateTenant(ctx context.Context, t hub.Tenant) error {
 	return s.inScope(ctx, tenantScope(t.ID), fmt.Sprintf("postgres: create tenant %q", t.ID), func(b *pgx.Batch) {
 		b.Queue(`INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			t.ID, t.Name, t.OfflineAfter.Milliseconds(), t.MaxProxies, t.AutoRegister,
@@ -36,9 +36,9 @@ func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
 	})
 }
 
-// GetTenant implements store.TenantStore.
-func (s *Store) GetTenant(ctx context.Context, id string) (store.Tenant, error) {
-	var t store.Tenant
+// GetTenant implements hub.TenantStore.
+func (s *Store) GetTenant(ctx context.Context, id string) (hub.Tenant, error) {
+	var t hub.Tenant
 	err := s.inScope(ctx, tenantScope(id), fmt.Sprintf("postgres: get tenant %q", id), func(b *pgx.Batch) {
 		b.Queue(`SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id).QueryRow(func(row pgx.Row) (err error) {
 			t, err = scanTenant(row)
@@ -48,10 +48,10 @@ func (s *Store) GetTenant(ctx context.Context, id string) (store.Tenant, error) 
 	return t, err
 }
 
-// ListTenants implements store.TenantStore. It is the one read of every
+// ListTenants implements hub.TenantStore. It is the one read of every
 // tenant, in the platform scope.
-func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
-	out := []store.Tenant{}
+func (s *Store) ListTenants(ctx context.Context) ([]hub.Tenant, error) {
+	out := []hub.Tenant{}
 	err := s.inScope(ctx, platformScope, "postgres: list tenants", func(b *pgx.Batch) {
 		b.Queue(`SELECT ` + tenantColumns + ` FROM tenants ORDER BY id`).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -67,7 +67,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	return out, err
 }
 
-// UpdateTenant implements store.TenantStore. When the tenant's timeout
+// UpdateTenant implements hub.TenantStore. When the tenant's timeout
 // changes, the proxies that follow it (no override of their own) get the
 // new timeout and a deadline recomputed from their last heartbeat, in the
 // same transaction.
@@ -78,7 +78,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 // proxy's row (timeout_ms), which both it and this update lock: whichever
 // comes second sees the other's row. SetOfflineAfter locks the tenant row
 // (FOR SHARE) before reading the tenant's timeout.
-func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant) error {
+func (s *Store) UpdateTenant(ctx context.Context, t hub.Tenant) error {
 	what := fmt.Sprintf("postgres: update tenant %q", t.ID)
 	return s.inScope(ctx, tenantScope(t.ID), what, func(b *pgx.Batch) {
 		b.Queue(`UPDATE tenants

@@ -9,7 +9,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // The heartbeat-token cache.
@@ -27,7 +27,7 @@ import (
 //   - Writes are checked in the database: every heartbeat batch checks, in
 //     the statement that writes it, that each heartbeat's token is still
 //     live (batchsql.go), and refuses the ones whose token is not with
-//     store.ErrTokenRevoked (answered 401) without writing them. Every
+//     hub.ErrTokenRevoked (answered 401) without writing them. Every
 //     heartbeat that reaches the database after a revocation has committed
 //     is refused; one whose statement was already running (it arrived
 //     before) may still be written.
@@ -60,7 +60,7 @@ type tokenKey struct{ tenant, id string }
 
 // cachedToken is a token and when it was read.
 type cachedToken struct {
-	tok  store.Token
+	tok  hub.Token
 	read time.Time
 }
 
@@ -81,13 +81,13 @@ func newTokenCache(size int, ttl time.Duration) *tokenCache {
 }
 
 // get returns the token with this hash if it was read within the TTL.
-func (c *tokenCache) get(hash string) (store.Token, bool) {
+func (c *tokenCache) get(hash string) (hub.Token, bool) {
 	if c == nil {
-		return store.Token{}, false
+		return hub.Token{}, false
 	}
 	v, ok := c.lru.Get(hash)
 	if !ok || time.Since(v.read) >= c.ttl {
-		return store.Token{}, false
+		return hub.Token{}, false
 	}
 	return cloneToken(v.tok), true
 }
@@ -106,7 +106,7 @@ func (c *tokenCache) generation() uint64 {
 // put caches a token read from the database at read, unless an entry was
 // dropped (or the cache purged) since generation gen: then what was read
 // may be what was dropped.
-func (c *tokenCache) put(tok store.Token, read time.Time, gen uint64) {
+func (c *tokenCache) put(tok hub.Token, read time.Time, gen uint64) {
 	if c == nil {
 		return
 	}
@@ -167,7 +167,7 @@ func (s *Store) watchTokenRevocations() {
 }
 
 // cloneToken copies t so that callers cannot change the cached one.
-func cloneToken(t store.Token) store.Token {
+func cloneToken(t hub.Token) hub.Token {
 	t.AllowedCIDRs = slices.Clone(t.AllowedCIDRs)
 	return t
 }

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
@@ -23,7 +23,7 @@ func TestTokenCache_WritesAreCheckedEvenWhenTheCacheIsStale(t *testing.T) {
 	mustCreateTenants(t, a, "acme")
 	ctx := context.Background()
 	waitTokenWatch(t, a)
-	if err := a.CreateToken(ctx, store.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
+	if err := a.CreateToken(ctx, hub.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if tok, err := a.TokenByHash(ctx, "hash-1"); err != nil || !tok.RevokedAt.IsZero() {
@@ -44,7 +44,7 @@ func TestTokenCache_WritesAreCheckedEvenWhenTheCacheIsStale(t *testing.T) {
 	for _, name := range []string{"edge-1", "edge-2"} { // an existing proxy and a new one
 		h := hb("acme", name, "198.51.100.7", t0.Add(time.Minute))
 		h.TokenID = "tok_1"
-		if _, err := a.RecordHeartbeat(ctx, h); !errors.Is(err, store.ErrTokenRevoked) {
+		if _, err := a.RecordHeartbeat(ctx, h); !errors.Is(err, hub.ErrTokenRevoked) {
 			t.Fatalf("heartbeat of %s with the revoked token: %v, want ErrTokenRevoked", name, err)
 		}
 	}
@@ -52,10 +52,10 @@ func TestTokenCache_WritesAreCheckedEvenWhenTheCacheIsStale(t *testing.T) {
 	if err != nil || p.IP.String() != "192.0.2.1" || !p.LastSeen.Equal(t0) {
 		t.Fatalf("edge-1 after the refused heartbeat: %+v, %v; want it unchanged", p, err)
 	}
-	if _, err := a.GetProxy(ctx, "acme", "edge-2"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := a.GetProxy(ctx, "acme", "edge-2"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("the refused heartbeat created edge-2: %v", err)
 	}
-	if cs := mustChanges(t, a, "acme", store.AuditQuery{}); len(cs) != 0 {
+	if cs := mustChanges(t, a, "acme", hub.AuditQuery{}); len(cs) != 0 {
 		t.Fatalf("refused heartbeat recorded changes: %+v", cs)
 	}
 	// The refusal dropped the stale entry: lookups now see the revocation.
@@ -76,7 +76,7 @@ func TestTokenCache_RevocationOnAnotherHubReachesTheCache(t *testing.T) {
 	ctx := context.Background()
 	waitTokenWatch(t, a)
 	waitTokenWatch(t, b)
-	if err := a.CreateToken(ctx, store.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
+	if err := a.CreateToken(ctx, hub.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if tok, err := a.TokenByHash(ctx, "hash-1"); err != nil || !tok.RevokedAt.IsZero() {
@@ -109,7 +109,7 @@ func TestTokenCache_RevokeOnThisHubDropsTheEntry(t *testing.T) {
 	mustCreateTenants(t, s, "acme")
 	ctx := context.Background()
 	waitTokenWatch(t, s)
-	if err := s.CreateToken(ctx, store.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
+	if err := s.CreateToken(ctx, hub.Token{ID: "tok_1", TenantID: "acme", Label: "cron", Hash: "hash-1", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.TokenByHash(ctx, "hash-1"); err != nil {

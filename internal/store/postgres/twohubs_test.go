@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
-	"github.com/proxyhub/proxyhub/internal/store"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
@@ -32,7 +32,7 @@ func TestTwoHubs_AlternatingHeartbeatsRecordEveryChangeOnce(t *testing.T) {
 		}
 	}
 	for _, h := range hubs {
-		cs := mustChanges(t, h, "acme", store.AuditQuery{})
+		cs := mustChanges(t, h, "acme", hub.AuditQuery{})
 		if len(cs) != beats-1 {
 			t.Fatalf("history holds %d changes, want %d", len(cs), beats-1)
 		}
@@ -80,7 +80,7 @@ func TestTwoHubs_ConcurrentChangesRecordedOnce(t *testing.T) {
 	total := 0
 	for p := range 3 {
 		name := fmt.Sprintf("edge-%d", p)
-		cs := mustChanges(t, hubs[1], "acme", store.AuditQuery{Proxy: name})
+		cs := mustChanges(t, hubs[1], "acme", hub.AuditQuery{Proxy: name})
 		checkChain(t, cs)
 		for _, c := range cs {
 			if !acked[c.ID] {

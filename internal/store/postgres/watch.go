@@ -19,7 +19,7 @@ const (
 	watchBackoffMax = 5 * time.Second
 )
 
-// WatchEvents implements store.LivenessStore with LISTEN proxyhub_events
+// WatchEvents implements hub.LivenessStore with LISTEN proxyhub_events
 // on a connection of its own (outside the pool, which would close or share
 // it), calling fn with each notification's tenant id. Every transaction
 // that appends events notifies once per tenant at commit, whichever hub

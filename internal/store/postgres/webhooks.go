@@ -8,20 +8,20 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 const webhookColumns = `tenant_id, id, kind, url, events, enabled, secret, created_at, updated_at,
 	cursor_id, attempt, next_attempt_at, failing_since`
 
-func scanWebhook(row pgx.Row) (store.Webhook, error) {
-	var w store.Webhook
+func scanWebhook(row pgx.Row) (hub.Webhook, error) {
+	var w hub.Webhook
 	var events []string
 	var next, failing pgtype.Timestamptz
 	err := row.Scan(&w.TenantID, &w.ID, &w.Kind, &w.URL, &events, &w.Enabled, &w.Secret, &w.CreatedAt, &w.UpdatedAt,
 		&w.Cursor, &w.Attempt, &next, &failing)
 	for _, e := range events {
-		w.Events = append(w.Events, store.EventType(e))
+		w.Events = append(w.Events, hub.EventType(e))
 	}
 	w.CreatedAt, w.UpdatedAt = w.CreatedAt.UTC(), w.UpdatedAt.UTC()
 	w.NextAttemptAt, w.FailingSince = fromTimestamptz(next), fromTimestamptz(failing)
@@ -29,7 +29,7 @@ func scanWebhook(row pgx.Row) (store.Webhook, error) {
 }
 
 // eventTypeStrings encodes event types for a text[] column (never NULL).
-func eventTypeStrings(ts []store.EventType) []string {
+func eventTypeStrings(ts []hub.EventType) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
 		out[i] = string(t)
@@ -38,20 +38,20 @@ func eventTypeStrings(ts []store.EventType) []string {
 }
 
 // queueWebhookRow adds a query of one webhook row that fills *w.
-func queueWebhookRow(b *pgx.Batch, w *store.Webhook, sql string, args ...any) {
+func queueWebhookRow(b *pgx.Batch, w *hub.Webhook, sql string, args ...any) {
 	b.Queue(sql, args...).QueryRow(func(row pgx.Row) (err error) {
 		*w, err = scanWebhook(row)
 		return err
 	})
 }
 
-// CreateWebhook implements store.WebhookStore. The cursor starts at the
+// CreateWebhook implements hub.WebhookStore. The cursor starts at the
 // tenant's newest event id (0: none), read in the same statement: an event
 // of the tenant not yet committed will have a higher id (events.go), so it
 // is delivered, and nothing before is replayed. A missing tenant is
-// store.ErrNotFound, a duplicate id store.ErrConflict.
-func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) (store.Webhook, error) {
-	var out store.Webhook
+// hub.ErrNotFound, a duplicate id hub.ErrConflict.
+func (s *Store) CreateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, error) {
+	var out hub.Webhook
 	err := s.inScope(ctx, tenantScope(w.TenantID), fmt.Sprintf("postgres: create webhook %q", w.ID), func(b *pgx.Batch) {
 		queueWebhookRow(b, &out, `
 			INSERT INTO webhooks (tenant_id, id, kind, url, events, enabled, secret, created_at, updated_at, cursor_id)
@@ -62,25 +62,25 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) (store.Webho
 	return out, err
 }
 
-// GetWebhook implements store.WebhookStore.
-func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (store.Webhook, error) {
-	var out store.Webhook
+// GetWebhook implements hub.WebhookStore.
+func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (hub.Webhook, error) {
+	var out hub.Webhook
 	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: webhook %q", id), func(b *pgx.Batch) {
 		queueWebhookRow(b, &out, `SELECT `+webhookColumns+` FROM webhooks WHERE tenant_id = $1 AND id = $2`, tenantID, id)
 	})
 	return out, err
 }
 
-// ListWebhooks implements store.WebhookStore: oldest first (creation
+// ListWebhooks implements hub.WebhookStore: oldest first (creation
 // order).
-func (s *Store) ListWebhooks(ctx context.Context, tenantID string) ([]store.Webhook, error) {
+func (s *Store) ListWebhooks(ctx context.Context, tenantID string) ([]hub.Webhook, error) {
 	return listOfTenant(ctx, s, tenantID, "webhooks", `SELECT `+webhookColumns+` FROM webhooks WHERE tenant_id = $1 ORDER BY seq`, scanWebhook)
 }
 
-// UpdateWebhook implements store.WebhookStore: URL, Kind, Events, Enabled
+// UpdateWebhook implements hub.WebhookStore: URL, Kind, Events, Enabled
 // and UpdatedAt; not the secret nor the delivery state.
-func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) (store.Webhook, error) {
-	var out store.Webhook
+func (s *Store) UpdateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, error) {
+	var out hub.Webhook
 	err := s.inScope(ctx, tenantScope(w.TenantID), fmt.Sprintf("postgres: update webhook %q", w.ID), func(b *pgx.Batch) {
 		queueWebhookRow(b, &out, `
 			UPDATE webhooks SET url = $3, kind = $4, events = $5, enabled = $6, updated_at = $7
@@ -91,7 +91,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) (store.Webho
 	return out, err
 }
 
-// DeleteWebhook implements store.WebhookStore. Its delivery log goes with
+// DeleteWebhook implements hub.WebhookStore. Its delivery log goes with
 // it (ON DELETE CASCADE, the one deletion the log allows; migrations/005).
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
 	return s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: delete webhook %q", id), func(b *pgx.Batch) {
@@ -99,12 +99,12 @@ func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
 	})
 }
 
-// DueWebhooks implements store.WebhookStore, across tenants in the
+// DueWebhooks implements hub.WebhookStore, across tenants in the
 // read-only dispatcher scope: enabled webhooks whose next attempt is due
 // and whose tenant has an event after their cursor (one probe of
 // events_tenant per webhook).
-func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook, error) {
-	out := []store.Webhook{}
+func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]hub.Webhook, error) {
+	out := []hub.Webhook{}
 	err := s.inScope(ctx, dispatcherScope, "postgres: due webhooks", func(b *pgx.Batch) {
 		b.Queue(`SELECT `+webhookColumns+` FROM webhooks w
 			  WHERE w.enabled AND (w.next_attempt_at IS NULL OR w.next_attempt_at <= $1)
@@ -123,9 +123,9 @@ func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook
 	return out, err
 }
 
-// SaveDeliveryState implements store.WebhookStore; store.ErrNotFound when
+// SaveDeliveryState implements hub.WebhookStore; hub.ErrNotFound when
 // the webhook no longer exists.
-func (s *Store) SaveDeliveryState(ctx context.Context, w store.Webhook) error {
+func (s *Store) SaveDeliveryState(ctx context.Context, w hub.Webhook) error {
 	return s.inScope(ctx, tenantScope(w.TenantID), fmt.Sprintf("postgres: save delivery state of webhook %q", w.ID), func(b *pgx.Batch) {
 		b.Queue(`UPDATE webhooks SET cursor_id = $3, attempt = $4, next_attempt_at = $5, failing_since = $6
 			  WHERE tenant_id = $1 AND id = $2`,
@@ -134,10 +134,10 @@ func (s *Store) SaveDeliveryState(ctx context.Context, w store.Webhook) error {
 	})
 }
 
-// RecordDelivery implements store.WebhookStore; store.ErrNotFound when the
+// RecordDelivery implements hub.WebhookStore; hub.ErrNotFound when the
 // webhook does not exist (or is deleted meanwhile: the foreign key then
 // refuses the row).
-func (s *Store) RecordDelivery(ctx context.Context, d store.Delivery) (int64, error) {
+func (s *Store) RecordDelivery(ctx context.Context, d hub.Delivery) (int64, error) {
 	var id int64
 	err := s.inScope(ctx, tenantScope(d.TenantID), fmt.Sprintf("postgres: record delivery of webhook %q", d.WebhookID), func(b *pgx.Batch) {
 		b.Queue(`INSERT INTO webhook_deliveries (tenant_id, webhook_id, at, attempt, status_code, error,
@@ -152,9 +152,9 @@ func (s *Store) RecordDelivery(ctx context.Context, d store.Delivery) (int64, er
 	return id, err
 }
 
-// ListDeliveries implements store.WebhookStore: newest first, ids below
+// ListDeliveries implements hub.WebhookStore: newest first, ids below
 // beforeID (0: from the newest), at most limit (0: all).
-func (s *Store) ListDeliveries(ctx context.Context, tenantID, webhookID string, beforeID int64, limit int) ([]store.Delivery, error) {
+func (s *Store) ListDeliveries(ctx context.Context, tenantID, webhookID string, beforeID int64, limit int) ([]hub.Delivery, error) {
 	w := &where{}
 	w.add("tenant_id = $?", tenantID)
 	w.add("webhook_id = $?", webhookID)
@@ -163,7 +163,7 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID, webhookID string, 
 	}
 	sql := `SELECT id, tenant_id, webhook_id, at, attempt, status_code, error, first_event_id, last_event_id, events, test, gave_up
 	          FROM webhook_deliveries WHERE ` + w.String() + ` ORDER BY id DESC` + w.limit(limit)
-	out := []store.Delivery{}
+	out := []hub.Delivery{}
 	var exists bool
 	err := s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: deliveries of webhook %q", webhookID), func(b *pgx.Batch) {
 		b.Queue(`SELECT EXISTS (SELECT FROM webhooks WHERE tenant_id = $1 AND id = $2)`, tenantID, webhookID).QueryRow(func(row pgx.Row) error {
@@ -171,7 +171,7 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID, webhookID string, 
 		})
 		b.Queue(sql, w.args...).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				var d store.Delivery
+				var d hub.Delivery
 				if err := rows.Scan(&d.ID, &d.TenantID, &d.WebhookID, &d.At, &d.Attempt, &d.StatusCode, &d.Error,
 					&d.FirstEventID, &d.LastEventID, &d.Events, &d.Test, &d.GaveUp); err != nil {
 					return err
@@ -183,12 +183,12 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID, webhookID string, 
 		})
 	})
 	if err == nil && !exists {
-		err = fmt.Errorf("postgres: webhook %q: %w", webhookID, store.ErrNotFound)
+		err = fmt.Errorf("postgres: webhook %q: %w", webhookID, hub.ErrNotFound)
 	}
 	return out, err
 }
 
 var (
-	_ store.LivenessStore = (*Store)(nil)
-	_ store.WebhookStore  = (*Store)(nil)
+	_ hub.LivenessStore = (*Store)(nil)
+	_ hub.WebhookStore  = (*Store)(nil)
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 var auditTests = []suiteTest{
@@ -20,19 +20,19 @@ var auditTests = []suiteTest{
 }
 
 // historySizes counts a tenant's IP changes, denied records and events.
-func historySizes(t *testing.T, s store.Store, tenant string) (changes, denied, events int) {
+func historySizes(t *testing.T, s hub.Store, tenant string) (changes, denied, events int) {
 	t.Helper()
 	ctx := context.Background()
-	cs, err := CollectIPChanges(ctx, s, tenant, store.AuditQuery{})
+	cs, err := CollectIPChanges(ctx, s, tenant, hub.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := CollectDenied(ctx, s, tenant, store.AuditQuery{})
+	ds, err := CollectDenied(ctx, s, tenant, hub.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	if err := s.ScanEvents(ctx, tenant, store.EventQuery{}, func(store.Event) error { n++; return nil }); err != nil {
+	if err := s.ScanEvents(ctx, tenant, hub.EventQuery{}, func(hub.Event) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return len(cs), len(ds), n
@@ -41,7 +41,7 @@ func historySizes(t *testing.T, s store.Store, tenant string) (changes, denied, 
 // testPruneHistory: history older than the cut-off goes, across tenants,
 // at most maxRows per kind a call; younger history, proxies and everything
 // else stay; a cut-off within MinRetention is refused and deletes nothing.
-func testPruneHistory(t *testing.T, s store.Store) {
+func testPruneHistory(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme", "globex")
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -51,7 +51,7 @@ func testPruneHistory(t *testing.T, s store.Store) {
 		record(t, s, hb(tenant, "edge-1", "192.0.2.2", old.Add(time.Minute))) // change + event
 		record(t, s, hb(tenant, "edge-1", "192.0.2.3", recent))               // change + event
 		for _, at := range []time.Time{old, recent} {
-			if _, err := s.RecordDenied(ctx, store.Denied{TenantID: tenant, Proxy: "edge-9", IP: netip.MustParseAddr("198.51.100.1"), At: at, Reason: "source_ip_not_allowed"}); err != nil {
+			if _, err := s.RecordDenied(ctx, hub.Denied{TenantID: tenant, Proxy: "edge-9", IP: netip.MustParseAddr("198.51.100.1"), At: at, Reason: "source_ip_not_allowed"}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -75,15 +75,15 @@ func testPruneHistory(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	for _, tenant := range []string{"acme", "globex"} {
-		cs := changes(t, s, tenant, store.AuditQuery{})
+		cs := changes(t, s, tenant, hub.AuditQuery{})
 		if len(cs) != 1 || !cs[0].At.Equal(recent) {
 			t.Fatalf("%s's IP changes after the prune: %+v; want only the recent one", tenant, cs)
 		}
-		ds, _ := CollectDenied(ctx, s, tenant, store.AuditQuery{})
+		ds, _ := CollectDenied(ctx, s, tenant, hub.AuditQuery{})
 		if len(ds) != 1 || !ds[0].At.Equal(recent) {
 			t.Fatalf("%s's denied records after the prune: %+v; want only the recent one", tenant, ds)
 		}
-		if err := s.ScanEvents(ctx, tenant, store.EventQuery{}, func(e store.Event) error {
+		if err := s.ScanEvents(ctx, tenant, hub.EventQuery{}, func(e hub.Event) error {
 			if e.At.Before(now.Add(-30 * 24 * time.Hour)) {
 				t.Errorf("%s kept an old event: %+v", tenant, e)
 			}
@@ -106,7 +106,7 @@ func testPruneHistory(t *testing.T, s store.Store) {
 
 // changeHistory makes 6 changes: edge-1 .1→.2→.3→.1 and edge-2 .7→.8→.9,
 // one minute apart, in this order.
-func changeHistory(t *testing.T, s store.Store) {
+func changeHistory(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme", "globex")
 	at := t0
 	beat := func(name, ip string) {
@@ -124,7 +124,7 @@ func changeHistory(t *testing.T, s store.Store) {
 	record(t, s, hb("globex", "edge-1", "192.0.2.2", t0.Add(time.Minute)))
 }
 
-func describe(cs []store.IPChange) string {
+func describe(cs []hub.IPChange) string {
 	out := ""
 	for _, c := range cs {
 		out += fmt.Sprintf("%s:%s>%s ", c.Proxy, c.OldIP, c.NewIP)
@@ -132,41 +132,41 @@ func describe(cs []store.IPChange) string {
 	return out
 }
 
-func testIPChangeFilters(t *testing.T, s store.Store) {
+func testIPChangeFilters(t *testing.T, s hub.Store) {
 	changeHistory(t, s)
-	all := changes(t, s, "acme", store.AuditQuery{})
+	all := changes(t, s, "acme", hub.AuditQuery{})
 	if len(all) != 5 {
 		t.Fatalf("acme has %d changes, want 5: %s", len(all), describe(all))
 	}
 	cases := []struct {
 		name string
-		q    store.AuditQuery
+		q    hub.AuditQuery
 		want string
 	}{
-		{"newest first", store.AuditQuery{Limit: 2}, "edge-1:192.0.2.3>192.0.2.1 edge-2:192.0.2.8>192.0.2.9 "},
-		{"one proxy", store.AuditQuery{Proxy: "edge-2"}, "edge-2:192.0.2.8>192.0.2.9 edge-2:192.0.2.7>192.0.2.8 "},
-		{"ip as old or new", store.AuditQuery{IP: netip.MustParseAddr("192.0.2.1")}, "edge-1:192.0.2.3>192.0.2.1 edge-1:192.0.2.1>192.0.2.2 "},
-		{"since", store.AuditQuery{Since: t0.Add(5 * time.Minute)}, "edge-1:192.0.2.3>192.0.2.1 edge-2:192.0.2.8>192.0.2.9 "},
-		{"until is exclusive", store.AuditQuery{Until: t0.Add(3 * time.Minute)}, "edge-1:192.0.2.1>192.0.2.2 "},
-		{"cursor", store.AuditQuery{BeforeID: all[1].ID, Limit: 2}, describe(all[2:4])},
-		{"cursor past the end", store.AuditQuery{BeforeID: all[4].ID}, ""},
-		{"no match", store.AuditQuery{Proxy: "edge-9"}, ""},
+		{"newest first", hub.AuditQuery{Limit: 2}, "edge-1:192.0.2.3>192.0.2.1 edge-2:192.0.2.8>192.0.2.9 "},
+		{"one proxy", hub.AuditQuery{Proxy: "edge-2"}, "edge-2:192.0.2.8>192.0.2.9 edge-2:192.0.2.7>192.0.2.8 "},
+		{"ip as old or new", hub.AuditQuery{IP: netip.MustParseAddr("192.0.2.1")}, "edge-1:192.0.2.3>192.0.2.1 edge-1:192.0.2.1>192.0.2.2 "},
+		{"since", hub.AuditQuery{Since: t0.Add(5 * time.Minute)}, "edge-1:192.0.2.3>192.0.2.1 edge-2:192.0.2.8>192.0.2.9 "},
+		{"until is exclusive", hub.AuditQuery{Until: t0.Add(3 * time.Minute)}, "edge-1:192.0.2.1>192.0.2.2 "},
+		{"cursor", hub.AuditQuery{BeforeID: all[1].ID, Limit: 2}, describe(all[2:4])},
+		{"cursor past the end", hub.AuditQuery{BeforeID: all[4].ID}, ""},
+		{"no match", hub.AuditQuery{Proxy: "edge-9"}, ""},
 	}
 	for _, tc := range cases {
 		if got := describe(changes(t, s, "acme", tc.q)); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	if g := changes(t, s, "globex", store.AuditQuery{}); len(g) != 1 || g[0].TenantID != "globex" {
+	if g := changes(t, s, "globex", hub.AuditQuery{}); len(g) != 1 || g[0].TenantID != "globex" {
 		t.Fatalf("globex history: %s", describe(g))
 	}
 }
 
-func testScanStopsOnError(t *testing.T, s store.Store) {
+func testScanStopsOnError(t *testing.T, s hub.Store) {
 	changeHistory(t, s)
 	stop := errors.New("enough")
 	n := 0
-	err := s.ScanIPChanges(context.Background(), "acme", store.AuditQuery{}, func(store.IPChange) error {
+	err := s.ScanIPChanges(context.Background(), "acme", hub.AuditQuery{}, func(hub.IPChange) error {
 		n++
 		if n == 2 {
 			return stop
@@ -178,7 +178,7 @@ func testScanStopsOnError(t *testing.T, s store.Store) {
 	}
 }
 
-func testIPChangeStats(t *testing.T, s store.Store) {
+func testIPChangeStats(t *testing.T, s hub.Store) {
 	changeHistory(t, s)
 	st, err := s.IPChangeStats(context.Background(), "acme", time.Time{}, time.Time{})
 	if err != nil {
@@ -194,12 +194,12 @@ func testIPChangeStats(t *testing.T, s store.Store) {
 	}
 }
 
-func testDenied(t *testing.T, s store.Store) {
+func testDenied(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme", "globex")
 	ctx := context.Background()
 	var ids []int64
 	for i, ip := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.1"} {
-		id, err := s.RecordDenied(ctx, store.Denied{TenantID: "acme", Proxy: fmt.Sprintf("edge-%d", i%2), IP: netip.MustParseAddr(ip),
+		id, err := s.RecordDenied(ctx, hub.Denied{TenantID: "acme", Proxy: fmt.Sprintf("edge-%d", i%2), IP: netip.MustParseAddr(ip),
 			At: t0.Add(time.Duration(i) * time.Minute), TokenID: "tok_1", RequestID: "r", Reason: "source_ip_not_allowed"})
 		if err != nil {
 			t.Fatal(err)
@@ -209,15 +209,15 @@ func testDenied(t *testing.T, s store.Store) {
 	if ids[0] >= ids[1] || ids[1] >= ids[2] {
 		t.Fatalf("ids not increasing: %v", ids)
 	}
-	all, err := CollectDenied(ctx, s, "acme", store.AuditQuery{})
+	all, err := CollectDenied(ctx, s, "acme", hub.AuditQuery{})
 	if err != nil || len(all) != 3 || all[0].ID != ids[2] || all[2].Reason != "source_ip_not_allowed" || all[2].TokenID != "tok_1" {
 		t.Fatalf("denied = %+v, %v", all, err)
 	}
-	byIP, _ := CollectDenied(ctx, s, "acme", store.AuditQuery{IP: netip.MustParseAddr("198.51.100.1"), Proxy: "edge-0"})
+	byIP, _ := CollectDenied(ctx, s, "acme", hub.AuditQuery{IP: netip.MustParseAddr("198.51.100.1"), Proxy: "edge-0"})
 	if len(byIP) != 2 {
 		t.Fatalf("filter by ip+proxy: %+v", byIP)
 	}
-	if g, _ := CollectDenied(ctx, s, "globex", store.AuditQuery{}); len(g) != 0 {
+	if g, _ := CollectDenied(ctx, s, "globex", hub.AuditQuery{}); len(g) != 0 {
 		t.Fatalf("globex sees acme's denied records")
 	}
 }

@@ -3,14 +3,14 @@ package storetest
 import (
 	"context"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // CollectIPChanges gathers the records ScanIPChanges yields into a slice:
 // for pages, where q.Limit bounds the size.
-func CollectIPChanges(ctx context.Context, s store.AuditStore, tenantID string, q store.AuditQuery) ([]store.IPChange, error) {
-	out := []store.IPChange{}
-	err := s.ScanIPChanges(ctx, tenantID, q, func(c store.IPChange) error {
+func CollectIPChanges(ctx context.Context, s hub.AuditStore, tenantID string, q hub.AuditQuery) ([]hub.IPChange, error) {
+	out := []hub.IPChange{}
+	err := s.ScanIPChanges(ctx, tenantID, q, func(c hub.IPChange) error {
 		out = append(out, c)
 		return nil
 	})
@@ -18,9 +18,9 @@ func CollectIPChanges(ctx context.Context, s store.AuditStore, tenantID string, 
 }
 
 // CollectDenied gathers the records ScanDenied yields into a slice.
-func CollectDenied(ctx context.Context, s store.AuditStore, tenantID string, q store.AuditQuery) ([]store.Denied, error) {
-	out := []store.Denied{}
-	err := s.ScanDenied(ctx, tenantID, q, func(d store.Denied) error {
+func CollectDenied(ctx context.Context, s hub.AuditStore, tenantID string, q hub.AuditQuery) ([]hub.Denied, error) {
+	out := []hub.Denied{}
+	err := s.ScanDenied(ctx, tenantID, q, func(d hub.Denied) error {
 		out = append(out, d)
 		return nil
 	})

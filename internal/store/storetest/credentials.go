@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 var credentialTests = []suiteTest{
@@ -16,10 +16,10 @@ var credentialTests = []suiteTest{
 	{"Credentials/CreateFindListRevoke", testCredentials},
 }
 
-func testTokens(t *testing.T, s store.Store) {
+func testTokens(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	ctx := context.Background()
-	tok := store.Token{
+	tok := hub.Token{
 		ID: "tok_1", TenantID: "acme", Label: "edge fleet", Hash: "hash-1", Proxy: "edge-1",
 		AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 		ExpiresAt:    t0.Add(24 * time.Hour), CreatedAt: t0,
@@ -27,10 +27,10 @@ func testTokens(t *testing.T, s store.Store) {
 	if err := s.CreateToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateToken(ctx, store.Token{ID: "tok_2", TenantID: "acme", Label: "dup hash", Hash: "hash-1", CreatedAt: t0}); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateToken(ctx, hub.Token{ID: "tok_2", TenantID: "acme", Label: "dup hash", Hash: "hash-1", CreatedAt: t0}); !errors.Is(err, hub.ErrConflict) {
 		t.Fatalf("duplicate hash: %v, want ErrConflict", err)
 	}
-	if err := s.CreateToken(ctx, store.Token{ID: "tok_3", TenantID: "acme", Label: "second", Hash: "hash-3", CreatedAt: t0.Add(time.Second)}); err != nil {
+	if err := s.CreateToken(ctx, hub.Token{ID: "tok_3", TenantID: "acme", Label: "second", Hash: "hash-3", CreatedAt: t0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.TokenByHash(ctx, "hash-1")
@@ -41,7 +41,7 @@ func testTokens(t *testing.T, s store.Store) {
 		len(got.AllowedCIDRs) != 1 || !got.ExpiresAt.Equal(tok.ExpiresAt) || !got.RevokedAt.IsZero() || !got.LastUsedAt.IsZero() {
 		t.Fatalf("TokenByHash = %+v", got)
 	}
-	if _, err := s.TokenByHash(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.TokenByHash(ctx, "nope"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("unknown hash: %v", err)
 	}
 	if err := s.TouchToken(ctx, "acme", "tok_1", t0.Add(time.Minute)); err != nil {
@@ -60,21 +60,21 @@ func testTokens(t *testing.T, s store.Store) {
 	if !list[0].RevokedAt.Equal(t0.Add(2*time.Minute)) || !list[0].LastUsedAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("revoked token = %+v, want first revocation time kept", list[0])
 	}
-	if err := s.RevokeToken(ctx, "acme", "tok_missing", t0); !errors.Is(err, store.ErrNotFound) {
+	if err := s.RevokeToken(ctx, "acme", "tok_missing", t0); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("revoke unknown: %v", err)
 	}
 }
 
-func testTokensTenantScoped(t *testing.T, s store.Store) {
+func testTokensTenantScoped(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme", "globex")
 	ctx := context.Background()
-	if err := s.CreateToken(ctx, store.Token{ID: "tok_a", TenantID: "acme", Label: "a", Hash: "h-a", CreatedAt: t0}); err != nil {
+	if err := s.CreateToken(ctx, hub.Token{ID: "tok_a", TenantID: "acme", Label: "a", Hash: "h-a", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeToken(ctx, "globex", "tok_a", t0); !errors.Is(err, store.ErrNotFound) {
+	if err := s.RevokeToken(ctx, "globex", "tok_a", t0); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("globex revoked acme's token: %v", err)
 	}
-	if err := s.TouchToken(ctx, "globex", "tok_a", t0); !errors.Is(err, store.ErrNotFound) {
+	if err := s.TouchToken(ctx, "globex", "tok_a", t0); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("globex touched acme's token: %v", err)
 	}
 	if l, _ := s.ListTokens(ctx, "globex"); len(l) != 0 {
@@ -83,19 +83,19 @@ func testTokensTenantScoped(t *testing.T, s store.Store) {
 	if got, _ := s.TokenByHash(ctx, "h-a"); !got.RevokedAt.IsZero() {
 		t.Fatal("cross-tenant revoke took effect")
 	}
-	if err := s.CreateToken(ctx, store.Token{ID: "tok_g", TenantID: "ghost", Label: "x", Hash: "h-g", CreatedAt: t0}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.CreateToken(ctx, hub.Token{ID: "tok_g", TenantID: "ghost", Label: "x", Hash: "h-g", CreatedAt: t0}); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("token for a missing tenant: %v, want ErrNotFound", err)
 	}
 }
 
-func testCredentials(t *testing.T, s store.Store) {
+func testCredentials(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme", "globex")
 	ctx := context.Background()
-	c := store.Credential{ID: "phc_1", TenantID: "acme", Role: "admin", Label: "terraform", SecretHash: "sh-1", CreatedAt: t0}
+	c := hub.Credential{ID: "phc_1", TenantID: "acme", Role: "admin", Label: "terraform", SecretHash: "sh-1", CreatedAt: t0}
 	if err := s.CreateCredential(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateCredential(ctx, c); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateCredential(ctx, c); !errors.Is(err, hub.ErrConflict) {
 		t.Fatalf("duplicate: %v", err)
 	}
 	got, err := s.CredentialByID(ctx, "phc_1")
@@ -105,7 +105,7 @@ func testCredentials(t *testing.T, s store.Store) {
 	if err := s.TouchCredential(ctx, "acme", "phc_1", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeCredential(ctx, "globex", "phc_1", t0); !errors.Is(err, store.ErrNotFound) {
+	if err := s.RevokeCredential(ctx, "globex", "phc_1", t0); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("cross-tenant revoke: %v", err)
 	}
 	if err := s.RevokeCredential(ctx, "acme", "phc_1", t0.Add(2*time.Minute)); err != nil {
@@ -118,7 +118,7 @@ func testCredentials(t *testing.T, s store.Store) {
 	if l, _ := s.ListCredentials(ctx, "globex"); len(l) != 0 {
 		t.Fatalf("globex sees acme's credentials")
 	}
-	if _, err := s.CredentialByID(ctx, "phc_none"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.CredentialByID(ctx, "phc_none"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("unknown id: %v", err)
 	}
 }

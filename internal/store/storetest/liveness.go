@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // LiveStore is a store with the liveness and webhook parts.
 type LiveStore interface {
-	store.Store
-	store.LivenessStore
-	store.WebhookStore
+	hub.Store
+	hub.LivenessStore
+	hub.WebhookStore
 }
 
 // NewLiveStore returns a fresh, empty LiveStore for one test.
@@ -60,7 +60,7 @@ func liveTenant(t *testing.T, s LiveStore, id string, timeout time.Duration) {
 func testDeadlines(t *testing.T, s LiveStore) {
 	liveTenant(t, s, "acme", time.Minute)
 	res := record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
-	if res.Proxy.State != store.StateOnline || !res.Proxy.Deadline.Equal(t0.Add(time.Minute)) {
+	if res.Proxy.State != hub.StateOnline || !res.Proxy.Deadline.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("after first heartbeat: state %q deadline %v", res.Proxy.State, res.Proxy.Deadline)
 	}
 	p, err := s.SetOfflineAfter(context.Background(), "acme", "edge-1", 10*time.Second)
@@ -74,7 +74,7 @@ func testDeadlines(t *testing.T, s LiveStore) {
 	if p, _ = s.SetOfflineAfter(context.Background(), "acme", "edge-1", 0); !p.Deadline.Equal(t0.Add(61 * time.Second)) {
 		t.Fatalf("cleared override: %v", p.Deadline)
 	}
-	if _, err := s.SetOfflineAfter(context.Background(), "acme", "nope", time.Second); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.SetOfflineAfter(context.Background(), "acme", "nope", time.Second); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("missing proxy: %v", err)
 	}
 }
@@ -93,18 +93,18 @@ func testExpireFlipsOnce(t *testing.T, s LiveStore) {
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("expire: %+v %v", evs, err)
 	}
-	if e := evs[0]; e.Type != store.EventOffline || !e.At.Equal(t0.Add(80*time.Second)) || e.Proxy != "edge-1" || e.TenantID != "acme" {
+	if e := evs[0]; e.Type != hub.EventOffline || !e.At.Equal(t0.Add(80*time.Second)) || e.Proxy != "edge-1" || e.TenantID != "acme" {
 		t.Fatalf("offline event %+v: At must be the deadline, not the sweep time", e)
 	}
 	if again, _ := s.ExpireProxies(ctx, t0.Add(time.Hour), 0); len(again) != 0 {
 		t.Fatalf("flipped twice: %+v", again)
 	}
 	p, _ := s.GetProxy(ctx, "acme", "edge-1")
-	if p.State != store.StateOffline {
+	if p.State != hub.StateOffline {
 		t.Fatalf("state %q", p.State)
 	}
 	res := record(t, s, hb("acme", "edge-1", "192.0.2.1", t0.Add(2*time.Minute)))
-	if !res.CameOnline || res.Proxy.State != store.StateOnline {
+	if !res.CameOnline || res.Proxy.State != hub.StateOnline {
 		t.Fatalf("heartbeat after offline: %+v", res)
 	}
 	if res = record(t, s, hb("acme", "edge-1", "192.0.2.1", t0.Add(3*time.Minute))); res.CameOnline {
@@ -174,7 +174,7 @@ func testConcurrentSweepers(t *testing.T, s LiveStore) {
 		}
 	}
 	var offline int
-	_ = s.ScanEvents(ctx, "acme", store.EventQuery{Types: []store.EventType{store.EventOffline}}, func(store.Event) error { offline++; return nil })
+	_ = s.ScanEvents(ctx, "acme", hub.EventQuery{Types: []hub.EventType{hub.EventOffline}}, func(hub.Event) error { offline++; return nil })
 	if offline != n {
 		t.Fatalf("%d offline events, want %d", offline, n)
 	}
@@ -234,11 +234,11 @@ func testEventTypes(t *testing.T, s LiveStore) {
 		t.Fatal(err)
 	}
 	record(t, s, hb("acme", "edge-1", "192.0.2.2", t0.Add(3*time.Minute)))
-	if _, err := s.RecordDenied(ctx, store.Denied{TenantID: "acme", Proxy: "edge-1", IP: netip.MustParseAddr("198.51.100.9"), At: t0.Add(4 * time.Minute), Reason: "source_ip_not_allowed"}); err != nil {
+	if _, err := s.RecordDenied(ctx, hub.Denied{TenantID: "acme", Proxy: "edge-1", IP: netip.MustParseAddr("198.51.100.9"), At: t0.Add(4 * time.Minute), Reason: "source_ip_not_allowed"}); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	err := s.ScanEvents(ctx, "acme", store.EventQuery{Ascending: true}, func(e store.Event) error {
+	err := s.ScanEvents(ctx, "acme", hub.EventQuery{Ascending: true}, func(e hub.Event) error {
 		got = append(got, fmt.Sprintf("%s@%s:%s>%s", e.Type, e.At.Sub(t0), ipStr(e.OldIP), ipStr(e.NewIP)))
 		return nil
 	})
@@ -262,42 +262,42 @@ func testEventFilters(t *testing.T, s LiveStore) {
 		record(t, s, hb("acme", fmt.Sprintf("edge-%d", i%2), fmt.Sprintf("192.0.2.%d", i), t0.Add(time.Duration(i)*time.Second)))
 	}
 	record(t, s, hb("globex", "edge-0", "192.0.2.1", t0))
-	all := collectEvents(t, s, "acme", store.EventQuery{})
+	all := collectEvents(t, s, "acme", hub.EventQuery{})
 	if len(all) != 4 || all[0].ID < all[3].ID {
 		t.Fatalf("newest first: %+v", all)
 	}
 	cases := []struct {
 		name string
-		q    store.EventQuery
+		q    hub.EventQuery
 		want int
 	}{
-		{"type", store.EventQuery{Types: []store.EventType{store.EventIPChanged}}, 2},
-		{"two types", store.EventQuery{Types: []store.EventType{store.EventIPChanged, store.EventRegistered}}, 4},
-		{"proxy", store.EventQuery{Proxy: "edge-1"}, 2},
-		{"since", store.EventQuery{Since: t0.Add(2 * time.Second)}, 2},
-		{"until", store.EventQuery{Until: t0.Add(2 * time.Second)}, 2},
-		{"after id ascending", store.EventQuery{AfterID: all[2].ID, Ascending: true}, 2},
-		{"before id", store.EventQuery{BeforeID: all[1].ID, Limit: 1}, 1},
-		{"limit", store.EventQuery{Limit: 3}, 3},
+		{"type", hub.EventQuery{Types: []hub.EventType{hub.EventIPChanged}}, 2},
+		{"two types", hub.EventQuery{Types: []hub.EventType{hub.EventIPChanged, hub.EventRegistered}}, 4},
+		{"proxy", hub.EventQuery{Proxy: "edge-1"}, 2},
+		{"since", hub.EventQuery{Since: t0.Add(2 * time.Second)}, 2},
+		{"until", hub.EventQuery{Until: t0.Add(2 * time.Second)}, 2},
+		{"after id ascending", hub.EventQuery{AfterID: all[2].ID, Ascending: true}, 2},
+		{"before id", hub.EventQuery{BeforeID: all[1].ID, Limit: 1}, 1},
+		{"limit", hub.EventQuery{Limit: 3}, 3},
 	}
 	for _, tc := range cases {
 		if got := collectEvents(t, s, "acme", tc.q); len(got) != tc.want {
 			t.Errorf("%s: %d events, want %d", tc.name, len(got), tc.want)
 		}
 	}
-	asc := collectEvents(t, s, "acme", store.EventQuery{AfterID: all[2].ID, Ascending: true})
+	asc := collectEvents(t, s, "acme", hub.EventQuery{AfterID: all[2].ID, Ascending: true})
 	if asc[0].ID != all[1].ID || asc[1].ID != all[0].ID {
 		t.Fatalf("ascending order: %+v", asc)
 	}
-	if g := collectEvents(t, s, "globex", store.EventQuery{}); len(g) != 1 || g[0].TenantID != "globex" {
+	if g := collectEvents(t, s, "globex", hub.EventQuery{}); len(g) != 1 || g[0].TenantID != "globex" {
 		t.Fatalf("globex: %+v", g)
 	}
 }
 
-func collectEvents(t *testing.T, s LiveStore, tenant string, q store.EventQuery) []store.Event {
+func collectEvents(t *testing.T, s LiveStore, tenant string, q hub.EventQuery) []hub.Event {
 	t.Helper()
-	var out []store.Event
-	if err := s.ScanEvents(context.Background(), tenant, q, func(e store.Event) error { out = append(out, e); return nil }); err != nil {
+	var out []hub.Event
+	if err := s.ScanEvents(context.Background(), tenant, q, func(e hub.Event) error { out = append(out, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -330,12 +330,12 @@ func testWebhookCRUD(t *testing.T, s LiveStore) {
 	liveTenant(t, s, "acme", time.Minute)
 	liveTenant(t, s, "globex", time.Minute)
 	record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
-	w, err := s.CreateWebhook(ctx, store.Webhook{ID: "wh_1", TenantID: "acme", Kind: "generic", URL: "https://example.com/hook",
-		Events: []store.EventType{store.EventOffline}, Enabled: true, Secret: "whsec_x", CreatedAt: t0, UpdatedAt: t0})
+	w, err := s.CreateWebhook(ctx, hub.Webhook{ID: "wh_1", TenantID: "acme", Kind: "generic", URL: "https://example.com/hook",
+		Events: []hub.EventType{hub.EventOffline}, Enabled: true, Secret: "whsec_x", CreatedAt: t0, UpdatedAt: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	latest := collectEvents(t, s, "acme", store.EventQuery{Limit: 1})[0].ID
+	latest := collectEvents(t, s, "acme", hub.EventQuery{Limit: 1})[0].ID
 	if w.Cursor < latest {
 		t.Fatalf("new webhook cursor %d is before the newest event %d: history would be replayed", w.Cursor, latest)
 	}
@@ -343,7 +343,7 @@ func testWebhookCRUD(t *testing.T, s LiveStore) {
 	if err != nil || got.Secret != "whsec_x" || got.URL != w.URL || len(got.Events) != 1 {
 		t.Fatalf("get: %+v %v", got, err)
 	}
-	if _, err := s.GetWebhook(ctx, "globex", "wh_1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetWebhook(ctx, "globex", "wh_1"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("cross-tenant get: %v", err)
 	}
 	got.URL, got.Enabled, got.Secret = "https://example.com/other", false, "changed?"
@@ -354,7 +354,7 @@ func testWebhookCRUD(t *testing.T, s LiveStore) {
 	if l, _ := s.ListWebhooks(ctx, "globex"); len(l) != 0 {
 		t.Fatal("globex lists acme's webhooks")
 	}
-	if err := s.DeleteWebhook(ctx, "globex", "wh_1"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.DeleteWebhook(ctx, "globex", "wh_1"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("cross-tenant delete: %v", err)
 	}
 	if err := s.DeleteWebhook(ctx, "acme", "wh_1"); err != nil {
@@ -368,7 +368,7 @@ func testWebhookCRUD(t *testing.T, s LiveStore) {
 func testWebhookDue(t *testing.T, s LiveStore) {
 	ctx := context.Background()
 	liveTenant(t, s, "acme", time.Minute)
-	w, err := s.CreateWebhook(ctx, store.Webhook{ID: "wh_1", TenantID: "acme", Kind: "generic", URL: "https://example.com/hook", Enabled: true, CreatedAt: t0, UpdatedAt: t0})
+	w, err := s.CreateWebhook(ctx, hub.Webhook{ID: "wh_1", TenantID: "acme", Kind: "generic", URL: "https://example.com/hook", Enabled: true, CreatedAt: t0, UpdatedAt: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func testWebhookDue(t *testing.T, s LiveStore) {
 	if due, _ := s.DueWebhooks(ctx, t0.Add(time.Minute)); len(due) != 1 || due[0].Attempt != 2 || !due[0].FailingSince.Equal(t0) {
 		t.Fatalf("state not kept: %+v", due)
 	}
-	latest := collectEvents(t, s, "acme", store.EventQuery{Limit: 1})[0].ID
+	latest := collectEvents(t, s, "acme", hub.EventQuery{Limit: 1})[0].ID
 	w.Cursor, w.Attempt, w.NextAttemptAt, w.FailingSince = latest, 0, time.Time{}, time.Time{}
 	if err := s.SaveDeliveryState(ctx, w); err != nil {
 		t.Fatal(err)
@@ -399,7 +399,7 @@ func testWebhookDue(t *testing.T, s LiveStore) {
 		t.Fatal("due after delivering everything")
 	}
 	for i := range 3 {
-		if _, err := s.RecordDelivery(ctx, store.Delivery{TenantID: "acme", WebhookID: "wh_1", At: t0.Add(time.Duration(i) * time.Second), Attempt: i + 1, StatusCode: 500, Error: "boom", Events: 1}); err != nil {
+		if _, err := s.RecordDelivery(ctx, hub.Delivery{TenantID: "acme", WebhookID: "wh_1", At: t0.Add(time.Duration(i) * time.Second), Attempt: i + 1, StatusCode: 500, Error: "boom", Events: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -411,7 +411,7 @@ func testWebhookDue(t *testing.T, s LiveStore) {
 	if len(older) != 1 || older[0].Attempt != 1 {
 		t.Fatalf("older page: %+v", older)
 	}
-	if _, err := s.RecordDelivery(ctx, store.Delivery{TenantID: "acme", WebhookID: "wh_gone"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RecordDelivery(ctx, hub.Delivery{TenantID: "acme", WebhookID: "wh_gone"}); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("delivery for a missing webhook: %v", err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 var proxyTests = []suiteTest{
@@ -28,7 +28,7 @@ var proxyTests = []suiteTest{
 	{"Proxies/DeleteKeepsHistory", testDeleteProxyKeepsHistory},
 }
 
-func testFirstHeartbeatCreates(t *testing.T, s store.Store) {
+func testFirstHeartbeatCreates(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	h := hb("acme", "edge-1", "203.0.113.1", t0)
 	h.PeerIP = netip.MustParseAddr("10.0.0.1")
@@ -45,7 +45,7 @@ func testFirstHeartbeatCreates(t *testing.T, s store.Store) {
 	}
 }
 
-func testSameIPIsNoChange(t *testing.T, s store.Store) {
+func testSameIPIsNoChange(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	record(t, s, hb("acme", "edge-1", "203.0.113.1", t0))
 	res := record(t, s, hb("acme", "edge-1", "203.0.113.1", t0.Add(time.Minute)))
@@ -55,14 +55,14 @@ func testSameIPIsNoChange(t *testing.T, s store.Store) {
 	if !res.Proxy.LastSeen.Equal(t0.Add(time.Minute)) || !res.Proxy.CreatedAt.Equal(t0) {
 		t.Fatalf("times after update: %+v", res.Proxy)
 	}
-	if cs := changes(t, s, "acme", store.AuditQuery{}); len(cs) != 0 {
+	if cs := changes(t, s, "acme", hub.AuditQuery{}); len(cs) != 0 {
 		t.Fatalf("changes recorded without a change: %+v", cs)
 	}
 }
 
-func testIPChangeIsRecorded(t *testing.T, s store.Store) {
+func testIPChangeIsRecorded(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
-	if err := s.CreateToken(context.Background(), store.Token{ID: "tok_1", TenantID: "acme", Hash: "h-1", CreatedAt: t0}); err != nil {
+	if err := s.CreateToken(context.Background(), hub.Token{ID: "tok_1", TenantID: "acme", Hash: "h-1", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	record(t, s, hb("acme", "edge-1", "203.0.113.1", t0))
@@ -76,7 +76,7 @@ func testIPChangeIsRecorded(t *testing.T, s store.Store) {
 		t.Fatalf("proxy after change: %+v", res.Proxy)
 	}
 	record(t, s, hb("acme", "edge-1", "203.0.113.1", t0.Add(2*time.Minute)))
-	cs := changes(t, s, "acme", store.AuditQuery{Proxy: "edge-1"})
+	cs := changes(t, s, "acme", hub.AuditQuery{Proxy: "edge-1"})
 	if len(cs) != 2 {
 		t.Fatalf("got %d changes, want 2", len(cs))
 	}
@@ -92,18 +92,18 @@ func testIPChangeIsRecorded(t *testing.T, s store.Store) {
 	}
 }
 
-func testHeartbeatUnknownTenant(t *testing.T, s store.Store) {
-	if _, err := s.RecordHeartbeat(context.Background(), hb("ghost", "edge-1", "203.0.113.1", t0)); !errors.Is(err, store.ErrNotFound) {
+func testHeartbeatUnknownTenant(t *testing.T, s hub.Store) {
+	if _, err := s.RecordHeartbeat(context.Background(), hb("ghost", "edge-1", "203.0.113.1", t0)); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("heartbeat for a tenant that does not exist: %v, want ErrNotFound", err)
 	}
 }
 
-func testRegistrationRules(t *testing.T, s store.Store) {
+func testRegistrationRules(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	ctx := context.Background()
 	h := hb("acme", "edge-1", "203.0.113.1", t0)
 	h.MayCreate = false
-	if _, err := s.RecordHeartbeat(ctx, h); !errors.Is(err, store.ErrNotRegistered) {
+	if _, err := s.RecordHeartbeat(ctx, h); !errors.Is(err, hub.ErrNotRegistered) {
 		t.Fatalf("creation not allowed: %v, want ErrNotRegistered", err)
 	}
 	for i := range 2 {
@@ -113,7 +113,7 @@ func testRegistrationRules(t *testing.T, s store.Store) {
 	}
 	h = hb("acme", "edge-9", "203.0.113.1", t0)
 	h.MaxProxies = 2
-	if _, err := s.RecordHeartbeat(ctx, h); !errors.Is(err, store.ErrQuotaExceeded) {
+	if _, err := s.RecordHeartbeat(ctx, h); !errors.Is(err, hub.ErrQuotaExceeded) {
 		t.Fatalf("third proxy with max 2: %v, want ErrQuotaExceeded", err)
 	}
 	// Existing names keep working at the quota, and need no permission to create.
@@ -122,15 +122,15 @@ func testRegistrationRules(t *testing.T, s store.Store) {
 	if res := record(t, s, h); !res.Changed {
 		t.Fatalf("existing proxy at quota: %+v", res)
 	}
-	if ps, _ := s.ListProxies(ctx, "acme", store.ProxyQuery{}); len(ps) != 2 {
+	if ps, _ := s.ListProxies(ctx, "acme", hub.ProxyQuery{}); len(ps) != 2 {
 		t.Fatalf("%d proxies stored, want 2", len(ps))
 	}
 }
 
-func testHeartbeatTouchesToken(t *testing.T, s store.Store) {
+func testHeartbeatTouchesToken(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	ctx := context.Background()
-	if err := s.CreateToken(ctx, store.Token{ID: "tok_a", TenantID: "acme", Label: "cron", Hash: "h-a", CreatedAt: t0}); err != nil {
+	if err := s.CreateToken(ctx, hub.Token{ID: "tok_a", TenantID: "acme", Label: "cron", Hash: "h-a", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	h := hb("acme", "edge-1", "203.0.113.1", t0.Add(time.Minute))
@@ -141,7 +141,7 @@ func testHeartbeatTouchesToken(t *testing.T, s store.Store) {
 		t.Fatalf("token after heartbeat: %+v, %v; want last_used_at set", tok, err)
 	}
 	// A use a whole TokenTouchInterval later always moves it again.
-	later := t0.Add(time.Minute + store.TokenTouchInterval)
+	later := t0.Add(time.Minute + hub.TokenTouchInterval)
 	h = hb("acme", "edge-2", "203.0.113.2", later)
 	h.TokenID = "tok_a"
 	record(t, s, h)
@@ -154,10 +154,10 @@ func testHeartbeatTouchesToken(t *testing.T, s store.Store) {
 // expired, is unknown or belongs to another tenant by the time it is
 // written fails with ErrTokenRevoked and changes nothing: no proxy is
 // created, an existing one keeps its IP and last_seen, no history record.
-func testDeadTokenWritesNothing(t *testing.T, s store.Store) {
+func testDeadTokenWritesNothing(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme", "globex")
 	ctx := context.Background()
-	for _, tok := range []store.Token{
+	for _, tok := range []hub.Token{
 		{ID: "tok_live", TenantID: "acme", Hash: "h-live", CreatedAt: t0},
 		{ID: "tok_revoked", TenantID: "acme", Hash: "h-revoked", CreatedAt: t0},
 		{ID: "tok_expired", TenantID: "acme", Hash: "h-expired", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
@@ -188,7 +188,7 @@ func testDeadTokenWritesNothing(t *testing.T, s store.Store) {
 			for _, name := range []string{"edge-1", "edge-new"} {
 				h := hb("acme", name, "198.51.100.9", at)
 				h.TokenID = tc.token
-				if _, err := s.RecordHeartbeat(ctx, h); !errors.Is(err, store.ErrTokenRevoked) {
+				if _, err := s.RecordHeartbeat(ctx, h); !errors.Is(err, hub.ErrTokenRevoked) {
 					t.Fatalf("heartbeat of %s with a %s token: %v, want ErrTokenRevoked", name, tc.name, err)
 				}
 			}
@@ -198,10 +198,10 @@ func testDeadTokenWritesNothing(t *testing.T, s store.Store) {
 	if err != nil || after.IP != before.IP || !after.LastSeen.Equal(before.LastSeen) || after.IPChanges != 0 {
 		t.Fatalf("proxy after refused heartbeats: %+v, %v; want it as it was: %+v", after, err, before)
 	}
-	if _, err := s.GetProxy(ctx, "acme", "edge-new"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetProxy(ctx, "acme", "edge-new"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("a refused heartbeat created a proxy: %v", err)
 	}
-	if cs := changes(t, s, "acme", store.AuditQuery{}); len(cs) != 0 {
+	if cs := changes(t, s, "acme", hub.AuditQuery{}); len(cs) != 0 {
 		t.Fatalf("refused heartbeats left history records: %+v", cs)
 	}
 }
@@ -209,7 +209,7 @@ func testDeadTokenWritesNothing(t *testing.T, s store.Store) {
 // testConcurrentChangesRecordedOnce alternates two IPs from many goroutines:
 // every acknowledged change must be in the history exactly once, and the
 // history must chain (each change's old IP is the previous change's new IP).
-func testConcurrentChangesRecordedOnce(t *testing.T, s store.Store) {
+func testConcurrentChangesRecordedOnce(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	const workers, each = 8, 25
 	record(t, s, hb("acme", "edge-1", "192.0.2.0", t0))
@@ -233,7 +233,7 @@ func testConcurrentChangesRecordedOnce(t *testing.T, s store.Store) {
 		})
 	}
 	wg.Wait()
-	cs := changes(t, s, "acme", store.AuditQuery{Proxy: "edge-1"})
+	cs := changes(t, s, "acme", hub.AuditQuery{Proxy: "edge-1"})
 	if len(cs) != len(acked) {
 		t.Fatalf("history has %d changes, %d were acknowledged", len(cs), len(acked))
 	}
@@ -251,19 +251,19 @@ func testConcurrentChangesRecordedOnce(t *testing.T, s store.Store) {
 	}
 }
 
-func testCancelledContextStoresNothing(t *testing.T, s store.Store) {
+func testCancelledContextStoresNothing(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := s.RecordHeartbeat(ctx, hb("acme", "edge-1", "203.0.113.1", t0)); err == nil {
 		t.Fatal("RecordHeartbeat with a cancelled context succeeded")
 	}
-	if _, err := s.GetProxy(context.Background(), "acme", "edge-1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetProxy(context.Background(), "acme", "edge-1"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("proxy stored despite cancelled context: %v", err)
 	}
 }
 
-func testTenantsAreIsolated(t *testing.T, s store.Store) {
+func testTenantsAreIsolated(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme", "globex", "nobody")
 	record(t, s, hb("acme", "edge-1", "203.0.113.1", t0))
 	record(t, s, hb("acme", "edge-1", "203.0.113.2", t0.Add(time.Minute)))
@@ -272,15 +272,15 @@ func testTenantsAreIsolated(t *testing.T, s store.Store) {
 		t.Fatalf("same name in another tenant must be a new proxy: %+v", res)
 	}
 	for tenant, want := range map[string]string{"acme": "203.0.113.2", "globex": "198.51.100.1"} {
-		ps, err := s.ListProxies(context.Background(), tenant, store.ProxyQuery{})
+		ps, err := s.ListProxies(context.Background(), tenant, hub.ProxyQuery{})
 		if err != nil || len(ps) != 1 || ps[0].IP.String() != want || ps[0].TenantID != tenant {
 			t.Fatalf("ListProxies(%s) = %+v, %v", tenant, ps, err)
 		}
 	}
-	if ps, _ := s.ListProxies(context.Background(), "nobody", store.ProxyQuery{}); len(ps) != 0 {
+	if ps, _ := s.ListProxies(context.Background(), "nobody", hub.ProxyQuery{}); len(ps) != 0 {
 		t.Fatalf("empty tenant sees %d proxies", len(ps))
 	}
-	if cs := changes(t, s, "globex", store.AuditQuery{}); len(cs) != 0 {
+	if cs := changes(t, s, "globex", hub.AuditQuery{}); len(cs) != 0 {
 		t.Fatalf("globex sees acme's changes: %+v", cs)
 	}
 	if err := s.DeleteProxy(context.Background(), "globex", "edge-1"); err != nil {
@@ -291,12 +291,12 @@ func testTenantsAreIsolated(t *testing.T, s store.Store) {
 	}
 }
 
-func testListProxiesFiltersAndPages(t *testing.T, s store.Store) {
+func testListProxiesFiltersAndPages(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	for i, name := range []string{"web-2", "db-1", "web-1", "web-3"} {
 		record(t, s, hb("acme", name, fmt.Sprintf("192.0.2.%d", i+1), t0.Add(time.Duration(i)*time.Minute)))
 	}
-	names := func(ps []store.Proxy) (out []string) {
+	names := func(ps []hub.Proxy) (out []string) {
 		for _, p := range ps {
 			out = append(out, p.Name)
 		}
@@ -304,16 +304,16 @@ func testListProxiesFiltersAndPages(t *testing.T, s store.Store) {
 	}
 	cases := []struct {
 		name string
-		q    store.ProxyQuery
+		q    hub.ProxyQuery
 		want string
 	}{
-		{"all sorted by name", store.ProxyQuery{}, "[db-1 web-1 web-2 web-3]"},
-		{"prefix", store.ProxyQuery{NamePrefix: "web-"}, "[web-1 web-2 web-3]"},
-		{"prefix is literal, not a pattern", store.ProxyQuery{NamePrefix: "w_b%"}, "[]"},
-		{"after cursor with limit", store.ProxyQuery{After: "db-1", Limit: 2}, "[web-1 web-2]"},
+		{"all sorted by name", hub.ProxyQuery{}, "[db-1 web-1 web-2 web-3]"},
+		{"prefix", hub.ProxyQuery{NamePrefix: "web-"}, "[web-1 web-2 web-3]"},
+		{"prefix is literal, not a pattern", hub.ProxyQuery{NamePrefix: "w_b%"}, "[]"},
+		{"after cursor with limit", hub.ProxyQuery{After: "db-1", Limit: 2}, "[web-1 web-2]"},
 		// Deadlines: last heartbeat + 80 s (the tenant's timeout).
-		{"deadline before", store.ProxyQuery{DeadlineBefore: t0.Add(2*time.Minute + 80*time.Second)}, "[db-1 web-2]"},
-		{"deadline from", store.ProxyQuery{DeadlineFrom: t0.Add(2*time.Minute + 80*time.Second)}, "[web-1 web-3]"},
+		{"deadline before", hub.ProxyQuery{DeadlineBefore: t0.Add(2*time.Minute + 80*time.Second)}, "[db-1 web-2]"},
+		{"deadline from", hub.ProxyQuery{DeadlineFrom: t0.Add(2*time.Minute + 80*time.Second)}, "[web-1 web-3]"},
 	}
 	for _, tc := range cases {
 		ps, err := s.ListProxies(context.Background(), "acme", tc.q)
@@ -329,23 +329,23 @@ func testListProxiesFiltersAndPages(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	at := t0.Add(3*time.Minute + 20*time.Second) // web-3: last seen t0+3m, own timeout 10 s
-	ps, err := s.ListProxies(context.Background(), "acme", store.ProxyQuery{DeadlineBefore: at})
+	ps, err := s.ListProxies(context.Background(), "acme", hub.ProxyQuery{DeadlineBefore: at})
 	if err != nil || fmt.Sprint(names(ps)) != "[db-1 web-2 web-3]" {
 		t.Fatalf("deadline before %v after web-3's timeout became 10 s: %v, %v; want [db-1 web-2 web-3]", at, names(ps), err)
 	}
 }
 
-func testGetProxyNotFound(t *testing.T, s store.Store) {
+func testGetProxyNotFound(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme", "globex")
 	record(t, s, hb("acme", "edge-1", "203.0.113.1", t0))
 	for _, c := range [][2]string{{"acme", "edge-2"}, {"globex", "edge-1"}, {"ghost", "edge-1"}} {
-		if _, err := s.GetProxy(context.Background(), c[0], c[1]); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.GetProxy(context.Background(), c[0], c[1]); !errors.Is(err, hub.ErrNotFound) {
 			t.Errorf("GetProxy(%s, %s) err = %v, want ErrNotFound", c[0], c[1], err)
 		}
 	}
 }
 
-func testDeleteProxyKeepsHistory(t *testing.T, s store.Store) {
+func testDeleteProxyKeepsHistory(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	ctx := context.Background()
 	record(t, s, hb("acme", "edge-1", "203.0.113.1", t0))
@@ -353,13 +353,13 @@ func testDeleteProxyKeepsHistory(t *testing.T, s store.Store) {
 	if err := s.DeleteProxy(ctx, "acme", "edge-1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteProxy(ctx, "acme", "edge-1"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.DeleteProxy(ctx, "acme", "edge-1"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("second delete: %v, want ErrNotFound", err)
 	}
-	if _, err := s.GetProxy(ctx, "acme", "edge-1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetProxy(ctx, "acme", "edge-1"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("deleted proxy still there: %v", err)
 	}
-	if cs := changes(t, s, "acme", store.AuditQuery{}); len(cs) != 1 {
+	if cs := changes(t, s, "acme", hub.AuditQuery{}); len(cs) != 1 {
 		t.Fatalf("history after decommission: %d records, want 1 kept", len(cs))
 	}
 	res := record(t, s, hb("acme", "edge-1", "203.0.113.3", t0.Add(2*time.Minute)))

@@ -1,4 +1,4 @@
-// Package storetest is the conformance suite every store.Store must pass.
+// Package storetest is the conformance suite every hub.Store must pass.
 // Each implementation's tests call Run with a constructor that returns a
 // fresh, empty store; the same assertions then hold for the embedded store
 // and for PostgreSQL.
@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // NewStore returns a fresh, empty store for one test. Cleanup is the
 // constructor's business (t.Cleanup).
-type NewStore func(t *testing.T) store.Store
+type NewStore func(t *testing.T) hub.Store
 
 // t0 is the suite's reference time. Times are whole microseconds, as
 // PostgreSQL keeps them.
@@ -23,7 +23,7 @@ var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 type suiteTest struct {
 	name string
-	fn   func(*testing.T, store.Store)
+	fn   func(*testing.T, hub.Store)
 }
 
 // Run runs the whole conformance suite against stores made by newStore,
@@ -42,12 +42,12 @@ func Run(t *testing.T, newStore NewStore) {
 	}
 }
 
-func tenant(id string) store.Tenant {
-	return store.Tenant{ID: id, Name: "Tenant " + id, OfflineAfter: 80 * time.Second, MaxProxies: 10000, AutoRegister: true, CreatedAt: t0, UpdatedAt: t0}
+func tenant(id string) hub.Tenant {
+	return hub.Tenant{ID: id, Name: "Tenant " + id, OfflineAfter: 80 * time.Second, MaxProxies: 10000, AutoRegister: true, CreatedAt: t0, UpdatedAt: t0}
 }
 
 // withTenants creates the tenants a test uses.
-func withTenants(t *testing.T, s store.Store, ids ...string) {
+func withTenants(t *testing.T, s hub.Store, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
 		if err := s.CreateTenant(context.Background(), tenant(id)); err != nil {
@@ -56,12 +56,12 @@ func withTenants(t *testing.T, s store.Store, ids ...string) {
 	}
 }
 
-func hb(tenant, name, ip string, at time.Time) store.Heartbeat {
+func hb(tenant, name, ip string, at time.Time) hub.Heartbeat {
 	a := netip.MustParseAddr(ip)
-	return store.Heartbeat{TenantID: tenant, Name: name, IP: a, PeerIP: a, At: at, RequestID: "req-" + name, MayCreate: true}
+	return hub.Heartbeat{TenantID: tenant, Name: name, IP: a, PeerIP: a, At: at, RequestID: "req-" + name, MayCreate: true}
 }
 
-func record(t *testing.T, s store.Store, h store.Heartbeat) store.HeartbeatResult {
+func record(t *testing.T, s hub.Store, h hub.Heartbeat) hub.HeartbeatResult {
 	t.Helper()
 	res, err := s.RecordHeartbeat(context.Background(), h)
 	if err != nil {
@@ -70,7 +70,7 @@ func record(t *testing.T, s store.Store, h store.Heartbeat) store.HeartbeatResul
 	return res
 }
 
-func changes(t *testing.T, s store.Store, tenant string, q store.AuditQuery) []store.IPChange {
+func changes(t *testing.T, s hub.Store, tenant string, q hub.AuditQuery) []hub.IPChange {
 	t.Helper()
 	cs, err := CollectIPChanges(context.Background(), s, tenant, q)
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/store"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 var tenantTests = []suiteTest{
@@ -16,7 +16,7 @@ var tenantTests = []suiteTest{
 	{"Tenants/UpdateKeepsIdentity", testTenantUpdate},
 }
 
-func testTenantsCreateGetList(t *testing.T, s store.Store) {
+func testTenantsCreateGetList(t *testing.T, s hub.Store) {
 	ctx := context.Background()
 	in := tenant("globex")
 	in.Allowlist = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8::/32")}
@@ -38,16 +38,16 @@ func testTenantsCreateGetList(t *testing.T, s store.Store) {
 	if err != nil || len(all) != 2 || all[0].ID != "acme" || all[1].ID != "globex" {
 		t.Fatalf("ListTenants = %+v, %v", all, err)
 	}
-	if _, err := s.GetTenant(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetTenant(ctx, "ghost"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("GetTenant(ghost) = %v", err)
 	}
 }
 
-func testTenantDuplicate(t *testing.T, s store.Store) {
+func testTenantDuplicate(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	dup := tenant("acme")
 	dup.Name = "Impostor"
-	if err := s.CreateTenant(context.Background(), dup); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateTenant(context.Background(), dup); !errors.Is(err, hub.ErrConflict) {
 		t.Fatalf("duplicate tenant: %v, want ErrConflict", err)
 	}
 	got, _ := s.GetTenant(context.Background(), "acme")
@@ -56,7 +56,7 @@ func testTenantDuplicate(t *testing.T, s store.Store) {
 	}
 }
 
-func testTenantUpdate(t *testing.T, s store.Store) {
+func testTenantUpdate(t *testing.T, s hub.Store) {
 	withTenants(t, s, "acme")
 	ctx := context.Background()
 	up := tenant("acme")
@@ -79,7 +79,7 @@ func testTenantUpdate(t *testing.T, s store.Store) {
 	if got, _ := s.GetTenant(ctx, "acme"); len(got.Allowlist) != 0 {
 		t.Fatalf("allowlist not cleared: %+v", got.Allowlist)
 	}
-	if err := s.UpdateTenant(ctx, tenant("ghost")); !errors.Is(err, store.ErrNotFound) {
+	if err := s.UpdateTenant(ctx, tenant("ghost")); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("update of a missing tenant: %v", err)
 	}
 }

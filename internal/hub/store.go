@@ -1,10 +1,12 @@
-// Package store defines the storage contract of proxyhub: the records it
-// keeps and the Store interface that the embedded (memory) and PostgreSQL
-// implementations both satisfy. Every record belongs to a tenant and every
-// method that reads or writes tenant data is scoped to one; the only
-// cross-tenant reads are the credential lookups that authentication needs
-// (TokenByHash, CredentialByID), and tenant administration.
-package store
+package hub
+
+// The storage contract: the records the hub keeps and the Store interface
+// that the embedded (memory) and PostgreSQL implementations both satisfy.
+// The hub decides; a store keeps and returns what it decided. Every record
+// belongs to a tenant and every method that reads or writes tenant data is
+// scoped to one; the only cross-tenant reads are the credential lookups
+// that authentication needs (TokenByHash, CredentialByID), and tenant
+// administration.
 
 import (
 	"context"
