@@ -22,10 +22,11 @@ func printBootstrap(w io.Writer, signer *auth.Signer, addr net.Addr) error {
 	}
 	base := "http://" + localURLHost(addr)
 	_, err = fmt.Fprintf(w, `
-proxyhub: no signing key configured, so this hub made a throwaway one: the JWT below
-works until this process stops. Set PROXYHUB_SIGNING_KEY_FILE (proxyhub keygen) to keep keys.
+proxyhub: no signing key configured, so this hub made a throwaway one: the platform JWT
+below is valid for %[3]s, and only until this process stops (its key goes with it).
+Set PROXYHUB_SIGNING_KEY_FILE (proxyhub keygen) to keep keys.
 
-  export PROXYHUB_JWT=%s
+  export PROXYHUB_JWT=%[1]s
 
 Create a tenant and a heartbeat token, then send a heartbeat:
 
@@ -36,7 +37,7 @@ Create a tenant and a heartbeat token, then send a heartbeat:
   curl -s "%[2]s/proxy_server?name=$(hostname)" -H "Authorization: Bearer $TOKEN"
   curl -s %[2]s/status -H "Authorization: Bearer $TOKEN"
 
-`, jwt, base)
+`, jwt, base, ttlWords(bootstrapTTL))
 	return err
 }
 
@@ -51,4 +52,12 @@ func localURLHost(addr net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// ttlWords says a lifetime the way a person would ("12 hours").
+func ttlWords(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	}
+	return d.String()
 }

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
-
-	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // ErrUnauthenticated reports missing, malformed, unknown, expired or revoked
@@ -15,10 +12,17 @@ import (
 // wrapped detail is for logs and never contains the secret.
 var ErrUnauthenticated = errors.New("auth: unauthenticated")
 
-// Lookup is the part of the store authentication reads.
+// Lookup finds what stands behind a credential (the hub, which owns the
+// token and credential liveness rules). Refusals wrap ErrUnauthenticated
+// with a reason for the log; any other error is a failure to look (a store
+// outage) and is passed on.
 type Lookup interface {
-	TokenByHash(ctx context.Context, hash string) (hub.Token, error)
-	CredentialByID(ctx context.Context, id string) (hub.Credential, error)
+	// HeartbeatToken returns the principal of the live heartbeat token
+	// whose secret hashes to hash.
+	HeartbeatToken(ctx context.Context, hash string) (Principal, error)
+	// CheckCredential confirms that the admin API credential id still
+	// exists, is not revoked, and belongs to tenant with role.
+	CheckCredential(ctx context.Context, id, tenant string, role Role) error
 }
 
 // Authenticator turns an Authorization header into a Principal: heartbeat
@@ -27,16 +31,12 @@ type Lookup interface {
 type Authenticator struct {
 	lookup   Lookup
 	verifier *Verifier
-	now      func() time.Time
 }
 
 // NewAuthenticator returns an Authenticator. verifier may be nil, in which
 // case no admin JWT is accepted.
-func NewAuthenticator(lookup Lookup, verifier *Verifier, now func() time.Time) *Authenticator {
-	if now == nil {
-		now = time.Now
-	}
-	return &Authenticator{lookup: lookup, verifier: verifier, now: now}
+func NewAuthenticator(lookup Lookup, verifier *Verifier) *Authenticator {
+	return &Authenticator{lookup: lookup, verifier: verifier}
 }
 
 // BearerToken extracts the credential of an "Authorization: Bearer …"
@@ -50,8 +50,9 @@ func BearerToken(header string) string {
 }
 
 // Authenticate returns the principal for an Authorization header value.
-// Every failure wraps ErrUnauthenticated, except a store outage, which
-// wraps hub.ErrUnavailable so callers answer 503 rather than 401.
+// Every refusal wraps ErrUnauthenticated; a failure to look (a store
+// outage) wraps the lookup's error instead, so callers answer 503 rather
+// than 401.
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (Principal, error) {
 	raw := BearerToken(header)
 	switch {
@@ -68,21 +69,12 @@ func (a *Authenticator) heartbeatToken(ctx context.Context, raw string) (Princip
 	if !WellFormed(PrefixHeartbeatToken, raw) {
 		return Principal{}, fmt.Errorf("%w: malformed heartbeat token", ErrUnauthenticated)
 	}
-	hash := HashSecret(raw)
-	tok, err := a.lookup.TokenByHash(ctx, hash)
-	switch {
-	case errors.Is(err, hub.ErrNotFound):
-		return Principal{}, fmt.Errorf("%w: unknown heartbeat token", ErrUnauthenticated)
-	case err != nil:
-		return Principal{}, fmt.Errorf("look up heartbeat token: %w", err)
-	case !EqualHashes(tok.Hash, hash):
-		return Principal{}, fmt.Errorf("%w: token hash mismatch", ErrUnauthenticated)
-	case !tok.RevokedAt.IsZero():
-		return Principal{}, fmt.Errorf("%w: heartbeat token %s revoked", ErrUnauthenticated, tok.ID)
-	case !tok.ExpiresAt.IsZero() && !a.now().Before(tok.ExpiresAt):
-		return Principal{}, fmt.Errorf("%w: heartbeat token %s expired", ErrUnauthenticated, tok.ID)
+	p, err := a.lookup.HeartbeatToken(ctx, HashSecret(raw))
+	if err != nil {
+		return Principal{}, fmt.Errorf("heartbeat token: %w", err)
 	}
-	return Principal{Kind: KindHeartbeat, ID: tok.ID, TenantID: tok.TenantID, Proxy: tok.Proxy, AllowedCIDRs: tok.AllowedCIDRs}, nil
+	p.Kind = KindHeartbeat
+	return p, nil
 }
 
 func (a *Authenticator) adminJWT(ctx context.Context, raw string) (Principal, error) {
@@ -100,14 +92,8 @@ func (a *Authenticator) adminJWT(ctx context.Context, raw string) (Principal, er
 	// JWTs minted for an API credential die with the credential, not 15
 	// minutes later.
 	if strings.HasPrefix(claims.Subject, PrefixClientID) {
-		c, err := a.lookup.CredentialByID(ctx, claims.Subject)
-		switch {
-		case errors.Is(err, hub.ErrNotFound):
-			return Principal{}, fmt.Errorf("%w: credential %s gone", ErrUnauthenticated, claims.Subject)
-		case err != nil:
-			return Principal{}, fmt.Errorf("look up credential: %w", err)
-		case !c.RevokedAt.IsZero() || c.TenantID != claims.Tenant || c.Role != string(claims.Role):
-			return Principal{}, fmt.Errorf("%w: credential %s revoked or changed", ErrUnauthenticated, claims.Subject)
+		if err := a.lookup.CheckCredential(ctx, claims.Subject, claims.Tenant, claims.Role); err != nil {
+			return Principal{}, fmt.Errorf("admin credential: %w", err)
 		}
 	}
 	return p, nil

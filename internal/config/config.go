@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/logging"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
 )
@@ -120,13 +121,13 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 			c.DatabaseURL = v
 			return nil
 		}},
-		{name: "offline-after", def: "80s", usage: "offline timeout of tenants created without one (each tenant can change its own)", parse: func(v string) error {
+		{name: "offline-after", def: fmt.Sprintf("%ds", int(hub.DefaultOfflineAfter/time.Second)), usage: "offline timeout of tenants created without one (each tenant can change its own)", parse: func(v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil {
 				return err
 			}
-			if d < time.Second || d > 24*time.Hour {
-				return errors.New("must be between 1s and 24h")
+			if d < hub.MinOfflineAfter || d > hub.MaxOfflineAfter {
+				return fmt.Errorf("must be between %v and %v", hub.MinOfflineAfter, hub.MaxOfflineAfter)
 			}
 			c.OfflineAfter = d
 			return nil

@@ -6,8 +6,8 @@ import (
 
 	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/authz"
-	"github.com/proxyhub/proxyhub/internal/tenancy"
+	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/policy"
 )
 
 // TenantPath addresses one tenant.
@@ -22,11 +22,11 @@ type TenantOutput struct{ Body api.Tenant }
 type CreateTenantInput struct{ Body api.TenantCreate }
 
 func (h *handlers) createTenant(ctx context.Context, in *CreateTenantInput) (*TenantOutput, error) {
-	set := tenancy.TenantSettings{MaxProxies: in.Body.MaxProxies, AutoRegister: in.Body.AutoRegister, OfflineAfter: seconds(in.Body.OfflineAfter)}
+	set := hub.TenantSettings{MaxProxies: in.Body.MaxProxies, AutoRegister: in.Body.AutoRegister, OfflineAfter: seconds(in.Body.OfflineAfter)}
 	if in.Body.Name != "" {
 		set.Name = &in.Body.Name
 	}
-	t, err := h.Tenancy.CreateTenant(ctx, in.Body.ID, set)
+	t, err := h.Hub.CreateTenant(ctx, in.Body.ID, set)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -37,7 +37,7 @@ func (h *handlers) createTenant(ctx context.Context, in *CreateTenantInput) (*Te
 type TenantListOutput struct{ Body api.TenantList }
 
 func (h *handlers) listTenants(ctx context.Context, _ *struct{}) (*TenantListOutput, error) {
-	ts, err := h.Store.ListTenants(ctx)
+	ts, err := h.Hub.Tenants(ctx)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -49,7 +49,7 @@ func (h *handlers) listTenants(ctx context.Context, _ *struct{}) (*TenantListOut
 }
 
 func (h *handlers) getTenant(ctx context.Context, in *TenantPath) (*TenantOutput, error) {
-	t, err := h.Store.GetTenant(ctx, in.Tenant)
+	t, err := h.Hub.Tenant(ctx, in.Tenant)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -63,7 +63,7 @@ type UpdateTenantInput struct {
 }
 
 func (h *handlers) updateTenant(ctx context.Context, in *UpdateTenantInput) (*TenantOutput, error) {
-	t, err := h.Tenancy.UpdateTenant(ctx, in.Tenant, tenancy.TenantSettings{
+	t, err := h.Hub.UpdateTenant(ctx, in.Tenant, hub.TenantSettings{
 		Name: in.Body.Name, OfflineAfter: seconds(in.Body.OfflineAfter), MaxProxies: in.Body.MaxProxies, AutoRegister: in.Body.AutoRegister,
 	})
 	if err != nil {
@@ -90,15 +90,11 @@ type CreateTokenInput struct {
 type TokenCreatedOutput struct{ Body api.TokenCreated }
 
 func (h *handlers) createToken(ctx context.Context, in *CreateTokenInput) (*TokenCreatedOutput, error) {
-	cidrs, err := tenancy.ParseCIDRs("body.allowed_cidrs", in.Body.AllowedCIDRs)
-	if err != nil {
-		return nil, h.problem(ctx, err)
-	}
-	req := tenancy.NewToken{Label: in.Body.Label, Proxy: in.Body.Proxy, AllowedCIDRs: cidrs}
+	req := hub.NewToken{Label: in.Body.Label, Proxy: in.Body.Proxy, AllowedCIDRs: in.Body.AllowedCIDRs}
 	if in.Body.ExpiresAt != nil {
 		req.ExpiresAt = time.Time(*in.Body.ExpiresAt)
 	}
-	tok, secret, err := h.Tenancy.CreateToken(ctx, in.Tenant, req)
+	tok, secret, err := h.Hub.CreateToken(ctx, in.Tenant, req)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -109,7 +105,7 @@ func (h *handlers) createToken(ctx context.Context, in *CreateTokenInput) (*Toke
 type TokenListOutput struct{ Body api.TokenList }
 
 func (h *handlers) listTokens(ctx context.Context, in *TenantPath) (*TokenListOutput, error) {
-	ts, err := h.Store.ListTokens(ctx, in.Tenant)
+	ts, err := h.Hub.Tokens(ctx, in.Tenant)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -127,7 +123,7 @@ type ItemPath struct {
 }
 
 func (h *handlers) revokeToken(ctx context.Context, in *ItemPath) (*struct{}, error) {
-	if err := h.Tenancy.RevokeToken(ctx, in.Tenant, in.ID); err != nil {
+	if err := h.Hub.RevokeToken(ctx, in.Tenant, in.ID); err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	return nil, nil
@@ -145,10 +141,10 @@ type CredentialCreatedOutput struct{ Body api.CredentialCreated }
 func (h *handlers) createCredential(ctx context.Context, in *CreateCredentialInput) (*CredentialCreatedOutput, error) {
 	role := auth.Role(in.Body.Role)
 	p, _ := auth.PrincipalFrom(ctx)
-	if err := h.Authz.Authorize(ctx, p, authz.CredentialCreate, authz.Resource{TenantID: in.Tenant, GrantRole: role}); err != nil {
+	if err := h.Authz.Authorize(ctx, p, policy.CredentialCreate, policy.Resource{TenantID: in.Tenant, GrantRole: role}); err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	c, secret, err := h.Tenancy.CreateCredential(ctx, in.Tenant, role, in.Body.Label)
+	c, secret, err := h.Hub.CreateCredential(ctx, in.Tenant, role, in.Body.Label)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -159,7 +155,7 @@ func (h *handlers) createCredential(ctx context.Context, in *CreateCredentialInp
 type CredentialListOutput struct{ Body api.CredentialList }
 
 func (h *handlers) listCredentials(ctx context.Context, in *TenantPath) (*CredentialListOutput, error) {
-	cs, err := h.Store.ListCredentials(ctx, in.Tenant)
+	cs, err := h.Hub.Credentials(ctx, in.Tenant)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -171,7 +167,7 @@ func (h *handlers) listCredentials(ctx context.Context, in *TenantPath) (*Creden
 }
 
 func (h *handlers) revokeCredential(ctx context.Context, in *ItemPath) (*struct{}, error) {
-	if err := h.Tenancy.RevokeCredential(ctx, in.Tenant, in.ID); err != nil {
+	if err := h.Hub.RevokeCredential(ctx, in.Tenant, in.ID); err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	return nil, nil

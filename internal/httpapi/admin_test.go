@@ -123,7 +123,7 @@ func TestAdminFlow_TenantTokensCredentials(t *testing.T) {
 
 func TestTokenExchange_FormJSONAndBasic(t *testing.T) {
 	th, _ := newAcme(t)
-	c, secret, err := th.tenancy.CreateCredential(t.Context(), "acme", auth.RoleAdmin, "ci")
+	c, secret, err := th.hub.CreateCredential(t.Context(), "acme", auth.RoleAdmin, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}

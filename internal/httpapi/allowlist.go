@@ -5,7 +5,6 @@ import (
 
 	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/hub"
-	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
 
 // AllowlistsOutput wraps a tenant's allowlists.
@@ -20,7 +19,7 @@ func allowlistsOut(t hub.Tenant) *AllowlistsOutput {
 }
 
 func (h *handlers) getAllowlists(ctx context.Context, in *TenantPath) (*AllowlistsOutput, error) {
-	t, err := h.Store.GetTenant(ctx, in.Tenant)
+	t, err := h.Hub.Tenant(ctx, in.Tenant)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -34,15 +33,7 @@ type PutAllowlistsInput struct {
 }
 
 func (h *handlers) putAllowlists(ctx context.Context, in *PutAllowlistsInput) (*AllowlistsOutput, error) {
-	hb, err := tenancy.ParseCIDRs("body.cidrs", in.Body.CIDRs)
-	if err != nil {
-		return nil, h.problem(ctx, err)
-	}
-	admin, err := tenancy.ParseCIDRs("body.admin_cidrs", in.Body.AdminCIDRs)
-	if err != nil {
-		return nil, h.problem(ctx, err)
-	}
-	t, err := h.Tenancy.SetAllowlists(ctx, in.Tenant, hb, admin)
+	t, err := h.Hub.SetAllowlists(ctx, in.Tenant, in.Body.CIDRs, in.Body.AdminCIDRs)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/proxyhub/proxyhub/api"
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/policy"
 )
 
 // AuditFilters are the filters shared by the audit listings.
@@ -109,7 +109,7 @@ func (h *handlers) registerAudit(a huma.API) {
 	o := op("list-ip-changes", http.MethodGet, "/v1/tenants/{tenant}/ip-changes", "List IP changes",
 		"The tenant's IP-change audit history, newest first, with keyset pagination. Filters: proxy, ip (old or new "+
 			"address), since/until. format=csv or format=ndjson streams the whole selection.",
-		[]string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
+		[]string{"audit"}, policy.AuditRead, scopePath, http.StatusUnprocessableEntity)
 	o.Responses = auditResponses("IPChangePage")
 	huma.Register(a, o, func(ctx context.Context, in *IPChangesInput) (*huma.StreamResponse, error) {
 		return h.ipChanges(ctx, in.Tenant, in.Proxy, in.AuditFilters)
@@ -117,7 +117,7 @@ func (h *handlers) registerAudit(a huma.API) {
 
 	o = op("list-proxy-ip-changes", http.MethodGet, "/v1/tenants/{tenant}/proxies/{name}/ip-changes", "List one proxy's IP changes",
 		"One proxy's IP-change history, newest first; the same filters and formats as list-ip-changes. The history "+
-			"outlives a decommissioned proxy.", []string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
+			"outlives a decommissioned proxy.", []string{"audit"}, policy.AuditRead, scopePath, http.StatusUnprocessableEntity)
 	o.Responses = auditResponses("IPChangePage")
 	huma.Register(a, o, func(ctx context.Context, in *ProxyIPChangesInput) (*huma.StreamResponse, error) {
 		return h.ipChanges(ctx, in.Tenant, in.Name, in.AuditFilters)
@@ -125,7 +125,7 @@ func (h *handlers) registerAudit(a huma.API) {
 
 	o = op("list-denied", http.MethodGet, "/v1/tenants/{tenant}/denied", "List denied heartbeats",
 		"Heartbeats refused because their source IP was outside the tenant's or the token's allowlist, newest "+
-			"first; the same filters and formats as list-ip-changes.", []string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
+			"first; the same filters and formats as list-ip-changes.", []string{"audit"}, policy.AuditRead, scopePath, http.StatusUnprocessableEntity)
 	o.Responses = auditResponses("DeniedPage")
 	huma.Register(a, o, func(ctx context.Context, in *DeniedInput) (*huma.StreamResponse, error) {
 		return h.denied(ctx, in.Tenant, in.Proxy, in.AuditFilters)
@@ -133,7 +133,7 @@ func (h *handlers) registerAudit(a huma.API) {
 
 	huma.Register(a, op("get-stats", http.MethodGet, "/v1/tenants/{tenant}/stats", "IP-change statistics",
 		"Per proxy: changes in the window, distinct new IPs, last change; and tenant totals.",
-		[]string{"audit"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity), h.stats)
+		[]string{"audit"}, policy.AuditRead, scopePath, http.StatusUnprocessableEntity), h.stats)
 }
 
 func ipChangeOut(c hub.IPChange) api.IPChange {
@@ -182,13 +182,13 @@ var deniedLog = auditLog[hub.Denied, api.Denied]{
 
 func (h *handlers) ipChanges(ctx context.Context, tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
 	l := ipChangeLog
-	l.scan = h.Store.ScanIPChanges
+	l.scan = h.Hub.IPChanges
 	return listAudit(ctx, h, l, tenant, proxy, f)
 }
 
 func (h *handlers) denied(ctx context.Context, tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
 	l := deniedLog
-	l.scan = h.Store.ScanDenied
+	l.scan = h.Hub.DeniedHeartbeats
 	return listAudit(ctx, h, l, tenant, proxy, f)
 }
 
@@ -196,9 +196,6 @@ func (h *handlers) denied(ctx context.Context, tenant, proxy string, f AuditFilt
 // cursor when more follow), or the whole selection streamed as CSV or
 // NDJSON.
 func listAudit[R, A any](ctx context.Context, h *handlers, l auditLog[R, A], tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
-	if _, err := h.Store.GetTenant(ctx, tenant); err != nil {
-		return nil, h.problem(ctx, err)
-	}
 	q, err := f.query(proxy)
 	if err != nil {
 		return nil, err
@@ -292,13 +289,7 @@ type StatsInput struct {
 type StatsOutput struct{ Body api.Stats }
 
 func (h *handlers) stats(ctx context.Context, in *StatsInput) (*StatsOutput, error) {
-	if _, err := h.Store.GetTenant(ctx, in.Tenant); err != nil {
-		return nil, h.problem(ctx, err)
-	}
-	if !in.Since.IsZero() && !in.Until.IsZero() && !in.Since.Before(in.Until) {
-		return nil, huma.Error422UnprocessableEntity("invalid window", &huma.ErrorDetail{Location: "query.until", Message: "must be after since"})
-	}
-	ps, err := h.Store.IPChangeStats(ctx, in.Tenant, in.Since, in.Until)
+	ps, err := h.Hub.IPChangeStats(ctx, in.Tenant, in.Since, in.Until)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/tenancy"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 func claims(tenant string, role auth.Role, iat time.Time) auth.Claims {
@@ -28,11 +28,11 @@ func claims(tenant string, role auth.Role, iat time.Time) auth.Claims {
 
 func TestAuth_EveryBadCredentialIs401WithoutSayingWhy(t *testing.T) {
 	th, tok := newAcme(t)
-	revoked, revokedSecret, _ := th.tenancy.CreateToken(context.Background(), "acme", tenancy.NewToken{Label: "old"})
-	if err := th.tenancy.RevokeToken(context.Background(), "acme", revoked.ID); err != nil {
+	revoked, revokedSecret, _ := th.hub.CreateToken(context.Background(), "acme", hub.NewToken{Label: "old"})
+	if err := th.hub.RevokeToken(context.Background(), "acme", revoked.ID); err != nil {
 		t.Fatal(err)
 	}
-	expiring := th.token("acme", tenancy.NewToken{Label: "short", ExpiresAt: start.Add(time.Minute)})
+	expiring := th.token("acme", hub.NewToken{Label: "short", ExpiresAt: start.Add(time.Minute)})
 	unknown, _ := auth.NewSecret(auth.PrefixHeartbeatToken)
 
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
@@ -145,8 +145,8 @@ func TestHeartbeat_RecordedUnderTheTokensTenantOnly(t *testing.T) {
 func TestHeartbeat_BoundTokenOnlySpeaksForItsProxy(t *testing.T) {
 	th := newTestHub(t)
 	off := false
-	th.tenant("acme", tenancy.TenantSettings{AutoRegister: &off})
-	bound := th.token("acme", tenancy.NewToken{Label: "edge-1 only", Proxy: "edge-1"})
+	th.tenant("acme", hub.TenantSettings{AutoRegister: &off})
+	bound := th.token("acme", hub.NewToken{Label: "edge-1 only", Proxy: "edge-1"})
 	unbound := th.token("acme")
 
 	assertProblem(t, th.do(request{target: "/proxy_server?name=edge-2", bearer: bound}), http.StatusForbidden)
@@ -164,7 +164,7 @@ func TestHeartbeat_BoundTokenOnlySpeaksForItsProxy(t *testing.T) {
 func TestHeartbeat_QuotaRefusesNewNamesOnly(t *testing.T) {
 	th := newTestHub(t)
 	two := 2
-	th.tenant("acme", tenancy.TenantSettings{MaxProxies: &two})
+	th.tenant("acme", hub.TenantSettings{MaxProxies: &two})
 	tok := th.token("acme")
 	th.heartbeat(tok, "edge-1", "203.0.113.1:1", http.StatusOK)
 	th.heartbeat(tok, "edge-2", "203.0.113.2:1", http.StatusOK)

@@ -17,7 +17,7 @@ import (
 //
 //	go test -run x -bench FullStack -benchmem ./internal/httpapi
 func BenchmarkHeartbeat_FullStack(b *testing.B) {
-	th, tok := newAcme(b, withTrusted("127.0.0.1"), withLimits(b, 30000, 30000, 30000), withLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	th, tok := newAcme(b, withTrusted("127.0.0.1"), withLimits(30000, 30000, 30000), withLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
 	names := make([]string, 1000)
 	for i := range names {
 		names[i] = fmt.Sprintf("/proxy_server?name=edge-%d", i)

@@ -8,9 +8,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/policy"
 )
 
 // retryAfterSeconds is what a 503 asks clients to wait before retrying.
@@ -44,7 +44,7 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 	case errors.Is(err, hub.ErrInvalidName):
 		return huma.Error422UnprocessableEntity("invalid proxy name", &huma.ErrorDetail{
 			Location: "query.name",
-			Message:  "1-100 characters: a letter or digit first, then letters, digits, '.', '_' or '-'",
+			Message:  hub.NameRule,
 		})
 	case errors.Is(err, clientip.ErrBadForwarded), errors.Is(err, clientip.ErrBadPeer), errors.Is(err, hub.ErrInvalidIP):
 		return huma.Error400BadRequest("could not determine the client IP address of this request")
@@ -53,9 +53,9 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		// the same answer as any invalid credential.
 		return huma.ErrorWithHeaders(huma.Error401Unauthorized(unauthenticatedDetail),
 			http.Header{"WWW-Authenticate": {wwwAuthenticate}})
-	case errors.Is(err, authz.ErrHidden), errors.Is(err, hub.ErrNotFound):
+	case errors.Is(err, policy.ErrHidden), errors.Is(err, hub.ErrNotFound):
 		return huma.Error404NotFound("not found")
-	case errors.Is(err, authz.ErrForbidden):
+	case errors.Is(err, policy.ErrForbidden):
 		return huma.Error403Forbidden("this credential may not perform this operation")
 	case errors.Is(err, hub.ErrSourceDenied):
 		return huma.Error403Forbidden("the source IP of this request is not allowed for this tenant or token")

@@ -11,8 +11,8 @@ import (
 	"github.com/danielgtaylor/huma/v2/sse"
 
 	"github.com/proxyhub/proxyhub/api"
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/policy"
 )
 
 // EventFilters select events.
@@ -28,16 +28,9 @@ func (f EventFilters) query() (hub.EventQuery, error) {
 	if f.Type == "" {
 		return q, nil
 	}
-	for _, t := range strings.Split(f.Type, ",") {
-		switch et := hub.EventType(strings.TrimSpace(t)); et {
-		case hub.EventRegistered, hub.EventIPChanged, hub.EventOffline, hub.EventOnline, hub.EventDenied:
-			q.Types = append(q.Types, et)
-		default:
-			return q, huma.Error422UnprocessableEntity("invalid type", &huma.ErrorDetail{Location: "query.type",
-				Message: "registered, ip_changed, offline, online or denied", Value: t})
-		}
-	}
-	return q, nil
+	var err error
+	q.Types, err = hub.ParseEventTypes("query.type", strings.Split(f.Type, ","))
+	return q, err
 }
 
 // ListEventsInput selects a page of events.
@@ -52,12 +45,9 @@ type ListEventsInput struct {
 type EventPageOutput struct{ Body api.EventPage }
 
 func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*EventPageOutput, error) {
-	if _, err := h.Store.GetTenant(ctx, in.Tenant); err != nil {
-		return nil, h.problem(ctx, err)
-	}
 	q, err := in.query()
 	if err != nil {
-		return nil, err
+		return nil, h.problem(ctx, err)
 	}
 	if in.Cursor != "" {
 		if q.BeforeID, err = decodeIDCursor(in.Cursor); err != nil {
@@ -67,7 +57,7 @@ func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*EventP
 	q.Limit = in.Limit + 1
 	out := &EventPageOutput{Body: api.EventPage{Events: []api.Event{}}}
 	var last int64
-	err = h.Store.ScanEvents(ctx, in.Tenant, q, func(e hub.Event) error {
+	err = h.Hub.Events(ctx, in.Tenant, q, func(e hub.Event) error {
 		if len(out.Body.Events) == in.Limit {
 			out.Body.NextCursor = encodeIDCursor(last)
 			return nil
@@ -101,7 +91,7 @@ func (h *handlers) registerEventStream(a huma.API) {
 	o := op("stream-events", http.MethodGet, "/v1/tenants/{tenant}/events/stream", "Stream events live",
 		"Server-Sent Events: every new event of the tenant as it happens, across all hubs sharing the database. "+
 			"Each message's id is the event id; reconnecting with Last-Event-ID (or ?after=) resumes without loss. "+
-			"An idle stream sends a comment every 15 s.", []string{"events"}, authz.AuditRead, scopePath, http.StatusUnprocessableEntity)
+			"An idle stream sends a comment every 15 s.", []string{"events"}, policy.AuditRead, scopePath, http.StatusUnprocessableEntity)
 	sse.Register(a, o, map[string]any{"event": api.Event{}}, h.streamEvents)
 }
 
@@ -119,7 +109,12 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 	case in.After > 0:
 		q.AfterID = in.After
 	default:
-		q.AfterID = h.latestEventID(ctx, in.Tenant)
+		// Without a position the stream starts with new events: one that
+		// cannot learn the newest id must not replay the whole history.
+		if q.AfterID, err = h.Hub.LatestEventID(ctx, in.Tenant); err != nil {
+			h.Logger.WarnContext(ctx, "event stream not opened", slog.String("error", err.Error()), slog.String("request_id", requestIDFrom(ctx)))
+			return
+		}
 	}
 	// Answer at once (status and headers), so clients and balancers see
 	// the stream open before the first event.
@@ -132,7 +127,7 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 		// Catch up: read until a short page says we are at the end.
 		for {
 			n := 0
-			err := h.Store.ScanEvents(ctx, in.Tenant, q, func(e hub.Event) error {
+			err := h.Hub.Events(ctx, in.Tenant, q, func(e hub.Event) error {
 				n++
 				q.AfterID = e.ID
 				return send(sse.Message{ID: int(e.ID), Data: eventOut(e)})
@@ -161,13 +156,6 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 	}
 }
 
-// latestEventID is the tenant's newest event id (0 when none).
-func (h *handlers) latestEventID(ctx context.Context, tenant string) int64 {
-	var id int64
-	_ = h.Store.ScanEvents(ctx, tenant, hub.EventQuery{Limit: 1}, func(e hub.Event) error { id = e.ID; return nil })
-	return id
-}
-
 // comment writes an SSE comment line on the request's response writer.
 func (h *handlers) comment(ctx context.Context, text string) error {
 	ri := infoFrom(ctx)
@@ -189,15 +177,9 @@ type UpdateProxyInput struct {
 }
 
 func (h *handlers) updateProxy(ctx context.Context, in *UpdateProxyInput) (*ProxyOutput, error) {
-	if in.Body.OfflineAfter != nil {
-		if _, err := h.Store.SetOfflineAfter(ctx, in.Tenant, in.Name, time.Duration(*in.Body.OfflineAfter)*time.Second); err != nil {
-			return nil, h.problem(ctx, err)
-		}
+	p, err := h.Hub.UpdateProxy(ctx, in.Tenant, in.Name, hub.ProxyChange{Paused: in.Body.Paused, OfflineAfter: seconds(in.Body.OfflineAfter)})
+	if err != nil {
+		return nil, h.problem(ctx, err)
 	}
-	if in.Body.Paused != nil {
-		if _, err := h.Store.SetPaused(ctx, in.Tenant, in.Name, *in.Body.Paused, h.Hub.Now()); err != nil {
-			return nil, h.problem(ctx, err)
-		}
-	}
-	return h.getProxy(ctx, &in.ProxyPath)
+	return &ProxyOutput{Body: proxyOut(p)}, nil
 }

@@ -97,7 +97,7 @@ func (h *handlers) healthz(context.Context, *struct{}) (*HealthOutput, error) {
 func (h *handlers) readyz(ctx context.Context, _ *struct{}) (*HealthOutput, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := h.Store.Ping(ctx); err != nil {
+	if err := h.Hub.Ready(ctx); err != nil {
 		h.Logger.WarnContext(ctx, "store not ready", slog.String("error", err.Error()))
 		return &HealthOutput{Status: http.StatusServiceUnavailable, Body: api.Health{Status: "unavailable"}}, nil
 	}

@@ -16,16 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/app"
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/config"
 	"github.com/proxyhub/proxyhub/internal/eventbus"
-	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/hub"
-	"github.com/proxyhub/proxyhub/internal/metrics"
 	"github.com/proxyhub/proxyhub/internal/notify"
-	"github.com/proxyhub/proxyhub/internal/policy"
+	"github.com/proxyhub/proxyhub/internal/ratelimit"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
-	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
 
 // clock is a settable fake clock.
@@ -55,121 +54,108 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
-// testHub is the real handler stack over a store, with a fake clock, a
-// signing key, and a captured JSON log.
+// testHub is the production wiring (internal/app) over a store, with a
+// fake clock, a signing key, and a captured JSON log.
 type testHub struct {
 	t       testing.TB
+	app     *app.App
 	handler http.Handler
 	store   hub.Store
+	hub     *hub.Service
 	clock   *clock
 	logs    *syncBuffer
 	live    hub.LivenessStore
-	// dispatcher delivers webhooks; allowPrivate lets it reach the test
-	// receivers on 127.0.0.1 (set by newTestHub unless withSSRFGuard).
-	dispatcher   *notify.Dispatcher
-	allowPrivate bool
-	bus          *eventbus.Bus
-	key          ed25519.PrivateKey
-	signer       *auth.Signer
-	tenancy      *tenancy.Service
+	// dispatcher delivers webhooks; the SSRF guard is off so that it
+	// reaches the test receivers on 127.0.0.1 (on with withSSRFGuard).
+	dispatcher *notify.Dispatcher
+	bus        *eventbus.Bus
+	key        ed25519.PrivateKey
+	signer     *auth.Signer
 }
 
-type hubOption func(*httpapi.Deps)
+type hubOption func(*app.Options)
 
 func withTrusted(cidrs string) hubOption {
-	return func(d *httpapi.Deps) {
+	return func(o *app.Options) {
 		p, err := clientip.ParseTrusted(cidrs)
 		if err != nil {
 			panic(err)
 		}
-		d.ClientIP = clientip.NewResolver(p)
+		o.Config.TrustedProxies = p
 	}
 }
 
-func withStore(s hub.Store) hubOption { return func(d *httpapi.Deps) { d.Store = s } }
+func withStore(s hub.Store) hubOption { return func(o *app.Options) { o.Store = s } }
 
-func withLogger(l *slog.Logger) hubOption { return func(d *httpapi.Deps) { d.Logger = l } }
+func withLogger(l *slog.Logger) hubOption { return func(o *app.Options) { o.Logger = l } }
 
 // withSSRFGuard keeps the webhook dispatcher's SSRF guard on (the other
 // tests turn it off to reach receivers on 127.0.0.1).
-var withSSRFGuard hubOption
+func withSSRFGuard(o *app.Options) { o.Config.WebhookPrivate = false }
+
+// unlimited is a rate no test reaches: limits are on, as in production,
+// but only the rate-limit tests (withLimits) trip them.
+var unlimited = ratelimit.Rate{Tokens: 200_000, Interval: time.Minute}
 
 var start = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 func newTestHub(t testing.TB, opts ...hubOption) *testHub {
 	t.Helper()
-	th := &testHub{t: t, clock: &clock{t: start}, logs: &syncBuffer{}, allowPrivate: true}
-	for _, o := range opts {
-		if o == nil { // withSSRFGuard
-			th.allowPrivate = false
-		}
+	th := &testHub{t: t, clock: &clock{t: start}, logs: &syncBuffer{}}
+	cfg, err := config.LoadServe(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(th.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mem := memory.New()
-	d := httpapi.Deps{Store: mem, Logger: log, Metrics: metrics.New()}
-	for _, o := range opts {
-		if o != nil {
-			o(&d)
-		}
-	}
+	cfg.WebhookPrivate = true
+	cfg.RateHeartbeat, cfg.RateAdmin, cfg.RateAuthFailure = unlimited, unlimited, unlimited
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	th.key = key
-	th.signer = auth.NewSigner(key, auth.LocalIssuer, auth.LocalAudience, th.clock.Now)
-	verifier, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{
-		LocalKey: key.Public().(ed25519.PublicKey), LocalIssuer: auth.LocalIssuer, Audience: auth.LocalAudience, Now: th.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
+	o := app.Options{
+		Config:     cfg,
+		Logger:     slog.New(slog.NewJSONHandler(th.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Clock:      th.clock.Now,
+		Store:      memory.New(),
+		SigningKey: key,
 	}
-	engine, err := policy.New(context.Background(), policy.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
+	for _, opt := range opts {
+		opt(&o)
 	}
-	d.Authz = engine
-	d.Hub = hub.New(hub.Options{Store: d.Store, Clock: th.clock.Now, Logger: d.Logger, Observer: d.Metrics, Sources: engine})
-	d.Tenancy = tenancy.New(d.Store, th.signer, th.clock.Now)
-	d.Tenancy.OnChange(func(ctx context.Context, t hub.Tenant) error {
-		d.Hub.ForgetTenant(t.ID)
-		return engine.SetTenant(ctx, t)
-	})
-	d.Auth = auth.NewAuthenticator(d.Store, verifier, th.clock.Now)
-	th.store = d.Store
-	th.live = d.Store
-	th.bus = &eventbus.Bus{}
-	d.Bus = th.bus
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go func() { _ = th.bus.Run(ctx, d.Store) }()
-	th.dispatcher = notify.NewDispatcher(d.Store, notify.Config{AllowPrivate: th.allowPrivate, Now: th.clock.Now, Logger: log})
-	d.Tester = th.dispatcher
-	th.tenancy = d.Tenancy
-	th.handler = httpapi.New(d)
+	a, err := app.New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = a.Close() })
+	th.app, th.handler, th.store, th.hub, th.live = a, a.Handler(), a.Store, a.Hub, a.Store
+	th.dispatcher, th.bus, th.key, th.signer = a.Dispatcher, a.Bus, key, a.Signer
+	// The event bus wakes live streams; the sweeper and the dispatcher are
+	// driven by the tests themselves (SweepOnce, RunOnce) on the fake clock.
+	go func() { _ = th.bus.Run(ctx, a.Store) }()
 	return th
 }
 
-// tenant creates a tenant directly in the store (test setup).
-func (th *testHub) tenant(id string, set ...tenancy.TenantSettings) {
+// tenant creates a tenant through the hub (test setup).
+func (th *testHub) tenant(id string, set ...hub.TenantSettings) {
 	th.t.Helper()
-	s := tenancy.TenantSettings{}
+	s := hub.TenantSettings{}
 	if len(set) > 0 {
 		s = set[0]
 	}
-	if _, err := th.tenancy.CreateTenant(context.Background(), id, s); err != nil {
+	if _, err := th.hub.CreateTenant(context.Background(), id, s); err != nil {
 		th.t.Fatal(err)
 	}
 }
 
 // token creates a heartbeat token and returns its secret.
-func (th *testHub) token(tenant string, in ...tenancy.NewToken) string {
+func (th *testHub) token(tenant string, in ...hub.NewToken) string {
 	th.t.Helper()
-	req := tenancy.NewToken{Label: "test"}
+	req := hub.NewToken{Label: "test"}
 	if len(in) > 0 {
 		req = in[0]
 	}
-	_, secret, err := th.tenancy.CreateToken(context.Background(), tenant, req)
+	_, secret, err := th.hub.CreateToken(context.Background(), tenant, req)
 	if err != nil {
 		th.t.Fatal(err)
 	}

@@ -2,11 +2,11 @@ package httpapi_test
 
 import (
 	"encoding/base64"
-	"net/netip"
 	"time"
 
-	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"net/url"
+
+	"github.com/proxyhub/proxyhub/internal/httpapi"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -35,14 +35,6 @@ func typo(secret string) string {
 		last = "b"
 	}
 	return secret[:len(secret)-1] + last
-}
-
-func mustPrefixes(s ...string) []netip.Prefix {
-	out := make([]netip.Prefix, len(s))
-	for i, p := range s {
-		out[i] = netip.MustParsePrefix(p)
-	}
-	return out
 }
 
 func toStrings(v any) []string {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/tenancy"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 func putAllowlist(t *testing.T, th *testHub, body map[string]any) response {
@@ -77,7 +77,7 @@ func TestAllowlist_TrustedProxyHeaderDecidesUntrustedIsIgnored(t *testing.T) {
 
 func TestAllowlist_TokenCIDRsNarrowTheTenantList(t *testing.T) {
 	th, _ := newAcme(t)
-	narrow := th.token("acme", tenancy.NewToken{Label: "dc1", AllowedCIDRs: mustPrefixes("203.0.113.0/28")})
+	narrow := th.token("acme", hub.NewToken{Label: "dc1", AllowedCIDRs: []string{"203.0.113.0/28"}})
 	th.heartbeat(narrow, "edge-1", "203.0.113.15:1", http.StatusOK)
 	p := assertProblem(t, th.do(request{target: "/proxy_server?name=edge-1", bearer: narrow, peer: "203.0.113.16:1"}), http.StatusForbidden)
 	if !strings.Contains(p["detail"].(string), "source IP") {

@@ -1,15 +1,14 @@
 package httpapi_test
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/internal/app"
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
 )
 
@@ -17,17 +16,11 @@ import (
 // bucket between two requests that must share it.
 const window = 1500 * time.Millisecond
 
-func withLimits(t testing.TB, heartbeat, admin, authFail uint64) hubOption {
-	mk := func(name string, n uint64) *ratelimit.Limiter {
-		l, err := ratelimit.New(name, ratelimit.Rate{Tokens: n, Interval: window})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = l.Close(context.Background()) })
-		return l
-	}
-	return func(d *httpapi.Deps) {
-		d.Limits = httpapi.Limits{Heartbeat: mk("heartbeat", heartbeat), Admin: mk("admin", admin), AuthFailures: mk("auth-failures", authFail)}
+func withLimits(heartbeat, admin, authFail uint64) hubOption {
+	return func(o *app.Options) {
+		o.Config.RateHeartbeat = ratelimit.Rate{Tokens: heartbeat, Interval: window}
+		o.Config.RateAdmin = ratelimit.Rate{Tokens: admin, Interval: window}
+		o.Config.RateAuthFailure = ratelimit.Rate{Tokens: authFail, Interval: window}
 	}
 }
 
@@ -44,7 +37,7 @@ func assert429(t *testing.T, res response) {
 }
 
 func TestRateLimit_HeartbeatsPerTokenAndNameTripAndRecover(t *testing.T) {
-	th, tok := newAcme(t, withLimits(t, 2, 100, 100))
+	th, tok := newAcme(t, withLimits(2, 100, 100))
 	for i := range 2 {
 		res := th.do(request{target: "/proxy_server?name=edge-1", bearer: tok})
 		if res.code != 200 || !strings.Contains(res.header.Get("RateLimit"), "r="+strconv.Itoa(1-i)) || !strings.Contains(res.header.Get("RateLimit-Policy"), `"heartbeat";q=2`) {
@@ -65,7 +58,7 @@ func TestRateLimit_HeartbeatsPerTokenAndNameTripAndRecover(t *testing.T) {
 }
 
 func TestRateLimit_FailedAuthenticationStallsGuessingFromOneAddress(t *testing.T) {
-	th, tok := newAcme(t, withLimits(t, 100, 100, 3))
+	th, tok := newAcme(t, withLimits(100, 100, 3))
 	guess, _ := auth.NewSecret(auth.PrefixHeartbeatToken)
 	for range 3 {
 		assertProblem(t, th.do(request{target: "/status", bearer: guess, peer: "198.51.100.66:1"}), http.StatusUnauthorized)
@@ -87,7 +80,7 @@ func TestRateLimit_FailedAuthenticationStallsGuessingFromOneAddress(t *testing.T
 }
 
 func TestRateLimit_AdminPerPrincipal(t *testing.T) {
-	th, _ := newAcme(t, withLimits(t, 100, 2, 100))
+	th, _ := newAcme(t, withLimits(100, 2, 100))
 	owner := th.jwt("acme", auth.RoleOwner)
 	for range 2 {
 		if res := th.do(request{target: "/v1/tenants/acme", bearer: owner}); res.code != 200 {

@@ -11,9 +11,9 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/policy"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
 )
 
@@ -26,7 +26,7 @@ const (
 
 // Operation metadata keys.
 const (
-	metaAction = "x-proxyhub-action" // the authz.Action the operation performs
+	metaAction = "x-proxyhub-action" // the policy.Action the operation performs
 	metaScope  = "x-proxyhub-scope"  // where the target tenant comes from
 )
 
@@ -83,7 +83,7 @@ func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 			next(ctx)
 			return
 		}
-		action, _ := op.Metadata[metaAction].(authz.Action)
+		action, _ := op.Metadata[metaAction].(policy.Action)
 		scope, _ := op.Metadata[metaScope].(string)
 		source := sourceKey(ctx.Context())
 		// An address whose failed authentications are used up is refused
@@ -110,20 +110,20 @@ func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 		// Heartbeats are limited per token and proxy name (enough for cron
 		// and curl's retries); everything else per principal.
 		limiter, key := h.Limits.Admin, p.LogID()
-		if action == authz.HeartbeatSend {
+		if action == policy.HeartbeatSend {
 			limiter, key = h.Limits.Heartbeat, p.ID+"/"+ctx.Query("name")
 		}
 		if !h.allow(api, ctx, limiter, key, true) {
 			return
 		}
-		res := authz.Resource{}
+		res := policy.Resource{}
 		switch scope {
 		case scopePath:
 			res.TenantID = ctx.Param("tenant")
 		case scopePrincipal:
 			res.TenantID = p.TenantID
 		}
-		if action == authz.HeartbeatSend {
+		if action == policy.HeartbeatSend {
 			res.Proxy = ctx.Query("name")
 		}
 		if err := h.Authz.Authorize(ctx.Context(), p, action, res); err != nil {

@@ -12,12 +12,11 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/eventbus"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/metrics"
-	"github.com/proxyhub/proxyhub/internal/tenancy"
+	"github.com/proxyhub/proxyhub/internal/policy"
 )
 
 // Version is the API version shown in the OpenAPI document.
@@ -25,19 +24,16 @@ const Version = "0.1.0"
 
 // Deps are the collaborators the HTTP surface needs.
 type Deps struct {
+	// Hub is the domain: every handler calls it and nothing else.
 	Hub      *hub.Service
-	Tenancy  *tenancy.Service
 	Auth     *auth.Authenticator
-	Authz    authz.Authorizer
-	Store    hub.Store
+	Authz    policy.Authorizer
 	ClientIP *clientip.Resolver
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
 	Limits   Limits
 	// Bus wakes live event streams.
 	Bus *eventbus.Bus
-	// Tester sends webhooks' test messages.
-	Tester WebhookTester
 	// Lifetime ends when the hub begins to shut down: live streams close
 	// then, so draining in-flight requests does not wait for them.
 	Lifetime context.Context
@@ -80,8 +76,8 @@ func New(d Deps) http.Handler {
 // denyAll refuses everything: the Authorizer when none was given.
 type denyAll struct{}
 
-func (denyAll) Authorize(context.Context, auth.Principal, authz.Action, authz.Resource) error {
-	return authz.ErrForbidden
+func (denyAll) Authorize(context.Context, auth.Principal, policy.Action, policy.Resource) error {
+	return policy.ErrForbidden
 }
 
 // OpenAPI returns the API description generated from the operations, as

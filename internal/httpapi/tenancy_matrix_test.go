@@ -14,7 +14,6 @@ import (
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/notify"
 	"github.com/proxyhub/proxyhub/internal/store/storetest"
-	"github.com/proxyhub/proxyhub/internal/tenancy"
 )
 
 // sampleBodies holds a valid body for every operation that takes one. The
@@ -74,12 +73,12 @@ func newTwoTenants(t *testing.T) *twoTenants {
 	th.tenant("acme")
 	th.tenant("globex")
 	tt.acmeToken = th.token("acme")
-	tok, secret, err := th.tenancy.CreateToken(context.Background(), "globex", tenancy.NewToken{Label: "globex cron"})
+	tok, secret, err := th.hub.CreateToken(context.Background(), "globex", hub.NewToken{Label: "globex cron"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tt.globexToken, tt.globexTokenID = secret, tok.ID
-	cred, _, err := th.tenancy.CreateCredential(context.Background(), "globex", auth.RoleAdmin, "globex ci")
+	cred, _, err := th.hub.CreateCredential(context.Background(), "globex", auth.RoleAdmin, "globex ci")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/proxyhub/proxyhub/api"
-	"github.com/proxyhub/proxyhub/internal/tenancy"
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // maxTokenRequestBytes bounds the token request body.
@@ -96,9 +96,9 @@ func (h *handlers) exchangeToken(ctx context.Context, in *TokenExchangeInput) (*
 		}
 		req.ClientID, req.ClientSecret = id, secret
 	}
-	jwt, ttl, err := h.Tenancy.ExchangeClientCredentials(ctx, req.ClientID, req.ClientSecret)
+	jwt, ttl, err := h.Hub.ExchangeClientCredentials(ctx, req.ClientID, req.ClientSecret)
 	switch {
-	case errors.Is(err, tenancy.ErrInvalidClient):
+	case errors.Is(err, hub.ErrInvalidClient):
 		h.Logger.InfoContext(ctx, "client credentials refused", "reason", err.Error(), "request_id", requestIDFrom(ctx))
 		return nil, huma.ErrorWithHeaders(newOAuthError(http.StatusUnauthorized, "invalid_client", "client authentication failed"),
 			http.Header{"WWW-Authenticate": {`Basic realm="proxyhub"`}})

@@ -2,7 +2,10 @@ package hub
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -91,3 +94,22 @@ const (
 	StateOnline  = "online"
 	StateOffline = "offline"
 )
+
+// EventTypes lists every event type, in the order the API documents them.
+var EventTypes = []EventType{EventRegistered, EventIPChanged, EventOffline, EventOnline, EventDenied}
+
+// ParseEventTypes validates event type names (duplicates dropped, order
+// kept); field names the input in the error.
+func ParseEventTypes(field string, names []string) ([]EventType, error) {
+	var out []EventType
+	for i, n := range names {
+		et := EventType(strings.TrimSpace(n))
+		if !slices.Contains(EventTypes, et) {
+			return nil, &FieldError{fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q is not one of registered, ip_changed, offline, online, denied", clip(n))}
+		}
+		if !slices.Contains(out, et) {
+			out = append(out, et)
+		}
+	}
+	return out, nil
+}

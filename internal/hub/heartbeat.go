@@ -2,16 +2,10 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 )
-
-// ErrSourceDenied reports a heartbeat from a source IP outside the tenant's
-// or the token's allowlist. The heartbeat changed nothing and was kept as
-// a denied audit record.
-var ErrSourceDenied = errors.New("source IP not allowed")
 
 // SourceRequest is what the source-IP policy decides on.
 type SourceRequest struct {

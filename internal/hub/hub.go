@@ -1,25 +1,26 @@
-// Package hub is proxyhub's domain: it records heartbeats, decides liveness
-// and reports status. It knows nothing of HTTP or SQL; it is given a store
-// and a clock, so its time rules are tested without sleeping.
+// Package hub is proxyhub's domain and the only door to it: every rule the
+// product decides lives here once — proxy names, the default timeout,
+// tenant settings and quotas, token liveness, IP-change semantics, liveness
+// and history queries. The HTTP layer calls nothing else; the stores
+// (internal/store/memory, internal/store/postgres) keep and return what the
+// hub decided, behind the Store interface this package declares.
+//
+// The hub knows nothing of HTTP or SQL; it is given a store and a clock, so
+// its time rules are tested without sleeping.
 package hub
 
 import (
-	"errors"
+	"context"
+	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/proxyhub/proxyhub/internal/auth"
 )
 
 // DefaultOfflineAfter is how long a proxy may stay silent before it counts
 // as offline: the seed hub's TIMEOUT_MS of 80 000.
 const DefaultOfflineAfter = 80 * time.Second
-
-// ErrInvalidName reports a proxy name that is empty, too long, or has a
-// character outside letters, digits, '.', '_' and '-' (or does not start
-// with a letter or digit).
-var ErrInvalidName = errors.New("invalid proxy name")
-
-// ErrInvalidIP reports a heartbeat without a usable client IP.
-var ErrInvalidIP = errors.New("invalid client IP")
 
 // Status is a proxy's liveness.
 type Status string
@@ -37,28 +38,41 @@ type Observer interface {
 
 // Options configures a Service.
 type Options struct {
-	Store        Store
-	Clock        func() time.Time // defaults to time.Now
-	OfflineAfter time.Duration    // defaults to DefaultOfflineAfter
-	Logger       *slog.Logger     // defaults to slog.Default()
-	Observer     Observer         // optional
-	Sources      SourcePolicy     // optional: nil accepts every source IP
+	Store Store
+	Clock func() time.Time // defaults to time.Now
+	// OfflineAfter is the timeout of tenants created without one, and of
+	// any tenant that has none set; defaults to DefaultOfflineAfter.
+	OfflineAfter time.Duration
+	Logger       *slog.Logger // defaults to slog.Default()
+	Observer     Observer     // optional
+	Sources      SourcePolicy // optional: nil accepts every source IP
+	// Signer mints the access tokens of the client credentials exchange;
+	// nil disables the exchange.
+	Signer *auth.Signer
+	// Notifier validates webhook destinations and sends test messages;
+	// nil refuses webhooks.
+	Notifier Notifier
+	// OnTenantChange is told of every tenant created or changed through
+	// the hub (the policy engine keeps its tenant data with it).
+	OnTenantChange func(context.Context, Tenant) error
 	// LogEachHeartbeat logs every heartbeat at info level (the seed's
 	// "✅ update" lines of the text format). Otherwise only IP changes are
-	// at info and plain heartbeats at debug: the access log already has
-	// one line per request.
+	// at info and plain heartbeats at debug.
 	LogEachHeartbeat bool
 }
 
-// Service applies the heartbeat, IP-change and liveness rules.
+// Service applies the product's rules over a Store.
 type Service struct {
-	store        Store
-	now          func() time.Time
-	offlineAfter time.Duration
-	log          *slog.Logger
-	obs          Observer
-	sources      SourcePolicy
-	tenants      tenantCache
+	store          Store
+	now            func() time.Time
+	offlineAfter   time.Duration
+	log            *slog.Logger
+	obs            Observer
+	sources        SourcePolicy
+	signer         *auth.Signer
+	notifier       Notifier
+	onTenantChange func(context.Context, Tenant) error
+	tenants        tenantCache
 	// heartbeatLevel is the level of the line logged for a heartbeat that
 	// changed no IP.
 	heartbeatLevel slog.Level
@@ -66,11 +80,12 @@ type Service struct {
 
 // New returns a Service; Options.Store is required.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, now: o.Clock, offlineAfter: o.OfflineAfter, log: o.Logger, obs: o.Observer, sources: o.Sources}
+	s := &Service{store: o.Store, now: o.Clock, offlineAfter: o.OfflineAfter, log: o.Logger, obs: o.Observer,
+		sources: o.Sources, signer: o.Signer, notifier: o.Notifier, onTenantChange: o.OnTenantChange}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.offlineAfter <= 0 {
+	if s.offlineAfter < MinOfflineAfter || s.offlineAfter > MaxOfflineAfter {
 		s.offlineAfter = DefaultOfflineAfter
 	}
 	if s.log == nil {
@@ -80,26 +95,29 @@ func New(o Options) *Service {
 	if o.LogEachHeartbeat {
 		s.heartbeatLevel = slog.LevelInfo
 	}
+	s.tenants.now = s.now
 	return s
 }
 
 // Now returns the service clock's current time.
 func (s *Service) Now() time.Time { return s.now() }
 
-// ValidName reports whether name is an acceptable proxy name: 1 to 100
-// characters, a letter or digit first, then letters, digits, '.', '_', '-'.
-func ValidName(name string) bool {
-	if len(name) == 0 || len(name) > 100 {
-		return false
+// timestamp returns the clock's time truncated to microseconds, as
+// PostgreSQL keeps it, so both stores answer alike.
+func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Ready reports whether the store can serve requests (readiness probe).
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// tenantChanged drops the tenant's cached settings and tells the
+// OnTenantChange hook about t.
+func (s *Service) tenantChanged(ctx context.Context, t Tenant) error {
+	s.tenants.forget(t.ID)
+	if s.onTenantChange == nil {
+		return nil
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case i > 0 && (c == '.' || c == '_' || c == '-'):
-		default:
-			return false
-		}
+	if err := s.onTenantChange(ctx, t); err != nil {
+		return fmt.Errorf("propagate tenant %s: %w", t.ID, err)
 	}
-	return true
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // ProxyFilter selects proxies for a page of the proxy list.
@@ -65,4 +66,33 @@ func (s *Service) Decommission(ctx context.Context, tenantID, name string) error
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "proxy_decommissioned", slog.String("tenant", tenantID), slog.String("proxy", name))
 	return nil
+}
+
+// ProxyChange is a change of one proxy's liveness settings; nil leaves a
+// field as it is.
+type ProxyChange struct {
+	// Paused puts the proxy in maintenance (no flips, no alerts) or ends it.
+	Paused *bool
+	// OfflineAfter overrides the tenant's timeout for this proxy; 0 clears
+	// the override.
+	OfflineAfter *time.Duration
+}
+
+// UpdateProxy applies a change to one proxy of the tenant and returns it
+// with its liveness.
+func (s *Service) UpdateProxy(ctx context.Context, tenantID, name string, c ProxyChange) (ProxyView, error) {
+	if d := c.OfflineAfter; d != nil && *d != 0 && (*d < MinOfflineAfter || *d > MaxOfflineAfter) {
+		return ProxyView{}, &FieldError{"body.offline_after", "0 (follow the tenant) or between 1s and 24h"}
+	}
+	if c.OfflineAfter != nil {
+		if _, err := s.store.SetOfflineAfter(ctx, tenantID, name, *c.OfflineAfter); err != nil {
+			return ProxyView{}, fmt.Errorf("set offline_after: %w", err)
+		}
+	}
+	if c.Paused != nil {
+		if _, err := s.store.SetPaused(ctx, tenantID, name, *c.Paused, s.now()); err != nil {
+			return ProxyView{}, fmt.Errorf("set paused: %w", err)
+		}
+	}
+	return s.Proxy(ctx, tenantID, name)
 }

@@ -300,3 +300,17 @@ func GuardedClient(allowPrivate bool, timeout time.Duration) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
+
+// CheckDestination validates a webhook's kind and URL (hub.Notifier): the
+// same check as ValidateURL.
+func (d *Dispatcher) CheckDestination(kind, rawURL string) error { return ValidateURL(kind, rawURL) }
+
+// NewSigningSecret returns a new signing secret for a webhook of kind
+// (hub.Notifier): generic webhooks are signed, the other kinds are not and
+// get "".
+func (d *Dispatcher) NewSigningSecret(kind string) (string, error) {
+	if kind != KindGeneric {
+		return "", nil
+	}
+	return NewSecret()
+}

@@ -9,14 +9,13 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 )
 
-// Authorize implements authz.Authorizer with the admin policy
+// Authorize implements Authorizer with the admin policy
 // (data.proxyhub.admin.decision): nil when p may perform a on r; an error
-// wrapping authz.ErrHidden when r belongs to another tenant; an error
-// wrapping authz.ErrForbidden for any other refusal, including an admin of a
+// wrapping ErrHidden when r belongs to another tenant; an error
+// wrapping ErrForbidden for any other refusal, including an admin of a
 // tenant with an admin allowlist calling from outside it (the client IP is
 // clientip.FromContext(ctx); when it is unknown the call is outside). Any
 // other error is a failure to decide, which callers treat as a refusal.
@@ -24,7 +23,7 @@ import (
 // Decisions, allows and refusals alike, are cached until the tenant data
 // changes; a cached refusal is rebuilt as the same error (same sentinel,
 // same message). Failures to decide are not cached.
-func (e *Engine) Authorize(ctx context.Context, p auth.Principal, a authz.Action, r authz.Resource) error {
+func (e *Engine) Authorize(ctx context.Context, p auth.Principal, a Action, r Resource) error {
 	key := e.authzKey(ctx, p, a, r)
 	o, gen, ok := e.authzCache.get(key)
 	if ok {
@@ -39,7 +38,7 @@ func (e *Engine) Authorize(ctx context.Context, p auth.Principal, a authz.Action
 }
 
 // authzKey is the cache key of Authorize(ctx, p, a, r).
-func (e *Engine) authzKey(ctx context.Context, p auth.Principal, a authz.Action, r authz.Resource) authorizeKey {
+func (e *Engine) authzKey(ctx context.Context, p auth.Principal, a Action, r Resource) authorizeKey {
 	k := authorizeKey{
 		kind: p.Kind, tenant: p.TenantID, role: p.Role, proxy: p.Proxy,
 		action: a, resTenant: r.TenantID, grantRole: r.GrantRole, resProxy: r.Proxy,
@@ -80,16 +79,16 @@ type authzOutcome struct {
 func (o authzOutcome) err() error {
 	switch o.kind {
 	case outcomeHidden:
-		return fmt.Errorf("%w: %s", authz.ErrHidden, o.reason)
+		return fmt.Errorf("%w: %s", ErrHidden, o.reason)
 	case outcomeForbidden:
-		return fmt.Errorf("%w: %s", authz.ErrForbidden, o.reason)
+		return fmt.Errorf("%w: %s", ErrForbidden, o.reason)
 	}
 	return nil
 }
 
 // evalAuthorize evaluates the admin policy, bypassing the cache. The error
 // is a failure to decide; a refusal is an outcome.
-func (e *Engine) evalAuthorize(ctx context.Context, p auth.Principal, a authz.Action, r authz.Resource) (authzOutcome, error) {
+func (e *Engine) evalAuthorize(ctx context.Context, p auth.Principal, a Action, r Resource) (authzOutcome, error) {
 	rs, err := e.admin.Eval(ctx, rego.EvalParsedInput(adminInput(ctx, p, a, r)))
 	if err != nil {
 		return authzOutcome{}, fmt.Errorf("policy: authorize %s: %w", a, err)
@@ -124,7 +123,7 @@ func clientIP(ctx context.Context) netip.Addr {
 
 // adminInput builds the admin policy's input as an AST value. client_ip is
 // left out when the request's client IP is unknown.
-func adminInput(ctx context.Context, p auth.Principal, a authz.Action, r authz.Resource) ast.Value {
+func adminInput(ctx context.Context, p auth.Principal, a Action, r Resource) ast.Value {
 	principal := ast.NewObject(
 		[2]*ast.Term{ast.InternedTerm("kind"), ast.StringTerm(string(p.Kind))},
 		[2]*ast.Term{ast.InternedTerm("id"), ast.StringTerm(p.ID)},

@@ -11,7 +11,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/policies"
@@ -26,7 +25,7 @@ func sameError(got, want error) string {
 	if got == nil {
 		return ""
 	}
-	for _, s := range []error{authz.ErrHidden, authz.ErrForbidden} {
+	for _, s := range []error{ErrHidden, ErrForbidden} {
 		if errors.Is(got, s) != errors.Is(want, s) {
 			return fmt.Sprintf("errors.Is(%q, %v) = %v, want %v", got, s, errors.Is(got, s), errors.Is(want, s))
 		}
@@ -90,11 +89,11 @@ func TestAuthorize_HitsComeFromTheCache(t *testing.T) {
 	alice := ownerOf("acme")
 	bob := alice
 	bob.ID = "bob"
-	r := authz.Resource{TenantID: "acme"}
-	if err := e.Authorize(ctx, alice, authz.TenantRead, r); err != nil {
+	r := Resource{TenantID: "acme"}
+	if err := e.Authorize(ctx, alice, TenantRead, r); err != nil {
 		t.Fatal(err)
 	}
-	k := e.authzKey(ctx, alice, authz.TenantRead, r)
+	k := e.authzKey(ctx, alice, TenantRead, r)
 	_, gen, ok := e.authzCache.get(k)
 	if !ok {
 		t.Fatal("the decision was not cached")
@@ -102,12 +101,12 @@ func TestAuthorize_HitsComeFromTheCache(t *testing.T) {
 	e.authzCache.put(k, authzOutcome{kind: outcomeHidden, reason: "planted"}, gen)
 
 	for _, p := range []auth.Principal{alice, bob} {
-		err := e.Authorize(ctx, p, authz.TenantRead, r)
-		if !errors.Is(err, authz.ErrHidden) || err.Error() != "authz: not visible to this principal: planted" {
+		err := e.Authorize(ctx, p, TenantRead, r)
+		if !errors.Is(err, ErrHidden) || err.Error() != "policy: not visible to this principal: planted" {
 			t.Errorf("%s: got %v, want the planted decision", p.ID, err)
 		}
 	}
-	if err := e.Authorize(fromIP("192.0.2.8"), alice, authz.TenantRead, r); err != nil {
+	if err := e.Authorize(fromIP("192.0.2.8"), alice, TenantRead, r); err != nil {
 		t.Errorf("another client IP: got %v, want allowed", err)
 	}
 }
@@ -121,26 +120,26 @@ func TestAuthorize_CacheKeyHoldsEveryInput(t *testing.T) {
 		t.Fatal("the embedded policies read input.principal.id?")
 	}
 	p := auth.Principal{Kind: auth.KindHeartbeat, ID: "tok_1", TenantID: "acme", Role: "", Proxy: "proxy001"}
-	r := authz.Resource{TenantID: "acme", GrantRole: "", Proxy: "proxy001"}
-	a := authz.HeartbeatSend
+	r := Resource{TenantID: "acme", GrantRole: "", Proxy: "proxy001"}
+	a := HeartbeatSend
 	ctx := fromIP("192.0.2.1")
 	base := e.authzKey(ctx, p, a, r)
 
 	differ := map[string]authorizeKey{}
-	for name, change := range map[string]func(*auth.Principal, *authz.Resource){
-		"kind":            func(p *auth.Principal, _ *authz.Resource) { p.Kind = auth.KindAdmin },
-		"tenant":          func(p *auth.Principal, _ *authz.Resource) { p.TenantID = "globex" },
-		"role":            func(p *auth.Principal, _ *authz.Resource) { p.Role = auth.RoleOwner },
-		"bound proxy":     func(p *auth.Principal, _ *authz.Resource) { p.Proxy = "proxy002" },
-		"resource tenant": func(_ *auth.Principal, r *authz.Resource) { r.TenantID = "globex" },
-		"grant role":      func(_ *auth.Principal, r *authz.Resource) { r.GrantRole = auth.RoleViewer },
-		"resource proxy":  func(_ *auth.Principal, r *authz.Resource) { r.Proxy = "proxy002" },
+	for name, change := range map[string]func(*auth.Principal, *Resource){
+		"kind":            func(p *auth.Principal, _ *Resource) { p.Kind = auth.KindAdmin },
+		"tenant":          func(p *auth.Principal, _ *Resource) { p.TenantID = "globex" },
+		"role":            func(p *auth.Principal, _ *Resource) { p.Role = auth.RoleOwner },
+		"bound proxy":     func(p *auth.Principal, _ *Resource) { p.Proxy = "proxy002" },
+		"resource tenant": func(_ *auth.Principal, r *Resource) { r.TenantID = "globex" },
+		"grant role":      func(_ *auth.Principal, r *Resource) { r.GrantRole = auth.RoleViewer },
+		"resource proxy":  func(_ *auth.Principal, r *Resource) { r.Proxy = "proxy002" },
 	} {
 		p, r := p, r
 		change(&p, &r)
 		differ[name] = e.authzKey(ctx, p, a, r)
 	}
-	differ["action"] = e.authzKey(ctx, p, authz.StatusRead, r)
+	differ["action"] = e.authzKey(ctx, p, StatusRead, r)
 	// The client IP matters to admin principals (the admin allowlist), not
 	// to heartbeat tokens.
 	admin := p
@@ -200,17 +199,17 @@ func TestAuthorize_CachedDecisionFlipsWithData(t *testing.T) {
 	ctx := t.Context()
 	from := fromIP("8.8.8.8")
 	owner := ownerOf("acme")
-	r := authz.Resource{TenantID: "acme"}
+	r := Resource{TenantID: "acme"}
 	token := auth.Principal{Kind: auth.KindHeartbeat, ID: "tok_1", TenantID: "acme", Proxy: "proxy001"}
-	const outside = "authz: forbidden: client IP is outside the tenant's admin allowlist"
+	const outside = "policy: forbidden: client IP is outside the tenant's admin allowlist"
 	check := func(step string, wantAllow bool) {
 		t.Helper()
 		for i := range 3 { // the first call may evaluate; the others are hits
-			err := e.Authorize(from, owner, authz.TenantUpdate, r)
-			if wantAllow && err != nil || !wantAllow && (!errors.Is(err, authz.ErrForbidden) || err.Error() != outside) {
+			err := e.Authorize(from, owner, TenantUpdate, r)
+			if wantAllow && err != nil || !wantAllow && (!errors.Is(err, ErrForbidden) || err.Error() != outside) {
 				t.Fatalf("%s (call %d): got %v, want allowed=%v", step, i, err, wantAllow)
 			}
-			if err := e.Authorize(from, token, authz.HeartbeatSend, authz.Resource{TenantID: "acme", Proxy: "proxy001"}); err != nil {
+			if err := e.Authorize(from, token, HeartbeatSend, Resource{TenantID: "acme", Proxy: "proxy001"}); err != nil {
 				t.Fatalf("%s (call %d): heartbeat.send: %v", step, i, err)
 			}
 		}
@@ -248,7 +247,7 @@ func TestAuthorize_CacheConcurrentWithUpdates(t *testing.T) {
 	owner := ownerOf("acme")
 	token := auth.Principal{Kind: auth.KindHeartbeat, ID: "tok_1", TenantID: "acme", Proxy: "proxy001"}
 	a, b := fromIP("203.0.113.9"), fromIP("198.51.100.9")
-	r := authz.Resource{TenantID: "acme"}
+	r := Resource{TenantID: "acme"}
 	done := make(chan struct{})
 	errs := make(chan error, 4)
 	for g := range 4 {
@@ -264,15 +263,15 @@ func TestAuthorize_CacheConcurrentWithUpdates(t *testing.T) {
 				if (g+i)%2 == 1 {
 					from = b
 				}
-				if err := e.Authorize(from, owner, authz.TenantRead, r); err != nil && err.Error() != "authz: forbidden: client IP is outside the tenant's admin allowlist" {
+				if err := e.Authorize(from, owner, TenantRead, r); err != nil && err.Error() != "policy: forbidden: client IP is outside the tenant's admin allowlist" {
 					errs <- err
 					return
 				}
-				if err := e.Authorize(from, token, authz.HeartbeatSend, authz.Resource{TenantID: "acme", Proxy: "proxy001"}); err != nil {
+				if err := e.Authorize(from, token, HeartbeatSend, Resource{TenantID: "acme", Proxy: "proxy001"}); err != nil {
 					errs <- err
 					return
 				}
-				if err := e.Authorize(from, owner, authz.ProxyList, authz.Resource{TenantID: "globex"}); !errors.Is(err, authz.ErrHidden) {
+				if err := e.Authorize(from, owner, ProxyList, Resource{TenantID: "globex"}); !errors.Is(err, ErrHidden) {
 					errs <- fmt.Errorf("other tenant: %v", err)
 					return
 				}
@@ -296,10 +295,10 @@ func TestAuthorize_CacheConcurrentWithUpdates(t *testing.T) {
 	}
 	// The last update (odd: 198.51.100.0/24) decides now.
 	for range 2 {
-		if err := e.Authorize(a, owner, authz.TenantRead, r); !errors.Is(err, authz.ErrForbidden) {
+		if err := e.Authorize(a, owner, TenantRead, r); !errors.Is(err, ErrForbidden) {
 			t.Errorf("from 203.0.113.9 after the last update: got %v, want forbidden", err)
 		}
-		if err := e.Authorize(b, owner, authz.TenantRead, r); err != nil {
+		if err := e.Authorize(b, owner, TenantRead, r); err != nil {
 			t.Errorf("from 198.51.100.9 after the last update: got %v, want allowed", err)
 		}
 	}
@@ -317,7 +316,7 @@ func TestAuthorize_CacheIsBounded(t *testing.T) {
 	for round := range 2 {
 		for i := range 128 {
 			ip := netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})
-			err := e.Authorize(fromIP(ip.String()), ownerOf("acme"), authz.TenantRead, authz.Resource{TenantID: "acme"})
+			err := e.Authorize(fromIP(ip.String()), ownerOf("acme"), TenantRead, Resource{TenantID: "acme"})
 			if (err == nil) != (i < 64) {
 				t.Fatalf("round %d, %s: got %v", round, ip, err)
 			}
@@ -411,10 +410,10 @@ decision := {"allow": true, "hidden": false, "reason": "alice"} if input.princip
 	alice, bob := ownerOf("acme"), ownerOf("acme")
 	bob.ID = "bob"
 	for range 2 {
-		if err := e.Authorize(t.Context(), alice, authz.TenantRead, authz.Resource{TenantID: "acme"}); err != nil {
+		if err := e.Authorize(t.Context(), alice, TenantRead, Resource{TenantID: "acme"}); err != nil {
 			t.Errorf("alice: %v", err)
 		}
-		if err := e.Authorize(t.Context(), bob, authz.TenantRead, authz.Resource{TenantID: "acme"}); !errors.Is(err, authz.ErrForbidden) {
+		if err := e.Authorize(t.Context(), bob, TenantRead, Resource{TenantID: "acme"}); !errors.Is(err, ErrForbidden) {
 			t.Errorf("bob: got %v, want forbidden", err)
 		}
 	}
@@ -439,8 +438,8 @@ func TestNew_NondeterministicPoliciesAreNotCached(t *testing.T) {
 	}
 	authzSeen, heartbeatSeen := map[string]bool{}, map[string]bool{}
 	for range 3 {
-		err := e.Authorize(t.Context(), ownerOf("acme"), authz.TenantRead, authz.Resource{TenantID: "acme"})
-		if !errors.Is(err, authz.ErrForbidden) {
+		err := e.Authorize(t.Context(), ownerOf("acme"), TenantRead, Resource{TenantID: "acme"})
+		if !errors.Is(err, ErrForbidden) {
 			t.Fatalf("got %v, want forbidden", err)
 		}
 		authzSeen[err.Error()] = true

@@ -8,18 +8,17 @@ import (
 	"testing"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
-var allActions = []authz.Action{
-	authz.HeartbeatSend, authz.StatusRead,
-	authz.TenantCreate, authz.TenantList, authz.TenantRead, authz.TenantUpdate,
-	authz.TokenCreate, authz.TokenList, authz.TokenRevoke,
-	authz.CredentialCreate, authz.CredentialList, authz.CredentialRevoke,
-	authz.ProxyList, authz.ProxyRead, authz.ProxyDelete, authz.ProxyUpdate,
-	authz.AuditRead, authz.WebhookRead, authz.WebhookWrite,
+var allActions = []Action{
+	HeartbeatSend, StatusRead,
+	TenantCreate, TenantList, TenantRead, TenantUpdate,
+	TokenCreate, TokenList, TokenRevoke,
+	CredentialCreate, CredentialList, CredentialRevoke,
+	ProxyList, ProxyRead, ProxyDelete, ProxyUpdate,
+	AuditRead, WebhookRead, WebhookWrite,
 }
 
 var allRoles = []auth.Role{auth.RolePlatform, auth.RoleOwner, auth.RoleAdmin, auth.RoleViewer, "", "superuser"}
@@ -44,13 +43,13 @@ func fromIP(ip string) context.Context {
 // matching/other/no proxy for heartbeat.send.
 func parityCases() []struct {
 	p auth.Principal
-	a authz.Action
-	r authz.Resource
+	a Action
+	r Resource
 } {
 	type c = struct {
 		p auth.Principal
-		a authz.Action
-		r authz.Resource
+		a Action
+		r Resource
 	}
 	var cases []c
 	for _, kind := range []auth.Kind{auth.KindAdmin, auth.KindHeartbeat} {
@@ -60,14 +59,14 @@ func parityCases() []struct {
 					p := auth.Principal{Kind: kind, ID: "x", TenantID: ptenant, Role: role, Proxy: bound}
 					for _, rtenant := range []string{"acme", "globex", ""} {
 						for _, a := range allActions {
-							r := authz.Resource{TenantID: rtenant}
+							r := Resource{TenantID: rtenant}
 							switch a {
-							case authz.CredentialCreate:
+							case CredentialCreate:
 								for _, g := range allRoles {
 									r.GrantRole = g
 									cases = append(cases, c{p, a, r})
 								}
-							case authz.HeartbeatSend:
+							case HeartbeatSend:
 								for _, proxy := range []string{"proxy001", "proxy002", ""} {
 									r.Proxy = proxy
 									cases = append(cases, c{p, a, r})
@@ -136,9 +135,9 @@ func outcome(err error) string {
 	switch {
 	case err == nil:
 		return "allow"
-	case errors.Is(err, authz.ErrHidden):
+	case errors.Is(err, ErrHidden):
 		return "hidden"
-	case errors.Is(err, authz.ErrForbidden):
+	case errors.Is(err, ErrForbidden):
 		return "forbidden"
 	}
 	return "error: " + err.Error()
@@ -160,29 +159,29 @@ func TestAuthorize_AdminAllowlist(t *testing.T) {
 	token := auth.Principal{Kind: auth.KindHeartbeat, ID: "tok_1", TenantID: "locked"}
 	openOwner := auth.Principal{Kind: auth.KindAdmin, ID: "carol", TenantID: "open", Role: auth.RoleOwner}
 	failed := clientip.WithResult(context.Background(), clientip.Result{}, clientip.ErrNotResolved)
-	locked := authz.Resource{TenantID: "locked"}
+	locked := Resource{TenantID: "locked"}
 
 	tests := []struct {
 		name string
 		ctx  context.Context
 		p    auth.Principal
-		a    authz.Action
-		r    authz.Resource
+		a    Action
+		r    Resource
 		want string
 	}{
-		{"first address inside", fromIP("192.0.2.0"), owner, authz.TokenCreate, locked, "allow"},
-		{"last address inside", fromIP("192.0.2.255"), owner, authz.TokenCreate, locked, "allow"},
-		{"IPv6 inside", fromIP("2001:db8::1"), viewer, authz.ProxyList, locked, "allow"},
-		{"just outside", fromIP("192.0.3.0"), owner, authz.TenantRead, locked, "forbidden"},
-		{"IPv6 outside", fromIP("2001:db9::1"), viewer, authz.ProxyList, locked, "forbidden"},
-		{"no client IP", context.Background(), owner, authz.TenantRead, locked, "forbidden"},
-		{"failed resolution", failed, owner, authz.TenantRead, locked, "forbidden"},
-		{"inside, but not the role's", fromIP("192.0.2.1"), viewer, authz.TokenCreate, locked, "forbidden"},
-		{"other tenant stays hidden", fromIP("8.8.8.8"), owner, authz.ProxyList, authz.Resource{TenantID: "open"}, "hidden"},
-		{"platform exempt", fromIP("8.8.8.8"), platform, authz.TokenRevoke, locked, "allow"},
-		{"platform exempt without IP", context.Background(), platform, authz.TenantUpdate, locked, "allow"},
-		{"heartbeat tokens exempt", fromIP("8.8.8.8"), token, authz.HeartbeatSend, authz.Resource{TenantID: "locked", Proxy: "p"}, "allow"},
-		{"empty admin allowlist", fromIP("8.8.8.8"), openOwner, authz.TenantUpdate, authz.Resource{TenantID: "open"}, "allow"},
+		{"first address inside", fromIP("192.0.2.0"), owner, TokenCreate, locked, "allow"},
+		{"last address inside", fromIP("192.0.2.255"), owner, TokenCreate, locked, "allow"},
+		{"IPv6 inside", fromIP("2001:db8::1"), viewer, ProxyList, locked, "allow"},
+		{"just outside", fromIP("192.0.3.0"), owner, TenantRead, locked, "forbidden"},
+		{"IPv6 outside", fromIP("2001:db9::1"), viewer, ProxyList, locked, "forbidden"},
+		{"no client IP", context.Background(), owner, TenantRead, locked, "forbidden"},
+		{"failed resolution", failed, owner, TenantRead, locked, "forbidden"},
+		{"inside, but not the role's", fromIP("192.0.2.1"), viewer, TokenCreate, locked, "forbidden"},
+		{"other tenant stays hidden", fromIP("8.8.8.8"), owner, ProxyList, Resource{TenantID: "open"}, "hidden"},
+		{"platform exempt", fromIP("8.8.8.8"), platform, TokenRevoke, locked, "allow"},
+		{"platform exempt without IP", context.Background(), platform, TenantUpdate, locked, "allow"},
+		{"heartbeat tokens exempt", fromIP("8.8.8.8"), token, HeartbeatSend, Resource{TenantID: "locked", Proxy: "p"}, "allow"},
+		{"empty admin allowlist", fromIP("8.8.8.8"), openOwner, TenantUpdate, Resource{TenantID: "open"}, "allow"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,7 +190,7 @@ func TestAuthorize_AdminAllowlist(t *testing.T) {
 				t.Fatalf("got %s (%v), want %s", got, err, tt.want)
 			}
 			if tt.want == "forbidden" && tt.name != "inside, but not the role's" {
-				if want := "authz: forbidden: client IP is outside the tenant's admin allowlist"; err.Error() != want {
+				if want := "policy: forbidden: client IP is outside the tenant's admin allowlist"; err.Error() != want {
 					t.Errorf("error %q, want %q", err, want)
 				}
 			}
@@ -206,7 +205,7 @@ func TestAuthorize_UnknownKindIsDenied(t *testing.T) {
 	e := newEngine(t)
 	p := auth.Principal{Kind: "robot", ID: "r", TenantID: "acme", Role: auth.RoleOwner}
 	for _, a := range allActions {
-		if err := e.Authorize(context.Background(), p, a, authz.Resource{TenantID: "acme"}); !errors.Is(err, authz.ErrForbidden) {
+		if err := e.Authorize(context.Background(), p, a, Resource{TenantID: "acme"}); !errors.Is(err, ErrForbidden) {
 			t.Errorf("%s: got %v, want forbidden", a, err)
 		}
 	}
@@ -218,10 +217,10 @@ func TestAuthorize_AdminAllowlistFollowsData(t *testing.T) {
 	e := newEngine(t)
 	ctx := fromIP("8.8.8.8")
 	p := auth.Principal{Kind: auth.KindAdmin, ID: "alice", TenantID: "acme", Role: auth.RoleOwner}
-	r := authz.Resource{TenantID: "acme"}
+	r := Resource{TenantID: "acme"}
 	check := func(want string) {
 		t.Helper()
-		if err := e.Authorize(ctx, p, authz.TenantRead, r); outcome(err) != want {
+		if err := e.Authorize(ctx, p, TenantRead, r); outcome(err) != want {
 			t.Fatalf("got %v, want %s", err, want)
 		}
 	}

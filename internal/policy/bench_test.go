@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
@@ -104,8 +103,8 @@ type authorizeBenchCase struct {
 	name string
 	ctx  context.Context
 	p    auth.Principal
-	a    authz.Action
-	r    authz.Resource
+	a    Action
+	r    Resource
 	ok   bool
 }
 
@@ -115,14 +114,14 @@ func authorizeBenchCases() []authorizeBenchCase {
 	inside := fromIP("192.0.2.10")
 	owner := auth.Principal{Kind: auth.KindAdmin, ID: "alice", TenantID: "acme", Role: auth.RoleOwner}
 	return []authorizeBenchCase{
-		{"allow_owner_inside_admin_allowlist", inside, owner, authz.CredentialCreate, authz.Resource{TenantID: "acme", GrantRole: auth.RoleAdmin}, true},
+		{"allow_owner_inside_admin_allowlist", inside, owner, CredentialCreate, Resource{TenantID: "acme", GrantRole: auth.RoleAdmin}, true},
 		{"allow_heartbeat_token", context.Background(),
 			auth.Principal{Kind: auth.KindHeartbeat, ID: "tok_1", TenantID: "acme", Proxy: "proxy001"},
-			authz.HeartbeatSend, authz.Resource{TenantID: "acme", Proxy: "proxy001"}, true},
+			HeartbeatSend, Resource{TenantID: "acme", Proxy: "proxy001"}, true},
 		{"allow_platform", context.Background(),
-			auth.Principal{Kind: auth.KindAdmin, ID: "ops", Role: auth.RolePlatform}, authz.TenantList, authz.Resource{}, true},
-		{"forbid_outside_admin_allowlist", fromIP("8.8.8.8"), owner, authz.TenantRead, authz.Resource{TenantID: "acme"}, false},
-		{"hide_other_tenant", inside, owner, authz.ProxyList, authz.Resource{TenantID: "globex"}, false},
+			auth.Principal{Kind: auth.KindAdmin, ID: "ops", Role: auth.RolePlatform}, TenantList, Resource{}, true},
+		{"forbid_outside_admin_allowlist", fromIP("8.8.8.8"), owner, TenantRead, Resource{TenantID: "acme"}, false},
+		{"hide_other_tenant", inside, owner, ProxyList, Resource{TenantID: "globex"}, false},
 	}
 }
 
@@ -164,11 +163,11 @@ func BenchmarkAuthorize_Uncached(b *testing.B) {
 // token bound to its proxy, from its resolved client IP.
 var benchHeartbeatSend = struct {
 	p auth.Principal
-	r authz.Resource
+	r Resource
 }{
 	auth.Principal{Kind: auth.KindHeartbeat, ID: "tok_1", TenantID: "acme", Proxy: "proxy001",
 		AllowedCIDRs: prefixes("203.0.113.0/24")},
-	authz.Resource{TenantID: "acme", Proxy: "proxy001"},
+	Resource{TenantID: "acme", Proxy: "proxy001"},
 }
 
 // BenchmarkAuthorize_HeartbeatSend: heartbeat.send, cached, as on every
@@ -177,7 +176,7 @@ func BenchmarkAuthorize_HeartbeatSend(b *testing.B) {
 	e := benchEngine(b)
 	ctx := fromIP("203.0.113.77")
 	for b.Loop() {
-		if err := e.Authorize(ctx, benchHeartbeatSend.p, authz.HeartbeatSend, benchHeartbeatSend.r); err != nil {
+		if err := e.Authorize(ctx, benchHeartbeatSend.p, HeartbeatSend, benchHeartbeatSend.r); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -188,7 +187,7 @@ func BenchmarkAuthorize_HeartbeatSend_Uncached(b *testing.B) {
 	e := benchEngine(b)
 	ctx := fromIP("203.0.113.77")
 	for b.Loop() {
-		o, err := e.evalAuthorize(ctx, benchHeartbeatSend.p, authz.HeartbeatSend, benchHeartbeatSend.r)
+		o, err := e.evalAuthorize(ctx, benchHeartbeatSend.p, HeartbeatSend, benchHeartbeatSend.r)
 		if err != nil || o.err() != nil {
 			b.Fatal(o, err)
 		}
@@ -203,7 +202,7 @@ func BenchmarkAuthorize_HeartbeatSend_Parallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := e.Authorize(ctx, benchHeartbeatSend.p, authz.HeartbeatSend, benchHeartbeatSend.r); err != nil {
+			if err := e.Authorize(ctx, benchHeartbeatSend.p, HeartbeatSend, benchHeartbeatSend.r); err != nil {
 				b.Error(err)
 				return
 			}
@@ -223,7 +222,7 @@ func BenchmarkAuthorize_AfterSetTenant(b *testing.B) {
 		if err := e.SetTenant(ctx, t); err != nil {
 			b.Fatal(err)
 		}
-		if err := e.Authorize(from, owner, authz.TenantRead, authz.Resource{TenantID: "acme"}); err != nil {
+		if err := e.Authorize(from, owner, TenantRead, Resource{TenantID: "acme"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -233,10 +232,10 @@ func BenchmarkAuthorize_AfterSetTenant(b *testing.B) {
 // comparison.
 func BenchmarkAuthorize_GoRules(b *testing.B) {
 	p := auth.Principal{Kind: auth.KindAdmin, ID: "alice", TenantID: "acme", Role: auth.RoleOwner}
-	r := authz.Resource{TenantID: "acme", GrantRole: auth.RoleAdmin}
+	r := Resource{TenantID: "acme", GrantRole: auth.RoleAdmin}
 	ctx := context.Background()
 	for b.Loop() {
-		if err := (goRules{}).Authorize(ctx, p, authz.CredentialCreate, r); err != nil {
+		if err := (goRules{}).Authorize(ctx, p, CredentialCreate, r); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/authz"
 )
 
 // cacheSize bounds each decision cache. A fleet's proxies usually keep their
@@ -39,7 +38,7 @@ type authorizeKey struct {
 	tenant    string
 	role      auth.Role
 	proxy     string
-	action    authz.Action
+	action    Action
 	resTenant string
 	grantRole auth.Role
 	resProxy  string

@@ -1,6 +1,6 @@
 // Package policy evaluates proxyhub's Rego policies with an embedded OPA: the
 // admin API's authorization (data.proxyhub.admin.decision, behind
-// authz.Authorizer) and the source-IP decision of heartbeats
+// Authorizer) and the source-IP decision of heartbeats
 // (data.proxyhub.heartbeat.decision).
 //
 // The policies are compiled and their queries prepared once, in New; an
@@ -27,7 +27,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/policies"
 )
 
@@ -48,7 +47,7 @@ type Options struct {
 }
 
 // Engine is the compiled policy set with its tenant data. It implements
-// authz.Authorizer. Its methods are safe for concurrent use.
+// Authorizer. Its methods are safe for concurrent use.
 type Engine struct {
 	log       *slog.Logger
 	store     storage.Store
@@ -72,9 +71,12 @@ type Engine struct {
 	// prepares counts PrepareForEval calls, so tests can see that data
 	// updates never re-prepare.
 	prepares atomic.Int64
+	// synced is the tenant data of the last Load or Resync reload (only
+	// they touch it).
+	synced []map[string]any
 }
 
-var _ authz.Authorizer = (*Engine)(nil)
+var _ Authorizer = (*Engine)(nil)
 
 // New compiles the policies (the embedded ones, or those of opts.Dir) and
 // prepares their queries. A policy that does not parse or compile — including

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/proxyhub/proxyhub/internal/authz"
 )
 
 // writePolicies writes files (name → Rego source) into a new directory.
@@ -54,7 +52,7 @@ func TestNew_DirReplacesTheEmbeddedPolicies(t *testing.T) {
 		t.Errorf("Heartbeat: got %+v, %v; want the custom policy's refusal", d, err)
 	}
 	// The embedded policy hides other tenants; this one allows everything.
-	if err := e.Authorize(t.Context(), ownerOf("acme"), authz.ProxyDelete, authz.Resource{TenantID: "globex"}); err != nil {
+	if err := e.Authorize(t.Context(), ownerOf("acme"), ProxyDelete, Resource{TenantID: "globex"}); err != nil {
 		t.Errorf("Authorize: got %v, want the custom policy's allow", err)
 	}
 }
@@ -159,8 +157,8 @@ func TestEngine_MalformedDecisionsAreErrors(t *testing.T) {
 	if d, err := e.Heartbeat(t.Context(), HeartbeatInput{IP: netip.MustParseAddr("192.0.2.1")}); err != nil || !d.Allow {
 		t.Errorf("Heartbeat: got %+v, %v", d, err)
 	}
-	err = e.Authorize(t.Context(), ownerOf("acme"), authz.TenantRead, authz.Resource{TenantID: "acme"})
-	if err == nil || errors.Is(err, authz.ErrForbidden) || errors.Is(err, authz.ErrHidden) {
+	err = e.Authorize(t.Context(), ownerOf("acme"), TenantRead, Resource{TenantID: "acme"})
+	if err == nil || errors.Is(err, ErrForbidden) || errors.Is(err, ErrHidden) {
 		t.Errorf("Authorize: got %v, want a failure to decide", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/proxyhub/proxyhub/internal/authz"
 	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
@@ -161,7 +160,7 @@ func TestDecisionCaches_ClearedByEveryUpdate(t *testing.T) {
 			return err
 		}, func(e *Engine) int { return e.cache.len() }},
 		{"authorize", func(e *Engine, ip string) error {
-			_ = e.Authorize(fromIP(ip), ownerOf("acme"), authz.TenantRead, authz.Resource{TenantID: "acme"})
+			_ = e.Authorize(fromIP(ip), ownerOf("acme"), TenantRead, Resource{TenantID: "acme"})
 			return nil
 		}, func(e *Engine) int { return e.authzCache.len() }},
 	} {
@@ -281,8 +280,8 @@ func TestHeartbeat_ConcurrentWithUpdates(t *testing.T) {
 					errs <- err
 					return
 				}
-				err := e.Authorize(fromIP("203.0.113.9"), ownerOf("acme"), authz.TenantRead, authz.Resource{TenantID: "acme"})
-				if err != nil && !errors.Is(err, authz.ErrForbidden) {
+				err := e.Authorize(fromIP("203.0.113.9"), ownerOf("acme"), TenantRead, Resource{TenantID: "acme"})
+				if err != nil && !errors.Is(err, ErrForbidden) {
 					errs <- err
 					return
 				}

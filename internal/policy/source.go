@@ -22,34 +22,37 @@ type TenantLister interface {
 	ListTenants(ctx context.Context) ([]hub.Tenant, error)
 }
 
-// Sync loads every tenant's data now and then again every interval until
-// ctx ends, so changes made through other hubs sharing the database reach
-// this one. A reload that finds nothing changed leaves the engine (and its
-// decision caches) alone. Changes made through this hub arrive at once
-// through SetTenant. The first load's error is returned; later ones are
-// logged and retried at the next tick.
-func (e *Engine) Sync(ctx context.Context, src TenantLister, interval time.Duration) error {
+// Load loads every tenant's data now (before serving).
+func (e *Engine) Load(ctx context.Context, src TenantLister) error {
 	last, err := e.reload(ctx, src, nil)
 	if err != nil {
 		return err
 	}
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if next, err := e.reload(ctx, src, last); err != nil {
-					e.log.WarnContext(ctx, "policy data reload failed", "error", err.Error())
-				} else {
-					last = next
-				}
+	e.synced = last
+	return nil
+}
+
+// Resync loads every tenant's data again every interval until ctx ends, so
+// changes made through other hubs sharing the database reach this one. A
+// reload that finds nothing changed leaves the engine (and its decision
+// caches) alone. Changes made through this hub arrive at once through
+// SetTenant. Failures are logged and retried at the next tick. It returns
+// when ctx ends; call it after Load, from one goroutine.
+func (e *Engine) Resync(ctx context.Context, src TenantLister, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if next, err := e.reload(ctx, src, e.synced); err != nil {
+				e.log.WarnContext(ctx, "policy data reload failed", "error", err.Error())
+			} else {
+				e.synced = next
 			}
 		}
-	}()
-	return nil
+	}
 }
 
 // reload loads the tenants when their policy data differs from last.

@@ -11,9 +11,6 @@ import (
 	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
-// defaultTimeout applies when neither the proxy nor its tenant sets one.
-const defaultTimeout = 80 * time.Second
-
 // timeout is the proxy's effective offline timeout. t.mu must be held.
 func (t *tenant) timeout(p *proxyRec) time.Duration {
 	switch {
@@ -22,7 +19,7 @@ func (t *tenant) timeout(p *proxyRec) time.Duration {
 	case t.rec.OfflineAfter > 0:
 		return t.rec.OfflineAfter
 	}
-	return defaultTimeout
+	return hub.DefaultOfflineAfter
 }
 
 // heapEntry says: at `at` (Unix ns), look at this proxy of tenant t.

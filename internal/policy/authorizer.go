@@ -1,7 +1,8 @@
-// Package authz decides what an authenticated principal may do. Every
-// authorization decision of the API goes through Authorizer.Authorize; the
-// rules themselves live behind that interface.
-package authz
+package policy
+
+// What the admin API asks the policy: may this principal perform this
+// action on this resource? The HTTP layer names the action and resource of
+// each operation; admin.rego decides.
 
 import (
 	"context"
@@ -53,8 +54,8 @@ type Resource struct {
 // resource belongs to another tenant, whose existence stays hidden) and 403
 // for ErrForbidden (the caller's own tenant, but its role may not).
 var (
-	ErrForbidden = errors.New("authz: forbidden")
-	ErrHidden    = errors.New("authz: not visible to this principal")
+	ErrForbidden = errors.New("policy: forbidden")
+	ErrHidden    = errors.New("policy: not visible to this principal")
 )
 
 // Authorizer decides whether principal may perform action on resource:

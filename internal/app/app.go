@@ -1,0 +1,251 @@
+// Package app is proxyhub's composition root: it builds every part of a
+// hub once, from the settings, and wires them together. `proxyhub serve`,
+// the end-to-end tests and the benchmarks all build their hub here, so
+// what they exercise is the production wiring.
+//
+// The request path it assembles, outermost first: clientip (who is
+// calling) → auth (who they are) → ratelimit → policy (may they) →
+// httpapi handlers → hub (what the product decides) → a store (what is
+// kept).
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/auth"
+	"github.com/proxyhub/proxyhub/internal/clientip"
+	"github.com/proxyhub/proxyhub/internal/config"
+	"github.com/proxyhub/proxyhub/internal/eventbus"
+	"github.com/proxyhub/proxyhub/internal/httpapi"
+	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/logging"
+	"github.com/proxyhub/proxyhub/internal/metrics"
+	"github.com/proxyhub/proxyhub/internal/notify"
+	"github.com/proxyhub/proxyhub/internal/policy"
+	"github.com/proxyhub/proxyhub/internal/ratelimit"
+	"github.com/proxyhub/proxyhub/internal/store/memory"
+	"github.com/proxyhub/proxyhub/internal/store/postgres"
+)
+
+// PolicyResync is how often the policy engine reloads tenant data, so
+// changes made through other hubs on the same database arrive.
+const PolicyResync = 15 * time.Second
+
+// Options are the settings plus what tests and benchmarks may put in
+// place of the real thing. Only Config is required.
+type Options struct {
+	Config config.Serve
+	// Logger receives the structured log; nil discards it.
+	Logger *slog.Logger
+	// Clock is every part's clock (hub, JWTs, webhooks); nil is time.Now.
+	Clock func() time.Time
+	// Store replaces the store the settings name (the caller closes it).
+	Store hub.Store
+	// SigningKey replaces the key the settings name.
+	SigningKey ed25519.PrivateKey
+}
+
+// App is one hub: its parts, its HTTP handler and its background loops.
+type App struct {
+	// Hub is the domain service every handler calls.
+	Hub *hub.Service
+	// Store is what the hub keeps its records in.
+	Store hub.Store
+	// Signer mints admin JWTs with the hub's key.
+	Signer *auth.Signer
+	// ThrowawayKey is true when no key was configured and the hub made
+	// one for this process (embedded store only).
+	ThrowawayKey bool
+	// Dispatcher delivers webhooks (on the leading hub).
+	Dispatcher *notify.Dispatcher
+	// Bus wakes live event streams.
+	Bus *eventbus.Bus
+	// Metrics are served at /metrics.
+	Metrics *metrics.Metrics
+
+	cfg       config.Serve
+	log       *slog.Logger
+	clock     func() time.Time
+	policy    *policy.Engine
+	limits    httpapi.Limits
+	handler   http.Handler
+	ownsStore bool
+}
+
+// New builds a hub from opts. ctx bounds start-up (opening the database)
+// and is the hub's lifetime: live event streams end when it ends. Errors
+// about settings are *config.Error (exit code 2 for a command).
+func New(ctx context.Context, opts Options) (*App, error) {
+	cfg := opts.Config
+	a := &App{cfg: cfg, log: opts.Logger, clock: opts.Clock, Store: opts.Store}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.clock == nil {
+		a.clock = time.Now
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = a.Close()
+		}
+	}()
+
+	key := opts.SigningKey
+	if key == nil {
+		var err error
+		if key, a.ThrowawayKey, err = signingKey(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if a.Store == nil {
+		st, err := openStore(ctx, cfg, a.log)
+		if err != nil {
+			return nil, err
+		}
+		a.Store, a.ownsStore = st, true
+	}
+	verifier, err := auth.NewVerifier(ctx, auth.VerifierConfig{
+		LocalKey: key.Public().(ed25519.PublicKey), LocalIssuer: auth.LocalIssuer, Audience: auth.LocalAudience,
+		JWKSURL: cfg.JWKSURL, ExternalIssuer: cfg.JWTIssuer, ExternalAudience: cfg.JWTAudience, Now: a.clock,
+	})
+	if err != nil {
+		return nil, &config.Error{Setting: "jwks-url", Env: "PROXYHUB_JWKS_URL", Err: err}
+	}
+	a.Signer = auth.NewSigner(key, auth.LocalIssuer, auth.LocalAudience, a.clock)
+	if a.limits, err = newLimits(cfg); err != nil {
+		return nil, err
+	}
+	a.policy, err = policy.New(ctx, policy.Options{Dir: cfg.PolicyDir, Logger: a.log})
+	if err != nil {
+		return nil, &config.Error{Setting: "policy-dir", Env: "PROXYHUB_POLICY_DIR", Err: err}
+	}
+	if err := a.policy.Load(ctx, a.Store); err != nil {
+		return nil, fmt.Errorf("load tenant data into the policy engine: %w", err)
+	}
+	a.Metrics = metrics.New()
+	a.Bus = &eventbus.Bus{}
+	a.Dispatcher = notify.NewDispatcher(a.Store, notify.Config{
+		AllowPrivate: cfg.WebhookPrivate, Logger: a.log, Now: a.clock,
+		SMTP: notify.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
+	})
+	a.Hub = hub.New(hub.Options{
+		Store: a.Store, Clock: a.clock, OfflineAfter: cfg.OfflineAfter, Logger: a.log, Observer: a.Metrics,
+		Sources: a.policy, Signer: a.Signer, Notifier: a.Dispatcher, OnTenantChange: a.policy.SetTenant,
+		LogEachHeartbeat: cfg.LogFormat == logging.FormatText,
+	})
+	a.handler = httpapi.New(httpapi.Deps{
+		Hub:      a.Hub,
+		Auth:     auth.NewAuthenticator(a.Hub, verifier),
+		Authz:    a.policy,
+		ClientIP: clientip.NewResolver(cfg.TrustedProxies),
+		Limits:   a.limits,
+		Metrics:  a.Metrics,
+		Logger:   a.log,
+		Bus:      a.Bus,
+		Lifetime: ctx,
+	})
+	ok = true
+	return a, nil
+}
+
+// Handler returns the hub's whole HTTP surface.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Run runs the hub's background loops until ctx ends, then waits for them
+// to stop: the sweeper (offline flips), the event bus (live streams), the
+// webhook dispatcher, the policy data resync and, when retention is set,
+// the history pruner. Sweeper, dispatcher and pruner act only while this
+// hub leads. A loop that fails is logged; the others go on.
+func (a *App) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	loop := func(name string, fn func(context.Context) error) {
+		wg.Go(func() {
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("background loop stopped", slog.String("loop", name), slog.String("error", err.Error()))
+			}
+		})
+	}
+	loop("sweeper", hub.NewSweeper(a.Store, a.clock, a.log, a.Metrics).Run)
+	loop("events", func(ctx context.Context) error { return a.Bus.Run(ctx, a.Store) })
+	loop("webhooks", a.Dispatcher.Run)
+	loop("policy", func(ctx context.Context) error { return a.policy.Resync(ctx, a.Store, PolicyResync) })
+	if a.cfg.HistoryRetention > 0 {
+		loop("retention", hub.NewHistoryPruner(a.Store, a.cfg.HistoryRetention, a.clock, a.log).Run)
+	}
+	wg.Wait()
+	return nil
+}
+
+// Close releases the limiters and, unless it was given one, the store
+// (after its pending writes). Call it after Run has returned.
+func (a *App) Close() error {
+	for _, l := range []*ratelimit.Limiter{a.limits.Heartbeat, a.limits.Admin, a.limits.AuthFailures} {
+		if l != nil {
+			_ = l.Close(context.Background())
+		}
+	}
+	if a.ownsStore && a.Store != nil {
+		err := a.Store.Close()
+		a.Store = nil
+		return err
+	}
+	return nil
+}
+
+// openStore returns the embedded store, or the PostgreSQL store when a
+// database URL is configured. A database that cannot be reached ends
+// start-up with a message naming the server (never the password).
+func openStore(ctx context.Context, cfg config.Serve, log *slog.Logger) (hub.Store, error) {
+	if cfg.DatabaseURL == "" {
+		log.Warn("using the embedded in-memory store: data is not kept across restarts (set PROXYHUB_DATABASE_URL for PostgreSQL)")
+		return memory.New(), nil
+	}
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := postgres.Open(octx, cfg.DatabaseURL, postgres.Options{AutoMigrate: cfg.AutoMigrate, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open the database: %w", err)
+	}
+	return st, nil
+}
+
+// signingKey loads the configured key, or, on the embedded store only,
+// makes a throwaway one (throwaway is then true).
+func signingKey(cfg config.Serve) (key ed25519.PrivateKey, throwaway bool, err error) {
+	if cfg.SigningKeyFile != "" {
+		key, err := auth.LoadKeyFile(cfg.SigningKeyFile)
+		if err != nil {
+			return nil, false, &config.Error{Setting: "signing-key-file", Env: "PROXYHUB_SIGNING_KEY_FILE", Err: err}
+		}
+		return key, false, nil
+	}
+	if cfg.DatabaseURL != "" {
+		return nil, false, &config.Error{Setting: "signing-key-file", Env: "PROXYHUB_SIGNING_KEY_FILE",
+			Err: errors.New("required with PostgreSQL; create one with `proxyhub keygen --out FILE`")}
+	}
+	_, key, err = ed25519.GenerateKey(rand.Reader)
+	return key, true, err
+}
+
+// newLimits builds the rate limiters from the settings.
+func newLimits(cfg config.Serve) (httpapi.Limits, error) {
+	var l httpapi.Limits
+	var err error
+	if l.Heartbeat, err = ratelimit.New("heartbeat", cfg.RateHeartbeat); err != nil {
+		return l, err
+	}
+	if l.Admin, err = ratelimit.New("admin", cfg.RateAdmin); err != nil {
+		return l, err
+	}
+	l.AuthFailures, err = ratelimit.New("auth-failures", cfg.RateAuthFailure)
+	return l, err
+}
