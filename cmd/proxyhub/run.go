@@ -37,7 +37,6 @@ var commands = []struct {
 	{"migrate", "apply the PostgreSQL migrations (serve does it too unless PROXYHUB_AUTO_MIGRATE=false)", migrate},
 	{"keygen", "write a new Ed25519 key for signing admin JWTs", keygen},
 	{"jwt", "mint an admin JWT with the signing key (bootstrap, scripts)", mintJWT},
-	{"loadtest", "simulate N proxies against a running hub and verify its IP-change history", loadtestCmd},
 }
 
 // run is the whole program: it dispatches args[1] to a subcommand. It

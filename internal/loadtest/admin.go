@@ -167,7 +167,7 @@ func (a *admin) ensureTenant(ctx context.Context, tenant string, n int) error {
 	case http.StatusUnauthorized:
 		return fmt.Errorf("the hub refused the JWT (401): give a valid admin JWT with --jwt or PROXYHUB_LOADTEST_JWT")
 	case http.StatusNotFound:
-		create := api.TenantCreate{ID: tenant, Name: "proxyhub loadtest"}
+		create := api.TenantCreate{ID: tenant, Name: "proxyhub-loadtest"}
 		if n > 10000 {
 			create.MaxProxies = &n
 		}
@@ -207,7 +207,7 @@ func (a *admin) createTokens(ctx context.Context, tenant string, k int) ([]strin
 	out := make([]string, 0, k)
 	for i := range k {
 		var tc api.TokenCreated
-		if err := a.do(ctx, http.MethodPost, path, api.TokenCreate{Label: fmt.Sprintf("proxyhub loadtest %s %d/%d", stamp, i+1, k)}, &tc); err != nil {
+		if err := a.do(ctx, http.MethodPost, path, api.TokenCreate{Label: fmt.Sprintf("proxyhub-loadtest %s %d/%d", stamp, i+1, k)}, &tc); err != nil {
 			return nil, fmt.Errorf("create heartbeat token %d of %d: %w", i+1, k, err)
 		}
 		if !strings.HasPrefix(tc.Secret, "phb_") {
@@ -299,7 +299,7 @@ func writeTokens(path, hub, tenant string, tokens []string) error {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	fmt.Fprintf(w, "# proxyhub loadtest heartbeat tokens: tenant %s at %s, %s\n", tenant, hub, time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "# proxyhub-loadtest heartbeat tokens: tenant %s at %s, %s\n", tenant, hub, time.Now().UTC().Format(time.RFC3339))
 	for _, t := range tokens {
 		fmt.Fprintln(w, t)
 	}

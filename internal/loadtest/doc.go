@@ -1,4 +1,4 @@
-// Package loadtest is the engine of `proxyhub loadtest`: it simulates a
+// Package loadtest is the engine of `proxyhub-loadtest`: it simulates a
 // fleet of proxies heartbeating a running hub, measures throughput and
 // latency, and checks afterwards, through the audit API, that every IP change
 // the hub acknowledged was recorded exactly once.

@@ -148,7 +148,7 @@ func fmtErrors(m map[string]int64) string {
 
 // WriteText prints the summary for people.
 func (s *Summary) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "proxyhub loadtest: %s, %d proxies over %d token(s) in tenant %s, %d connections, %.0f%% of proxies change IP per round",
+	fmt.Fprintf(w, "proxyhub-loadtest: %s, %d proxies over %d token(s) in tenant %s, %d connections, %.0f%% of proxies change IP per round",
 		s.Mode, s.Proxies, s.Tokens, s.Tenant, s.Concurrency, s.ChangeFraction*100)
 	if !s.XFF {
 		fmt.Fprint(w, " (no X-Forwarded-For: no changes)")

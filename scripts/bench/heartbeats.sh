@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The end-to-end heartbeat benchmark of BENCHMARKS.md: a hub on PostgreSQL
-# (or the embedded store), `proxyhub loadtest` and the database on this
+# (or the embedded store), `proxyhub-loadtest` and the database on this
 # machine, loopback only.
 #
 #   bash scripts/bench/heartbeats.sh [postgres|embedded] [connections ...]
@@ -28,7 +28,9 @@ hub_pid=
 cleanup() { [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 go build -o "$work/proxyhub" ./cmd/proxyhub
+go build -o "$work/proxyhub-loadtest" ./cmd/proxyhub-loadtest
 ph=$work/proxyhub
+lt=$work/proxyhub-loadtest
 "$ph" keygen --out "$work/hub.key" >/dev/null
 export PROXYHUB_SIGNING_KEY_FILE=$work/hub.key PROXYHUB_ADDR=127.0.0.1:3199
 export PROXYHUB_TRUSTED_PROXIES=127.0.0.1 PROXYHUB_RATE_HEARTBEAT=200000/1m
@@ -59,16 +61,16 @@ echo "store: $store; $(nproc) cores; $proxies proxies"
 for c in "${conns[@]}"; do
   start_hub
   echo "--- burst, $c connections"
-  "$ph" loadtest --hub "$hub" --mode burst --proxies "$proxies" --rounds 5 --concurrency "$c" ${BASELINE:+--baseline} |
+  "$lt" --hub "$hub" --mode burst --proxies "$proxies" --rounds 5 --concurrency "$c" ${BASELINE:+--baseline} |
     grep -E '^ +(requests|hub|baseline)|^(errors|verify|result):'
 done
 
 c=${conns[-1]}
 start_hub
-"$ph" loadtest --hub "$hub" --mode burst --proxies "$proxies" --rounds 1 --concurrency "$c" >/dev/null
+"$lt" --hub "$hub" --mode burst --proxies "$proxies" --rounds 1 --concurrency "$c" >/dev/null
 echo "--- steady, 20 s, $c connections: CPU per heartbeat"
 h0=$(cpu_ticks "$hub_pid"); p0=$(cpu_ticks $(pg_pids))
-/usr/bin/time -f '%U %S' -o "$work/lt.time" "$ph" loadtest --hub "$hub" --mode steady --rate 0 --duration 20s --proxies "$proxies" \
+/usr/bin/time -f '%U %S' -o "$work/lt.time" "$lt" --hub "$hub" --mode steady --rate 0 --duration 20s --proxies "$proxies" \
   --concurrency "$c" --json >"$work/lt.json"
 h1=$(cpu_ticks "$hub_pid"); p1=$(cpu_ticks $(pg_pids))
 hz=$(getconf CLK_TCK)

@@ -3,20 +3,37 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"io"
 	"os"
 
-	"github.com/proxyhub/proxyhub/internal/config"
 	"github.com/proxyhub/proxyhub/internal/loadtest"
 )
 
-// loadtestCmd simulates a fleet of proxies against a running hub and checks
-// the IP-change history afterwards (internal/loadtest). Exit code 1 when a
-// heartbeat failed or the verification did, 2 on bad usage.
-func loadtestCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := config.LoadLoadtest(args, getenv, stderr)
+// exitError ends the process with a given code: 2 for bad usage or an
+// invalid setting, 1 when the run could not be made or failed.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// run is the whole program: it parses the settings from args[1:] and
+// getenv, loads the hub and prints the summary. It returns instead of
+// exiting so tests can drive it. Exit code 1 when a heartbeat failed or the
+// verification did, 2 on bad usage; --help returns nil.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		args = args[1:]
+	}
+	cfg, err := loadSettings(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
-		return usageError(err)
+		return &exitError{code: 2, msg: err.Error()}
 	}
 	var progress io.Writer
 	if f, ok := stderr.(*os.File); ok && loadtest.IsTerminal(f) {
@@ -29,7 +46,7 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 		Baseline: cfg.Baseline, Timeout: cfg.Timeout, Progress: progress, Log: stderr,
 	})
 	if err != nil {
-		return &exitError{code: 1, msg: "loadtest: " + err.Error()}
+		return &exitError{code: 1, msg: err.Error()}
 	}
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
@@ -42,7 +59,7 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	if !sum.Passed {
-		return &exitError{code: 1, msg: "loadtest failed: " + sum.Failure()}
+		return &exitError{code: 1, msg: "failed: " + sum.Failure()}
 	}
 	return nil
 }

@@ -1,29 +1,166 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// hubBinary is the proxyhub binary TestMain builds: the tests load a real
+// hub process, as the command is used.
+var hubBinary string
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "proxyhub-loadtest-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	hubBinary = filepath.Join(dir, "proxyhub")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	build := exec.Command(goTool, "build", "-o", hubBinary, "github.com/proxyhub/proxyhub/cmd/proxyhub")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "build proxyhub with %s: %v\n", goTool, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// syncBuffer is a goroutine-safe io.Writer.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+var bootstrapJWT = regexp.MustCompile(`export PROXYHUB_JWT=(\S+)`)
+
+// startHub runs `proxyhub serve` as a process on a free port of 127.0.0.1,
+// on the embedded store, with the PROXYHUB_* variables kv (name, value, ...)
+// and no others from this environment. It returns the hub's base URL and the
+// bootstrap platform JWT it printed; the hub gets SIGTERM at cleanup.
+func startHub(t *testing.T, kv ...string) (string, string) {
+	t.Helper()
+	cmd := exec.Command(hubBinary, "serve", "--addr", "127.0.0.1:0")
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "PROXYHUB_") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		cmd.Env = append(cmd.Env, kv[i]+"="+kv[i+1])
+	}
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Errorf("the hub did not stop within 20s of SIGTERM; its log:\n%s", stdout)
+		}
+	})
+
+	var addr string
+	deadline := time.Now().Add(20 * time.Second)
+	for addr == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("hub did not log its address; stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		}
+		select {
+		case <-exited:
+			t.Fatalf("serve ended early: %v\n%s%s", waitErr, stdout, stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addr = line.Addr
+			}
+		}
+	}
+	// The hub prints the bootstrap lines before it logs its address.
+	m := bootstrapJWT.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no bootstrap JWT printed:\n%s", stderr)
+	}
+	return "http://" + addr, m[1]
+}
+
+// call makes an HTTP request and decodes a JSON answer.
+func call(t *testing.T, method, url, bearer, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
 
 // loadtestHub starts a hub that believes X-Forwarded-For from loopback and
 // lets each proxy heartbeat far more often than once a minute, and returns
 // its URL and the bootstrap platform JWT.
 func loadtestHub(t *testing.T) (string, string) {
 	t.Helper()
-	base, _, stderr, _ := startHubFull(t, env("PROXYHUB_TRUSTED_PROXIES", "127.0.0.1", "PROXYHUB_RATE_HEARTBEAT", "100000/1m"))
-	m := bootstrapJWT.FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("no bootstrap JWT printed:\n%s", stderr)
-	}
-	return base, m[1]
+	return startHub(t, "PROXYHUB_TRUSTED_PROXIES", "127.0.0.1", "PROXYHUB_RATE_HEARTBEAT", "100000/1m")
 }
 
 // loadtestSummary is the part of the --json summary the tests check.
@@ -52,13 +189,13 @@ type loadtestSummary struct {
 	Ratio *struct{ Throughput, P50, P99 float64 } `json:"ratio"`
 }
 
-// runLoadtest runs `proxyhub loadtest --json ARGS` with the JWT in the
+// runLoadtest runs `proxyhub-loadtest --json ARGS` with the JWT in the
 // environment and returns the parsed summary, run's error and the output.
 func runLoadtest(t *testing.T, base, jwt string, args ...string) (loadtestSummary, error, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	getenv := env("PROXYHUB_LOADTEST_JWT", jwt, "PROXYHUB_LOADTEST_HUB", base)
-	err := run(context.Background(), append([]string{"proxyhub", "loadtest", "--json"}, args...), getenv, &stdout, &stderr)
+	err := run(context.Background(), append([]string{"proxyhub-loadtest", "--json"}, args...), getenv, &stdout, &stderr)
 	out := stdout.String() + stderr.String()
 	if jwt != "" && strings.Contains(out, jwt) {
 		t.Errorf("the admin JWT was printed:\n%s", out)
@@ -168,8 +305,7 @@ func TestLoadtest_TokensFileRoundTrip(t *testing.T) {
 func TestLoadtest_FailuresExit1WithTheSummary(t *testing.T) {
 	// The default heartbeat limit (6/1m per token and name) refuses a
 	// compressed cron's seventh heartbeat of each proxy: 429s fail the run.
-	base, _, stderr, _ := startHubFull(t, env("PROXYHUB_TRUSTED_PROXIES", "127.0.0.1"))
-	jwt := bootstrapJWT.FindStringSubmatch(stderr.String())[1]
+	base, jwt := startHub(t, "PROXYHUB_TRUSTED_PROXIES", "127.0.0.1")
 	s, err, out := runLoadtest(t, base, jwt, "--mode", "cron", "--proxies", "20", "--compress", "600", "--rounds", "8")
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 {
@@ -181,15 +317,14 @@ func TestLoadtest_FailuresExit1WithTheSummary(t *testing.T) {
 
 	// A hub that does not trust this machine ignores X-Forwarded-For: the
 	// run stops at once and says what to set.
-	base, _, stderr, _ = startHubFull(t, env())
-	jwt = bootstrapJWT.FindStringSubmatch(stderr.String())[1]
+	base, jwt = startHub(t)
 	s, err, out = runLoadtest(t, base, jwt, "--mode", "burst", "--proxies", "50")
 	if !errors.As(err, &ee) || ee.code != 1 || s.Passed || !strings.Contains(out, "PROXYHUB_TRUSTED_PROXIES") {
 		t.Fatalf("err = %v, want exit 1 naming PROXYHUB_TRUSTED_PROXIES:\n%s", err, out)
 	}
 
 	// Nothing listening: exit 1 before any load.
-	err = run(context.Background(), []string{"proxyhub", "loadtest", "--hub", "http://127.0.0.1:1"}, env("PROXYHUB_LOADTEST_JWT", "x"), io.Discard, io.Discard)
+	err = run(context.Background(), []string{"proxyhub-loadtest", "--hub", "http://127.0.0.1:1"}, env("PROXYHUB_LOADTEST_JWT", "x"), io.Discard, io.Discard)
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "cannot reach the hub") {
 		t.Fatalf("unreachable hub: %v", err)
 	}
@@ -197,14 +332,14 @@ func TestLoadtest_FailuresExit1WithTheSummary(t *testing.T) {
 
 func TestLoadtest_HelpDocumentsEveryModeAndSetting(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"proxyhub", "loadtest", "--help"}, env(), &out, &out); err != nil {
+	if err := run(context.Background(), []string{"proxyhub-loadtest", "--help"}, env(), &out, &out); err != nil {
 		t.Fatalf("--help returned %v, want nil", err)
 	}
 	for _, want := range []string{"steady", "burst", "cron", "--rate", "--compress", "--rounds", "--change-fraction", "--baseline",
 		"PROXYHUB_LOADTEST_JWT", "PROXYHUB_LOADTEST_HUB", "http://127.0.0.1:3001", "PROXYHUB_LOADTEST_CONCURRENCY", "256",
 		"PROXYHUB_TRUSTED_PROXIES", "PROXYHUB_RATE_HEARTBEAT", "429", "--no-verify"} {
 		if !strings.Contains(out.String(), want) {
-			t.Errorf("loadtest --help lacks %q:\n%s", want, out.String())
+			t.Errorf("proxyhub-loadtest --help lacks %q:\n%s", want, out.String())
 		}
 	}
 	// The table stays aligned after the variables were renamed: every
@@ -223,10 +358,8 @@ func TestLoadtest_HelpDocumentsEveryModeAndSetting(t *testing.T) {
 	if col < 0 {
 		t.Error("no settings table")
 	}
-	out.Reset()
-	_ = run(context.Background(), []string{"proxyhub", "--help"}, env(), &out, &out)
-	if !strings.Contains(out.String(), "loadtest") {
-		t.Errorf("proxyhub --help does not list loadtest:\n%s", out.String())
+	if !strings.HasPrefix(out.String(), "Usage: proxyhub-loadtest [flags]\n") {
+		t.Errorf("--help does not start with the command's usage line:\n%s", out.String())
 	}
 }
 
@@ -248,7 +381,7 @@ func TestLoadtest_InvalidSettingsExit2NamingTheSetting(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := run(context.Background(), append([]string{"proxyhub", "loadtest"}, tc.args...), tc.getenv, io.Discard, io.Discard)
+			err := run(context.Background(), append([]string{"proxyhub-loadtest"}, tc.args...), tc.getenv, io.Discard, io.Discard)
 			var ee *exitError
 			if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(ee.msg, tc.want) {
 				t.Fatalf("err = %v, want exit 2 mentioning %q", err, tc.want)

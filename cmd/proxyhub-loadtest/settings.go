@@ -1,19 +1,20 @@
-package config
+package main
 
 import (
-	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 )
 
-// Loadtest holds the settings of `proxyhub loadtest`.
-type Loadtest struct {
+// settings holds what proxyhub-loadtest was asked to do.
+type settings struct {
 	Hub            string
 	JWT            string // admin JWT; never printed
 	Tenant         string
@@ -35,19 +36,19 @@ type Loadtest struct {
 	Timeout        time.Duration
 }
 
-// loadtestEnvPrefix is the prefix of the loadtest's variables: they are
-// PROXYHUB_LOADTEST_*, so they never collide with the hub's own PROXYHUB_*
-// settings in the same environment.
-const loadtestEnvPrefix = "PROXYHUB_LOADTEST_"
+// envPrefix is the prefix of the variables: they are PROXYHUB_LOADTEST_*,
+// so they never collide with the hub's own PROXYHUB_* settings in the same
+// environment.
+const envPrefix = "PROXYHUB_LOADTEST_"
 
-// loadtestBools are the loadtest's switches: like Go's boolean flags,
-// "--json" alone means true, and "--json=false" turns one off.
-var loadtestBools = map[string]bool{"xff": true, "json": true, "no-verify": true, "baseline": true}
+// switches are the boolean settings: like Go's boolean flags, "--json"
+// alone means true, and "--json=false" turns one off.
+var switches = map[string]bool{"xff": true, "json": true, "no-verify": true, "baseline": true}
 
 var tenantID = regexp.MustCompile(`^[a-z0-9-]{2,40}$`)
 
-// loadtestSummary is the loadtest's help text above the settings table.
-const loadtestSummary = `Simulate a fleet of proxies heartbeating a running hub, measure throughput, latency and
+// summary is the help text above the settings table.
+const summary = `Simulate a fleet of proxies heartbeating a running hub, measure throughput, latency and
 errors, then check through the audit API that every IP change the hub acknowledged is in the
 history exactly once. Exit status: 0 pass; 1 a heartbeat failed or the verification did; 2 usage.
 
@@ -82,10 +83,21 @@ Latency is recorded for every answer in a fixed histogram: 1 µs buckets up to 1
 to 1 s, 1 ms up to 60 s; percentiles are exact to that resolution in bounded memory (1.3 MB).
 Connections are kept alive: the figures measure request handling, not TCP accepts.`
 
-// LoadLoadtest parses the loadtest settings. Its variables are
-// PROXYHUB_LOADTEST_<FLAG>; --no-verify is a flag only.
-func LoadLoadtest(args []string, getenv func(string) string, out io.Writer) (Loadtest, error) {
-	var c Loadtest
+// setting is one configurable value: a flag, its variable, its default and
+// how to parse it into the settings.
+type setting struct {
+	name, env, def, usage string
+	noEnv                 bool // a flag only: no variable
+	parse                 func(string) error
+}
+
+// loadSettings parses the settings from args (without the program name)
+// and getenv: every flag --x-y can also be set by PROXYHUB_LOADTEST_X_Y
+// (--no-verify is a flag only), and a flag wins. Help goes to out; asking
+// for it returns flag.ErrHelp. An invalid value returns an error naming the
+// flag and its variable.
+func loadSettings(args []string, getenv func(string) string, out io.Writer) (settings, error) {
+	var c settings
 	positive := func(v string) (time.Duration, error) {
 		d, err := time.ParseDuration(v)
 		if err == nil && d <= 0 {
@@ -93,7 +105,7 @@ func LoadLoadtest(args []string, getenv func(string) string, out io.Writer) (Loa
 		}
 		return d, err
 	}
-	settings := []setting{
+	list := []setting{
 		{name: "hub", def: "http://127.0.0.1:3001", usage: "base URL of the hub under test", parse: func(v string) error {
 			u, err := url.Parse(v)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -202,20 +214,59 @@ func LoadLoadtest(args []string, getenv func(string) string, out io.Writer) (Loa
 			return err
 		}},
 	}
-	env := func(name string) string {
-		if rest, ok := strings.CutPrefix(name, "PROXYHUB_"); ok {
-			return getenv(loadtestEnvPrefix + rest)
+	return c, load(list, boolSwitches(args), getenv, out)
+}
+
+// load registers the settings as flags, applies the environment then the
+// flags, and parses every value once.
+func load(list []setting, args []string, getenv func(string) string, out io.Writer) error {
+	fs := flag.NewFlagSet("proxyhub-loadtest", flag.ContinueOnError)
+	fs.SetOutput(out)
+	values := make([]*string, len(list))
+	for i := range list {
+		s := &list[i]
+		v := s.def
+		if !s.noEnv {
+			s.env = envPrefix + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
+			if e := getenv(s.env); e != "" {
+				v = e
+			}
 		}
-		return ""
+		values[i] = fs.String(s.name, v, s.usage)
 	}
-	var help bytes.Buffer
-	err := load("loadtest", loadtestSummary, settings, boolSwitches(args), env, &help)
-	_, _ = out.Write(loadtestHelp(help.Bytes()))
-	var se *Error
-	if errors.As(err, &se) && se.Env != "" {
-		se.Env = loadtestEnvPrefix + strings.TrimPrefix(se.Env, "PROXYHUB_")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: proxyhub-loadtest [flags]\n\n%s\n\nEvery flag can also be set by its environment variable; a flag wins.\n\n", summary)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "FLAG\tENVIRONMENT\tDEFAULT\tMEANING")
+		for _, s := range list {
+			def := s.def
+			if def == "" {
+				def = `""`
+			}
+			env := s.env
+			if env == "" {
+				env = "-"
+			}
+			fmt.Fprintf(tw, "--%s\t%s\t%s\t%s\n", s.name, env, def, s.usage)
+		}
+		tw.Flush()
 	}
-	return c, err
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for i, s := range list {
+		if err := s.parse(strings.TrimSpace(*values[i])); err != nil {
+			if s.env == "" {
+				return fmt.Errorf("invalid setting --%s: %w", s.name, err)
+			}
+			return fmt.Errorf("invalid setting --%s (%s): %w", s.name, s.env, err)
+		}
+	}
+	return nil
 }
 
 func intIn(v string, lo, hi int) (int, error) {
@@ -237,43 +288,9 @@ func boolSwitches(args []string) []string {
 		if a == "--" {
 			break
 		}
-		if name := strings.TrimLeft(a, "-"); strings.HasPrefix(a, "-") && loadtestBools[name] && len(a)-len(name) <= 2 {
+		if name := strings.TrimLeft(a, "-"); strings.HasPrefix(a, "-") && switches[name] && len(a)-len(name) <= 2 {
 			out[i] = "--" + name + "=true"
 		}
 	}
 	return out
-}
-
-// loadtestHelp rewrites the ENVIRONMENT column of load's settings table
-// from PROXYHUB_X to PROXYHUB_LOADTEST_X (load names variables after the
-// flag alone), keeping the columns aligned.
-func loadtestHelp(b []byte) []byte {
-	lines := strings.SplitAfter(string(b), "\n")
-	col := -1
-	pad := strings.Repeat(" ", len(loadtestEnvPrefix)-len("PROXYHUB_"))
-	for i, line := range lines {
-		if col < 0 {
-			if strings.HasPrefix(line, "FLAG ") {
-				col = strings.Index(line, "ENVIRONMENT")
-			}
-			if col < 0 {
-				continue
-			}
-		}
-		if len(line) <= col || !strings.HasPrefix(line, "--") && !strings.HasPrefix(line, "FLAG ") {
-			col = -1 // the table ended
-			continue
-		}
-		cell := line[col:]
-		if strings.HasPrefix(cell, "PROXYHUB_") {
-			lines[i] = line[:col] + loadtestEnvPrefix + cell[len("PROXYHUB_"):]
-			continue
-		}
-		end := strings.IndexByte(cell, ' ')
-		if end < 0 {
-			continue
-		}
-		lines[i] = line[:col+end] + pad + cell[end:]
-	}
-	return []byte(strings.Join(lines, ""))
 }
