@@ -106,34 +106,45 @@ func (h *handlers) registerAudit(a huma.API) {
 	reg.Schema(reflectType[api.IPChangePage](), true, "")
 	reg.Schema(reflectType[api.DeniedPage](), true, "")
 
-	o := op("list-ip-changes", http.MethodGet, "/v1/tenants/{tenant}/ip-changes", "List IP changes",
-		"The tenant's IP-change audit history, newest first, with keyset pagination. Filters: proxy, ip (old or new "+
+	o := secured(huma.Operation{
+		OperationID: "list-ip-changes", Method: http.MethodGet, Path: "/tenants/{tenant}/ip-changes", Tags: tagAudit,
+		Summary: "List IP changes",
+		Description: "The tenant's IP-change audit history, newest first, with keyset pagination. Filters: proxy, ip (old or new " +
 			"address), since/until. format=csv or format=ndjson streams the whole selection.",
-		[]string{"audit"}, policy.AuditRead, scopePath, http.StatusUnprocessableEntity)
-	o.Responses = auditResponses("IPChangePage")
+		Errors: []int{http.StatusUnprocessableEntity}, Responses: auditResponses("IPChangePage"),
+	}, access{policy.AuditRead, scopePath})
 	huma.Register(a, o, func(ctx context.Context, in *IPChangesInput) (*huma.StreamResponse, error) {
 		return h.ipChanges(ctx, in.Tenant, in.Proxy, in.AuditFilters)
 	})
 
-	o = op("list-proxy-ip-changes", http.MethodGet, "/v1/tenants/{tenant}/proxies/{name}/ip-changes", "List one proxy's IP changes",
-		"One proxy's IP-change history, newest first; the same filters and formats as list-ip-changes. The history "+
-			"outlives a decommissioned proxy.", []string{"audit"}, policy.AuditRead, scopePath, http.StatusUnprocessableEntity)
-	o.Responses = auditResponses("IPChangePage")
+	o = secured(huma.Operation{
+		OperationID: "list-proxy-ip-changes", Method: http.MethodGet, Path: "/tenants/{tenant}/proxies/{name}/ip-changes", Tags: tagAudit,
+		Summary: "List one proxy's IP changes",
+		Description: "One proxy's IP-change history, newest first; the same filters and formats as list-ip-changes. The history " +
+			"outlives a decommissioned proxy.",
+		Errors: []int{http.StatusUnprocessableEntity}, Responses: auditResponses("IPChangePage"),
+	}, access{policy.AuditRead, scopePath})
 	huma.Register(a, o, func(ctx context.Context, in *ProxyIPChangesInput) (*huma.StreamResponse, error) {
 		return h.ipChanges(ctx, in.Tenant, in.Name, in.AuditFilters)
 	})
 
-	o = op("list-denied", http.MethodGet, "/v1/tenants/{tenant}/denied", "List denied heartbeats",
-		"Heartbeats refused because their source IP was outside the tenant's or the token's allowlist, newest "+
-			"first; the same filters and formats as list-ip-changes.", []string{"audit"}, policy.AuditRead, scopePath, http.StatusUnprocessableEntity)
-	o.Responses = auditResponses("DeniedPage")
+	o = secured(huma.Operation{
+		OperationID: "list-denied", Method: http.MethodGet, Path: "/tenants/{tenant}/denied", Tags: tagAudit,
+		Summary: "List denied heartbeats",
+		Description: "Heartbeats refused because their source IP was outside the tenant's or the token's allowlist, newest " +
+			"first; the same filters and formats as list-ip-changes.",
+		Errors: []int{http.StatusUnprocessableEntity}, Responses: auditResponses("DeniedPage"),
+	}, access{policy.AuditRead, scopePath})
 	huma.Register(a, o, func(ctx context.Context, in *DeniedInput) (*huma.StreamResponse, error) {
 		return h.denied(ctx, in.Tenant, in.Proxy, in.AuditFilters)
 	})
 
-	huma.Register(a, op("get-stats", http.MethodGet, "/v1/tenants/{tenant}/stats", "IP-change statistics",
-		"Per proxy: changes in the window, distinct new IPs, last change; and tenant totals.",
-		[]string{"audit"}, policy.AuditRead, scopePath, http.StatusUnprocessableEntity), h.stats)
+	huma.Register(a, secured(huma.Operation{
+		OperationID: "get-stats", Method: http.MethodGet, Path: "/tenants/{tenant}/stats", Tags: tagAudit,
+		Summary:     "IP-change statistics",
+		Description: "Per proxy: changes in the window, distinct new IPs, last change; and tenant totals.",
+		Errors:      []int{http.StatusUnprocessableEntity},
+	}, access{policy.AuditRead, scopePath}), h.stats)
 }
 
 func ipChangeOut(c hub.IPChange) api.IPChange {

@@ -87,12 +87,21 @@ var keepAlive = 15 * time.Second
 // streamBacklog is the most events sent per store read while catching up.
 const streamBacklog = 500
 
-func (h *handlers) registerEventStream(a huma.API) {
-	o := op("stream-events", http.MethodGet, "/v1/tenants/{tenant}/events/stream", "Stream events live",
-		"Server-Sent Events: every new event of the tenant as it happens, across all hubs sharing the database. "+
-			"Each message's id is the event id; reconnecting with Last-Event-ID (or ?after=) resumes without loss. "+
-			"An idle stream sends a comment every 15 s.", []string{"events"}, policy.AuditRead, scopePath, http.StatusUnprocessableEntity)
-	sse.Register(a, o, map[string]any{"event": api.Event{}}, h.streamEvents)
+func (h *handlers) registerEvents(a huma.API) {
+	huma.Register(a, secured(huma.Operation{
+		OperationID: "list-events", Method: http.MethodGet, Path: "/tenants/{tenant}/events", Tags: tagEvents,
+		Summary:     "List events",
+		Description: "The tenant's event stream (registered, ip_changed, offline, online, denied), newest first, with keyset pagination.",
+		Errors:      []int{http.StatusUnprocessableEntity},
+	}, access{policy.AuditRead, scopePath}), h.listEvents)
+	sse.Register(a, secured(huma.Operation{
+		OperationID: "stream-events", Method: http.MethodGet, Path: "/tenants/{tenant}/events/stream", Tags: tagEvents,
+		Summary: "Stream events live",
+		Description: "Server-Sent Events: every new event of the tenant as it happens, across all hubs sharing the database. " +
+			"Each message's id is the event id; reconnecting with Last-Event-ID (or ?after=) resumes without loss. " +
+			"An idle stream sends a comment every 15 s.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, access{policy.AuditRead, scopePath}), map[string]any{"event": api.Event{}}, h.streamEvents)
 }
 
 func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send sse.Sender) {
@@ -168,18 +177,4 @@ func (h *handlers) comment(ctx context.Context, text string) error {
 		return err
 	}
 	return rc.Flush()
-}
-
-// UpdateProxyInput changes one proxy's liveness settings.
-type UpdateProxyInput struct {
-	ProxyPath
-	Body api.ProxyUpdate
-}
-
-func (h *handlers) updateProxy(ctx context.Context, in *UpdateProxyInput) (*ProxyOutput, error) {
-	p, err := h.Hub.UpdateProxy(ctx, in.Tenant, in.Name, hub.ProxyChange{Paused: in.Body.Paused, OfflineAfter: seconds(in.Body.OfflineAfter)})
-	if err != nil {
-		return nil, h.problem(ctx, err)
-	}
-	return &ProxyOutput{Body: proxyOut(p)}, nil
 }

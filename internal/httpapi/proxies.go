@@ -3,12 +3,39 @@ package httpapi
 import (
 	"context"
 	"encoding/base64"
+	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/policy"
 )
+
+func (h *handlers) registerProxies(api huma.API) {
+	huma.Register(api, secured(huma.Operation{
+		OperationID: "list-proxies", Method: http.MethodGet, Path: "/tenants/{tenant}/proxies", Tags: tagProxies,
+		Summary:     "List proxies",
+		Description: "A page of the tenant's proxies sorted by name, with status and name-prefix filters.",
+		Errors:      []int{http.StatusUnprocessableEntity},
+	}, access{policy.ProxyList, scopePath}), h.listProxies)
+	huma.Register(api, secured(huma.Operation{
+		OperationID: "get-proxy", Method: http.MethodGet, Path: "/tenants/{tenant}/proxies/{name}", Tags: tagProxies,
+		Summary: "Get a proxy", Description: "One proxy with its liveness.",
+	}, access{policy.ProxyRead, scopePath}), h.getProxy)
+	huma.Register(api, secured(huma.Operation{
+		OperationID: "delete-proxy", Method: http.MethodDelete, Path: "/tenants/{tenant}/proxies/{name}", Tags: tagProxies,
+		Summary:     "Decommission a proxy",
+		Description: "Removes the proxy; its IP-change history is kept. A later heartbeat registers it anew.",
+	}, access{policy.ProxyDelete, scopePath}), h.deleteProxy)
+	huma.Register(api, secured(huma.Operation{
+		OperationID: "update-proxy", Method: http.MethodPatch, Path: "/tenants/{tenant}/proxies/{name}", Tags: tagProxies,
+		Summary: "Pause, resume or set a proxy's timeout",
+		Description: "paused=true puts a proxy in maintenance (no flips, no alerts) until paused=false; offline_after overrides the " +
+			"tenant's timeout for this proxy (0 clears it).",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, access{policy.ProxyUpdate, scopePath}), h.updateProxy)
+}
 
 // ListProxiesInput selects a page of proxies.
 type ListProxiesInput struct {
@@ -63,4 +90,18 @@ func (h *handlers) deleteProxy(ctx context.Context, in *ProxyPath) (*struct{}, e
 		return nil, h.problem(ctx, err)
 	}
 	return nil, nil
+}
+
+// UpdateProxyInput changes one proxy's liveness settings.
+type UpdateProxyInput struct {
+	ProxyPath
+	Body api.ProxyUpdate
+}
+
+func (h *handlers) updateProxy(ctx context.Context, in *UpdateProxyInput) (*ProxyOutput, error) {
+	p, err := h.Hub.UpdateProxy(ctx, in.Tenant, in.Name, hub.ProxyChange{Paused: in.Body.Paused, OfflineAfter: seconds(in.Body.OfflineAfter)})
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	return &ProxyOutput{Body: proxyOut(p)}, nil
 }

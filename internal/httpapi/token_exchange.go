@@ -51,11 +51,14 @@ func newOAuthError(status int, code, detail string) *oauthError {
 
 func (h *handlers) registerTokenExchange(api huma.API) {
 	reqSchema := huma.SchemaFromType(api.OpenAPI().Components.Schemas, reflectType[tokenRequest]())
-	o := op("issue-access-token", http.MethodPost, "/v1/auth/token", "Exchange client credentials for an access token",
-		"The OAuth2 client credentials grant (RFC 6749 section 4.4): send grant_type=client_credentials with the "+
-			"client_id and client_secret of an admin credential, form-encoded or as JSON, or authenticate with HTTP Basic. "+
+	o := huma.Operation{
+		OperationID: "issue-access-token", Method: http.MethodPost, Path: "/auth/token", Tags: tagAuth,
+		Summary: "Exchange client credentials for an access token",
+		Description: "The OAuth2 client credentials grant (RFC 6749 section 4.4): send grant_type=client_credentials with the " +
+			"client_id and client_secret of an admin credential, form-encoded or as JSON, or authenticate with HTTP Basic. " +
 			"Answers a JWT valid for 15 minutes carrying the credential's tenant and role.",
-		tagAuth, "", "", http.StatusBadRequest, http.StatusUnauthorized)
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized},
+	}
 	o.RequestBody = &huma.RequestBody{
 		Required: true,
 		Content: map[string]*huma.MediaType{

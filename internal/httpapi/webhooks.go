@@ -11,28 +11,44 @@ import (
 	"github.com/proxyhub/proxyhub/internal/policy"
 )
 
-var tagWebhooks = []string{"webhooks"}
-
 func (h *handlers) registerWebhooks(a huma.API) {
-	huma.Register(a, created(op("create-webhook", http.MethodPost, "/v1/tenants/{tenant}/webhooks", "Create a webhook",
-		"Notifications of the tenant's events: generic (signed JSON per Standard Webhooks: webhook-id, webhook-timestamp, "+
-			"webhook-signature), slack (incoming webhook) or email. Delivery is at-least-once with exponential backoff for "+
+	huma.Register(a, secured(huma.Operation{
+		OperationID: "create-webhook", Method: http.MethodPost, Path: "/tenants/{tenant}/webhooks", DefaultStatus: http.StatusCreated, Tags: tagWebhooks,
+		Summary: "Create a webhook",
+		Description: "Notifications of the tenant's events: generic (signed JSON per Standard Webhooks: webhook-id, webhook-timestamp, " +
+			"webhook-signature), slack (incoming webhook) or email. Delivery is at-least-once with exponential backoff for " +
 			"more than 24 h; events that happen close together go out as one grouped message. The signing secret is in this answer only.",
-		tagWebhooks, policy.WebhookWrite, scopePath, http.StatusUnprocessableEntity)), h.createWebhook)
-	huma.Register(a, op("list-webhooks", http.MethodGet, "/v1/tenants/{tenant}/webhooks", "List webhooks",
-		"The tenant's webhooks, without secrets.", tagWebhooks, policy.WebhookRead, scopePath), h.listWebhooks)
-	huma.Register(a, op("get-webhook", http.MethodGet, "/v1/tenants/{tenant}/webhooks/{id}", "Get a webhook",
-		"One webhook, without its secret.", tagWebhooks, policy.WebhookRead, scopePath), h.getWebhook)
-	huma.Register(a, op("update-webhook", http.MethodPatch, "/v1/tenants/{tenant}/webhooks/{id}", "Change a webhook",
-		"Changes the URL, the event types or the enabled flag; absent fields stay.", tagWebhooks, policy.WebhookWrite, scopePath,
-		http.StatusUnprocessableEntity), h.updateWebhook)
-	huma.Register(a, op("delete-webhook", http.MethodDelete, "/v1/tenants/{tenant}/webhooks/{id}", "Delete a webhook",
-		"Stops deliveries and removes the webhook with its delivery log.", tagWebhooks, policy.WebhookWrite, scopePath), h.deleteWebhook)
-	huma.Register(a, op("test-webhook", http.MethodPost, "/v1/tenants/{tenant}/webhooks/{id}/test", "Send a test message",
-		"Sends a test message now and answers the delivery attempt (status code or error).", tagWebhooks, policy.WebhookWrite, scopePath), h.testWebhook)
-	huma.Register(a, op("list-deliveries", http.MethodGet, "/v1/tenants/{tenant}/webhooks/{id}/deliveries", "List delivery attempts",
-		"The webhook's delivery log, newest first: status code, error, attempt, time.", tagWebhooks, policy.WebhookRead, scopePath,
-		http.StatusUnprocessableEntity), h.listDeliveries)
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, access{policy.WebhookWrite, scopePath}), h.createWebhook)
+	huma.Register(a, secured(huma.Operation{
+		OperationID: "list-webhooks", Method: http.MethodGet, Path: "/tenants/{tenant}/webhooks", Tags: tagWebhooks,
+		Summary: "List webhooks", Description: "The tenant's webhooks, without secrets.",
+	}, access{policy.WebhookRead, scopePath}), h.listWebhooks)
+	huma.Register(a, secured(huma.Operation{
+		OperationID: "get-webhook", Method: http.MethodGet, Path: "/tenants/{tenant}/webhooks/{id}", Tags: tagWebhooks,
+		Summary: "Get a webhook", Description: "One webhook, without its secret.",
+	}, access{policy.WebhookRead, scopePath}), h.getWebhook)
+	huma.Register(a, secured(huma.Operation{
+		OperationID: "update-webhook", Method: http.MethodPatch, Path: "/tenants/{tenant}/webhooks/{id}", Tags: tagWebhooks,
+		Summary:     "Change a webhook",
+		Description: "Changes the URL, the event types or the enabled flag; absent fields stay.",
+		Errors:      []int{http.StatusUnprocessableEntity},
+	}, access{policy.WebhookWrite, scopePath}), h.updateWebhook)
+	huma.Register(a, secured(huma.Operation{
+		OperationID: "delete-webhook", Method: http.MethodDelete, Path: "/tenants/{tenant}/webhooks/{id}", Tags: tagWebhooks,
+		Summary: "Delete a webhook", Description: "Stops deliveries and removes the webhook with its delivery log.",
+	}, access{policy.WebhookWrite, scopePath}), h.deleteWebhook)
+	huma.Register(a, secured(huma.Operation{
+		OperationID: "test-webhook", Method: http.MethodPost, Path: "/tenants/{tenant}/webhooks/{id}/test", Tags: tagWebhooks,
+		Summary:     "Send a test message",
+		Description: "Sends a test message now and answers the delivery attempt (status code or error).",
+	}, access{policy.WebhookWrite, scopePath}), h.testWebhook)
+	huma.Register(a, secured(huma.Operation{
+		OperationID: "list-deliveries", Method: http.MethodGet, Path: "/tenants/{tenant}/webhooks/{id}/deliveries", Tags: tagWebhooks,
+		Summary:     "List delivery attempts",
+		Description: "The webhook's delivery log, newest first: status code, error, attempt, time.",
+		Errors:      []int{http.StatusUnprocessableEntity},
+	}, access{policy.WebhookRead, scopePath}), h.listDeliveries)
 }
 
 func webhookOut(w hub.Webhook) api.Webhook {
