@@ -1,13 +1,5 @@
 package api
 
-// NamePattern is the regular expression a proxy name must match: what
-// `hostname` prints, a letter or digit first, then letters, digits, '.', '_'
-// and '-'.
-const NamePattern = `^[A-Za-z0-9][A-Za-z0-9._-]*$`
-
-// NameMaxLength is the longest proxy name accepted.
-const NameMaxLength = 100
-
 // HeartbeatResponse is the answer to a heartbeat. Its fields, names and JSON
 // types are the seed hub's wire contract; previous_ip is added only when the
 // IP changed.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 	"github.com/proxyhub/proxyhub/internal/store/storetest"
@@ -261,5 +263,31 @@ func TestPanicBecomes500Problem(t *testing.T) {
 	}
 	if res := th.do(request{target: "/healthz"}); res.code != 200 {
 		t.Error("hub did not survive a panic")
+	}
+}
+
+// TestHeartbeat_DocumentStatesTheHubsNameRule: the OpenAPI document's
+// heartbeat name parameter states the hub's name rule (its pattern and
+// bounds), and the pattern accepts exactly what hub.ValidName accepts.
+func TestHeartbeat_DocumentStatesTheHubsNameRule(t *testing.T) {
+	var name *huma.Param
+	for _, p := range httpapi.OpenAPI().Paths["/proxy_server"].Get.Parameters {
+		if p.Name == "name" {
+			name = p
+		}
+	}
+	if name == nil || name.Schema == nil {
+		t.Fatal("the heartbeat operation documents no name parameter")
+	}
+	if name.Schema.Pattern != hub.NamePattern || name.Schema.MaxLength == nil || *name.Schema.MaxLength != hub.MaxNameLength ||
+		name.Schema.MinLength == nil || *name.Schema.MinLength != 1 {
+		t.Fatalf("document says pattern %q, length %v..%v; the hub's rule is %q, 1..%d",
+			name.Schema.Pattern, name.Schema.MinLength, name.Schema.MaxLength, hub.NamePattern, hub.MaxNameLength)
+	}
+	re := regexp.MustCompile(hub.NamePattern)
+	for _, n := range []string{"edge-7", "a", "9", "host.example.com", "under_score", "-a", ".a", "_a", "a b", "a/b", "ä", "a\n", "", "A.-_9"} {
+		if doc, hubSays := re.MatchString(n) && len(n) <= hub.MaxNameLength, hub.ValidName(n); doc != hubSays {
+			t.Errorf("%q: the document's pattern says %v, hub.ValidName says %v", n, doc, hubSays)
+		}
 	}
 }
