@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -184,19 +186,47 @@ func TestServe_EmbeddedStoreServesAndShutsDownCleanly(t *testing.T) {
 
 func TestServe_ShutdownDrainsInFlightRequests(t *testing.T) {
 	base, _, stderr, stop := startHubFull(t, env())
-	tok := demoToken(t, base, stderr)
-	// A client that is mid-request when the signal comes still gets its answer.
-	req, _ := http.NewRequest(http.MethodGet, base+"/proxy_server?name=edge-1", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	res, err := http.DefaultClient.Do(req)
+	m := bootstrapJWT.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no bootstrap JWT printed:\n%s", stderr)
+	}
+	// A client is mid-request when the signal comes: it has sent its
+	// headers and half of its body.
+	body := `{"id":"late","name":"Sent across the shutdown signal"}`
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/tenants HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", m[1], len(body), body[:10])
 	stopErr := make(chan error, 1)
 	go func() { stopErr <- stop() }()
+	// Shutdown has begun once the hub takes no new connections.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the hub still takes new connections 5 s after the signal")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The rest of the body arrives during the shutdown: the request still
+	// gets its answer, and what it did is done.
+	if _, err := io.WriteString(conn, body[10:]); err != nil {
+		t.Fatalf("the in-flight request's connection was cut: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to the in-flight request: %v", err)
+	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(b), `"success":true`) {
+	if res.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"id":"late"`) {
 		t.Fatalf("in-flight answer: %d %s", res.StatusCode, b)
 	}
 	if err := <-stopErr; err != nil {
