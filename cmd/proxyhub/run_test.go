@@ -79,12 +79,7 @@ func startHubFull(t *testing.T, getenv func(string) string, args ...string) (str
 			}
 		}
 	}
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
+	stop := sync.OnceValue(func() error {
 		cancel()
 		select {
 		case err := <-done:
@@ -92,7 +87,7 @@ func startHubFull(t *testing.T, getenv func(string) string, args ...string) (str
 		case <-time.After(20 * time.Second):
 			return errors.New("serve did not stop after cancel")
 		}
-	}
+	})
 	t.Cleanup(func() { _ = stop() })
 	return "http://" + addr, stdout, stderr, stop
 }
@@ -200,6 +195,10 @@ func TestServe_ShutdownDrainsInFlightRequests(t *testing.T) {
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /v1/tenants HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer %s\r\n"+
 		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", m[1], len(body), body[:10])
+	// Give the server a moment to accept the connection and read the
+	// headers: a connection still in the listen queue when the listener
+	// closes is reset by the kernel, drain or no drain.
+	time.Sleep(200 * time.Millisecond)
 	stopErr := make(chan error, 1)
 	go func() { stopErr <- stop() }()
 	// Shutdown has begun once the hub takes no new connections.
