@@ -16,14 +16,14 @@ import (
 // retryAfterSeconds is what a 503 asks clients to wait before retrying.
 const retryAfterSeconds = "5"
 
-// fieldError is invalid input that names its field (tenancy.FieldError).
+// fieldError is invalid input that names its field (hub.FieldError).
 type fieldError interface {
 	error
 	FieldName() string
 }
 
 // badRequest is invalid input answered with 400 rather than 422
-// (tenancy.CIDRError: allowlist entries).
+// (hub.CIDRError: allowlist entries).
 type badRequest interface {
 	error
 	BadRequest() bool

@@ -1,7 +1,9 @@
-// Package policy evaluates proxyhub's Rego policies with an embedded OPA: the
-// admin API's authorization (data.proxyhub.admin.decision, behind
-// Authorizer) and the source-IP decision of heartbeats
-// (data.proxyhub.heartbeat.decision).
+// Package policy is proxyhub's one authorization package: the actions of
+// the API and the Authorizer interface (authorizer.go), and the embedded
+// OPA that answers them from the Rego policies in policies/ — the admin
+// API's authorization (data.proxyhub.admin.decision) and the source-IP
+// decision of heartbeats (data.proxyhub.heartbeat.decision). It loads the
+// policies, feeds them tenant data and asks them, all here.
 //
 // The policies are compiled and their queries prepared once, in New; an
 // Engine is then safe for concurrent use. Tenant settings the policies need
