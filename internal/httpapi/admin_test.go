@@ -20,6 +20,7 @@ func (th *testHub) exchange(clientID, secret string) response {
 }
 
 func TestAdminFlow_TenantTokensCredentials(t *testing.T) {
+	t.Parallel()
 	th := newTestHub(t)
 	platform := th.jwt("", auth.RolePlatform)
 	var secrets []string
@@ -122,6 +123,7 @@ func TestAdminFlow_TenantTokensCredentials(t *testing.T) {
 }
 
 func TestTokenExchange_FormJSONAndBasic(t *testing.T) {
+	t.Parallel()
 	th, _ := newAcme(t)
 	c, secret, err := th.hub.CreateCredential(t.Context(), "acme", auth.RoleAdmin, "ci")
 	if err != nil {
@@ -170,6 +172,7 @@ func TestTokenExchange_FormJSONAndBasic(t *testing.T) {
 }
 
 func TestProxiesAPI_PagesFiltersAndDecommission(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	for i := range 5 {
 		th.heartbeat(tok, fmt.Sprintf("edge-%d", i), "203.0.113.1:1", http.StatusOK)

@@ -29,6 +29,7 @@ func withHistory(t *testing.T, n int) (*testHub, string) {
 }
 
 func TestIPChanges_PagesNewestFirstWithCursor(t *testing.T) {
+	t.Parallel()
 	th, viewer := withHistory(t, 7)
 	var ids []float64
 	cursor := ""
@@ -57,6 +58,7 @@ func TestIPChanges_PagesNewestFirstWithCursor(t *testing.T) {
 }
 
 func TestIPChanges_Filters(t *testing.T) {
+	t.Parallel()
 	th, viewer := withHistory(t, 4)
 	count := func(target string) int {
 		t.Helper()
@@ -88,6 +90,7 @@ func TestIPChanges_Filters(t *testing.T) {
 }
 
 func TestIPChanges_CSVAndNDJSONStreamEverything(t *testing.T) {
+	t.Parallel()
 	th, viewer := withHistory(t, 1200) // more than a json page may hold
 	res := th.do(request{target: "/v1/tenants/acme/ip-changes?format=csv", bearer: viewer})
 	if res.code != 200 || !strings.HasPrefix(res.header.Get("Content-Type"), "text/csv") {
@@ -123,6 +126,7 @@ func TestIPChanges_CSVAndNDJSONStreamEverything(t *testing.T) {
 }
 
 func TestDeniedAndStats(t *testing.T) {
+	t.Parallel()
 	th, viewer := withHistory(t, 3)
 	for i, ip := range []string{"192.0.2.1", "192.0.2.2"} {
 		if _, err := th.store.RecordDenied(context.Background(), hub.Denied{TenantID: "acme", Proxy: "edge-1", IP: mustAddr(ip),

@@ -27,6 +27,7 @@ func claims(tenant string, role auth.Role, iat time.Time) auth.Claims {
 }
 
 func TestAuth_EveryBadCredentialIs401WithoutSayingWhy(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	revoked, revokedSecret, _ := th.hub.CreateToken(context.Background(), "acme", hub.NewToken{Label: "old"})
 	if err := th.hub.RevokeToken(context.Background(), "acme", revoked.ID); err != nil {
@@ -107,6 +108,7 @@ func TestAuth_EveryBadCredentialIs401WithoutSayingWhy(t *testing.T) {
 }
 
 func TestAuth_ValidJWTWorksAndClockLeewayIs30s(t *testing.T) {
+	t.Parallel()
 	th, _ := newAcme(t)
 	owner := th.jwt("acme", auth.RoleOwner) // valid for one hour
 	if res := th.do(request{target: "/v1/tenants/acme", bearer: owner}); res.code != http.StatusOK {
@@ -121,6 +123,7 @@ func TestAuth_ValidJWTWorksAndClockLeewayIs30s(t *testing.T) {
 }
 
 func TestHeartbeat_RecordedUnderTheTokensTenantOnly(t *testing.T) {
+	t.Parallel()
 	th := newTestHub(t)
 	th.tenant("acme")
 	th.tenant("globex")
@@ -143,6 +146,7 @@ func TestHeartbeat_RecordedUnderTheTokensTenantOnly(t *testing.T) {
 }
 
 func TestHeartbeat_BoundTokenOnlySpeaksForItsProxy(t *testing.T) {
+	t.Parallel()
 	th := newTestHub(t)
 	off := false
 	th.tenant("acme", hub.TenantSettings{AutoRegister: &off})
@@ -162,6 +166,7 @@ func TestHeartbeat_BoundTokenOnlySpeaksForItsProxy(t *testing.T) {
 }
 
 func TestHeartbeat_QuotaRefusesNewNamesOnly(t *testing.T) {
+	t.Parallel()
 	th := newTestHub(t)
 	two := 2
 	th.tenant("acme", hub.TenantSettings{MaxProxies: &two})

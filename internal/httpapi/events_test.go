@@ -18,6 +18,7 @@ import (
 )
 
 func TestEvents_ListPagesAndFilters(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	viewer := th.jwt("acme", auth.RoleViewer)
 	th.heartbeat(tok, "edge-1", "203.0.113.1:1", http.StatusOK)
@@ -62,6 +63,7 @@ func TestEvents_ListPagesAndFilters(t *testing.T) {
 }
 
 func TestProxyUpdate_PauseStopsFlipsAndOverrideChangesTheTimeout(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	admin := th.jwt("acme", auth.RoleAdmin)
 	th.heartbeat(tok, "edge-1", "203.0.113.1:1", http.StatusOK)
@@ -147,6 +149,7 @@ func (c *sseClient) next() (int64, map[string]any) {
 }
 
 func TestEventStream_LiveAndResumableWithLastEventID(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	srv := httptest.NewServer(th.handler)
 	t.Cleanup(srv.Close) // after the streams close (cleanups run last-in first-out)
@@ -188,6 +191,7 @@ func TestEventStream_LiveAndResumableWithLastEventID(t *testing.T) {
 }
 
 func TestEventStream_IdleStreamSendsKeepAliveComments(t *testing.T) {
+	t.Parallel()
 	th, _ := newAcme(t)
 	restore := httpapiKeepAlive(50 * time.Millisecond)
 	defer restore()
@@ -215,6 +219,7 @@ func TestEventStream_IdleStreamSendsKeepAliveComments(t *testing.T) {
 // the proxy list agrees with each proxy's own status, per-proxy timeouts
 // included (before the sweeper has flipped anything).
 func TestProxyList_StatusFilterFollowsEachProxysTimeout(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t) // the tenant's timeout: 80 s
 	admin := th.jwt("acme", auth.RoleAdmin)
 	for _, name := range []string{"edge-1", "edge-2", "edge-3"} {
@@ -264,6 +269,7 @@ func TestProxyList_StatusFilterFollowsEachProxysTimeout(t *testing.T) {
 // after a long pause gets a fresh deadline (resumption + timeout); its
 // status and the status filters agree on it.
 func TestProxyList_ResumedProxyIsOnlineInViewAndFilterAlike(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t) // the tenant's timeout: 80 s
 	admin := th.jwt("acme", auth.RoleAdmin)
 	th.heartbeat(tok, "edge-1", "203.0.113.1:1", http.StatusOK)

@@ -20,6 +20,7 @@ import (
 var seedTimestamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 
 func TestHeartbeat_FirstHeartbeatCreatesProxy(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	body := th.heartbeat(tok, "edge-7", "203.0.113.7:51000", http.StatusOK)
 
@@ -43,6 +44,7 @@ func TestHeartbeat_FirstHeartbeatCreatesProxy(t *testing.T) {
 }
 
 func TestHeartbeat_IPChangeSetsPreviousIP(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	th.heartbeat(tok, "edge-7", "203.0.113.7:51000", http.StatusOK)
 	th.clock.Advance(time.Minute)
@@ -72,6 +74,7 @@ func TestHeartbeat_IPChangeSetsPreviousIP(t *testing.T) {
 }
 
 func TestStatus_OfflineBoundaryAt80Seconds(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		after time.Duration
 		want  string
@@ -104,6 +107,7 @@ func TestStatus_OfflineBoundaryAt80Seconds(t *testing.T) {
 }
 
 func TestStatus_ListsProxiesSortedWithSeedFields(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	for _, n := range []string{"web-2", "db-1", "web-1"} {
 		th.heartbeat(tok, n, "198.51.100.1:1", http.StatusOK)
@@ -137,6 +141,7 @@ func TestStatus_ListsProxiesSortedWithSeedFields(t *testing.T) {
 }
 
 func TestHeartbeat_InvalidNamesAre422AndStoreNothing(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"missing":           "/proxy_server",
 		"empty":             "/proxy_server?name=",
@@ -164,6 +169,7 @@ func TestHeartbeat_InvalidNamesAre422AndStoreNothing(t *testing.T) {
 }
 
 func TestHeartbeat_ValidNamesAreAccepted(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"a", "7", "edge-7", "edge_7.example.com", "EDGE-7", strings.Repeat("z", 100)} {
 		th, tok := newAcme(t)
 		body := th.heartbeat(tok, name, "203.0.113.7:1", http.StatusOK)
@@ -174,6 +180,7 @@ func TestHeartbeat_ValidNamesAreAccepted(t *testing.T) {
 }
 
 func TestHeartbeat_ClientIPFromTrustedProxyOnly(t *testing.T) {
+	t.Parallel()
 	xff := func(v ...string) http.Header { return http.Header{"X-Forwarded-For": v} }
 	cases := []struct {
 		name    string
@@ -229,6 +236,7 @@ func (failingStore) ListProxies(context.Context, string, hub.ProxyQuery) ([]hub.
 func (failingStore) Ping(context.Context) error { return hub.ErrUnavailable }
 
 func TestStoreDown_503WithRetryAfterAndReadyzFails(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t, withStore(failingStore{memory.New()}))
 	res := th.do(request{target: "/proxy_server?name=edge-1", bearer: tok})
 	assertProblem(t, res, http.StatusServiceUnavailable)
@@ -256,6 +264,7 @@ func (panickingStore) RecordHeartbeat(context.Context, hub.Heartbeat) (hub.Heart
 }
 
 func TestPanicBecomes500Problem(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t, withStore(panickingStore{memory.New()}))
 	assertProblem(t, th.do(request{target: "/proxy_server?name=edge-1", bearer: tok}), http.StatusInternalServerError)
 	if !strings.Contains(th.logs.String(), `"msg":"panic"`) {
@@ -270,6 +279,7 @@ func TestPanicBecomes500Problem(t *testing.T) {
 // heartbeat name parameter states the hub's name rule (its pattern and
 // bounds), and the pattern accepts exactly what hub.ValidName accepts.
 func TestHeartbeat_DocumentStatesTheHubsNameRule(t *testing.T) {
+	t.Parallel()
 	var name *huma.Param
 	for _, p := range httpapi.OpenAPI().Paths["/proxy_server"].Get.Parameters {
 		if p.Name == "name" {

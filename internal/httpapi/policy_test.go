@@ -15,6 +15,7 @@ func putAllowlist(t *testing.T, th *testHub, body map[string]any) response {
 }
 
 func TestAllowlist_DeniesOutsideIPWithoutStateChangeAndKeepsARecord(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	th.heartbeat(tok, "edge-1", "203.0.113.7:1", http.StatusOK)
 	if res := putAllowlist(t, th, map[string]any{"cidrs": []string{"203.0.113.0/24", "2001:db8::/32"}}); res.code != 200 {
@@ -60,6 +61,7 @@ func TestAllowlist_DeniesOutsideIPWithoutStateChangeAndKeepsARecord(t *testing.T
 }
 
 func TestAllowlist_TrustedProxyHeaderDecidesUntrustedIsIgnored(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t, withTrusted("10.0.0.0/8"))
 	putAllowlist(t, th, map[string]any{"cidrs": []string{"203.0.113.0/24"}})
 	xff := func(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
@@ -76,6 +78,7 @@ func TestAllowlist_TrustedProxyHeaderDecidesUntrustedIsIgnored(t *testing.T) {
 }
 
 func TestAllowlist_TokenCIDRsNarrowTheTenantList(t *testing.T) {
+	t.Parallel()
 	th, _ := newAcme(t)
 	narrow := th.token("acme", hub.NewToken{Label: "dc1", AllowedCIDRs: []string{"203.0.113.0/28"}})
 	th.heartbeat(narrow, "edge-1", "203.0.113.15:1", http.StatusOK)
@@ -86,6 +89,7 @@ func TestAllowlist_TokenCIDRsNarrowTheTenantList(t *testing.T) {
 }
 
 func TestAllowlist_ValidationNamesTheBadEntry(t *testing.T) {
+	t.Parallel()
 	th, _ := newAcme(t)
 	cases := map[string]string{
 		"203.0.113.7/24": "host bits",
@@ -114,6 +118,7 @@ func TestAllowlist_ValidationNamesTheBadEntry(t *testing.T) {
 }
 
 func TestAdminAllowlist_LimitsTenantAdminsNotThePlatform(t *testing.T) {
+	t.Parallel()
 	th, _ := newAcme(t)
 	owner := th.jwt("acme", auth.RoleOwner)
 	if res := th.do(request{method: http.MethodPut, target: "/v1/tenants/acme/allowlist", bearer: owner, peer: "198.51.100.5:1",

@@ -7,6 +7,7 @@ import (
 )
 
 func TestUnknownPathsAreProblems(t *testing.T) {
+	t.Parallel()
 	th, _ := newAcme(t)
 	assertProblem(t, th.do(request{target: "/nope"}), http.StatusNotFound)
 	assertProblem(t, th.do(request{target: "/"}), http.StatusNotFound)
@@ -18,6 +19,7 @@ func TestUnknownPathsAreProblems(t *testing.T) {
 }
 
 func TestPublicEndpointsAnswer200(t *testing.T) {
+	t.Parallel()
 	th, _ := newAcme(t)
 	for _, path := range []string{"/healthz", "/readyz", "/docs", "/openapi.json", "/openapi.yaml", "/metrics"} {
 		if res := th.do(request{target: path}); res.code != http.StatusOK {
@@ -27,6 +29,7 @@ func TestPublicEndpointsAnswer200(t *testing.T) {
 }
 
 func TestRequestID_EchoedOrGenerated(t *testing.T) {
+	t.Parallel()
 	th, _ := newAcme(t)
 	cases := []struct {
 		name, sent string
@@ -50,6 +53,7 @@ func TestRequestID_EchoedOrGenerated(t *testing.T) {
 }
 
 func TestAccessLog_HasRequestFactsButNoSecrets(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	secret := tok
 	th.do(request{target: "/proxy_server?name=edge-1", peer: "198.51.100.4:9", bearer: tok, header: http.Header{
@@ -69,6 +73,7 @@ func TestAccessLog_HasRequestFactsButNoSecrets(t *testing.T) {
 }
 
 func TestMetrics_CountHeartbeatsWithoutPerProxyLabels(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	th.heartbeat(tok, "edge-secret-name", "203.0.113.1:1", http.StatusOK)
 	th.heartbeat(tok, "edge-secret-name", "203.0.113.2:1", http.StatusOK)

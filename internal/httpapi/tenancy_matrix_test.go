@@ -132,6 +132,7 @@ func (tt *twoTenants) target(o operation) string {
 }
 
 func TestCrossTenantMatrix_EveryOperationRefusesAnotherTenant(t *testing.T) {
+	t.Parallel()
 	ops := documentOperations(t)
 	if len(ops) < 15 {
 		t.Fatalf("only %d operations in the document", len(ops))
@@ -178,6 +179,7 @@ func TestCrossTenantMatrix_EveryOperationRefusesAnotherTenant(t *testing.T) {
 }
 
 func TestRoleMatrix_HeartbeatTokensAndViewersCannotAdminister(t *testing.T) {
+	t.Parallel()
 	for _, o := range documentOperations(t) {
 		if !o.secured || o.id == "heartbeat" || o.id == "get-status" {
 			continue

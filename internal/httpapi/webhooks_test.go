@@ -60,6 +60,7 @@ func createWebhook(t *testing.T, th *testHub, body map[string]any) map[string]an
 }
 
 func TestWebhooks_SignedGroupedDeliveryOfASweep(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	rcv := newReceiver(t)
 	wh := createWebhook(t, th, map[string]any{"kind": "generic", "url": rcv.srv.URL, "events": []string{"offline"}})
@@ -100,6 +101,7 @@ func TestWebhooks_SignedGroupedDeliveryOfASweep(t *testing.T) {
 }
 
 func TestWebhooks_RetryAfterReceiverErrorAndTestSend(t *testing.T) {
+	t.Parallel()
 	th, tok := newAcme(t)
 	rcv := newReceiver(t)
 	rcv.status = http.StatusInternalServerError
@@ -136,6 +138,7 @@ func TestWebhooks_RetryAfterReceiverErrorAndTestSend(t *testing.T) {
 }
 
 func TestWebhooks_ValidationAndSSRFGuard(t *testing.T) {
+	t.Parallel()
 	th, _ := newAcme(t, withSSRFGuard)
 	admin := th.jwt("acme", auth.RoleAdmin)
 	for _, bad := range []map[string]any{

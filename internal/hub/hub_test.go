@@ -30,6 +30,7 @@ func newService(now *time.Time, offlineAfter time.Duration) (*hub.Service, hub.S
 }
 
 func TestValidName(t *testing.T) {
+	t.Parallel()
 	cases := map[string]bool{
 		"edge-7": true, "a": true, "9": true, "host.example.com": true, "under_score": true, strings.Repeat("x", 100): true,
 		"": false, "-a": false, ".a": false, "_a": false, "a b": false, "a/b": false, "ä": false, "a\n": false, strings.Repeat("x", 101): false,
@@ -42,6 +43,7 @@ func TestValidName(t *testing.T) {
 }
 
 func TestHeartbeat_RejectsBadInputWithoutStoring(t *testing.T) {
+	t.Parallel()
 	now := t0
 	svc, st := newService(&now, 0)
 	cases := []hub.HeartbeatRequest{
@@ -60,6 +62,7 @@ func TestHeartbeat_RejectsBadInputWithoutStoring(t *testing.T) {
 }
 
 func TestStatus_FollowsConfiguredTimeoutWithFakeClock(t *testing.T) {
+	t.Parallel()
 	now := t0
 	svc, _ := newService(&now, 30*time.Second)
 	if _, err := svc.Heartbeat(context.Background(), hub.HeartbeatRequest{TenantID: "t", Name: "edge-1", IP: netip.MustParseAddr("192.0.2.1")}); err != nil {
@@ -81,6 +84,7 @@ func TestStatus_FollowsConfiguredTimeoutWithFakeClock(t *testing.T) {
 }
 
 func TestOfflineAfter_TenantSettingElseSeedDefault(t *testing.T) {
+	t.Parallel()
 	now := t0
 	svc, _ := newService(&now, 0)
 	if got := svc.OfflineAfter(hub.Tenant{}); got != 80*time.Second {

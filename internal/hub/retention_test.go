@@ -15,6 +15,7 @@ import (
 // a prune removes the IP change from 40 days ago, in batches, and keeps
 // the one from 20 days ago.
 func TestHistoryPruner_KeepsWhatIsWithinRetention(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := memory.New()
 	now := time.Now().UTC()

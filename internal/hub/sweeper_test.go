@@ -14,6 +14,7 @@ import (
 )
 
 func TestSweeper_FlipsAtTheDeadlineWithAFakeClock(t *testing.T) {
+	t.Parallel()
 	now := t0
 	st := memory.New()
 	ctx := context.Background()
