@@ -94,3 +94,34 @@ func TestOfflineAfter_TenantSettingElseSeedDefault(t *testing.T) {
 		t.Fatalf("tenant setting ignored: %v", got)
 	}
 }
+
+// TestTenantSettings_FromAnotherHubApplyAfterTenantTTLOnTheHubsClock: a
+// change written to the store by another hub (not through this one)
+// reaches this hub's heartbeats once TenantTTL has passed on its clock,
+// and not before.
+func TestTenantSettings_FromAnotherHubApplyAfterTenantTTLOnTheHubsClock(t *testing.T) {
+	t.Parallel()
+	now := t0
+	svc, st := newService(&now, 0)
+	ctx := context.Background()
+	ip := netip.MustParseAddr("192.0.2.1")
+	if _, err := svc.Heartbeat(ctx, hub.HeartbeatRequest{TenantID: "t", Name: "edge-1", IP: ip}); err != nil {
+		t.Fatal(err) // reads and caches the tenant (auto-register on)
+	}
+	other, err := st.GetTenant(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.AutoRegister = false
+	if err := st.UpdateTenant(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(hub.TenantTTL - time.Millisecond)
+	if _, err := svc.Heartbeat(ctx, hub.HeartbeatRequest{TenantID: "t", Name: "edge-2", IP: ip}); err != nil {
+		t.Fatalf("within TenantTTL the cached settings apply: %v", err)
+	}
+	now = now.Add(time.Millisecond)
+	if _, err := svc.Heartbeat(ctx, hub.HeartbeatRequest{TenantID: "t", Name: "edge-3", IP: ip}); !errors.Is(err, hub.ErrNotRegistered) {
+		t.Fatalf("after TenantTTL on the hub's clock: err = %v, want ErrNotRegistered", err)
+	}
+}
