@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/store/memory"
 )
 
 func TestEvents_ListPagesAndFilters(t *testing.T) {
@@ -191,7 +193,6 @@ func TestEventStream_LiveAndResumableWithLastEventID(t *testing.T) {
 }
 
 func TestEventStream_IdleStreamSendsKeepAliveComments(t *testing.T) {
-	t.Parallel()
 	th, _ := newAcme(t)
 	restore := httpapiKeepAlive(50 * time.Millisecond)
 	defer restore()
@@ -293,5 +294,45 @@ func TestProxyList_ResumedProxyIsOnlineInViewAndFilterAlike(t *testing.T) {
 	}
 	if one := th.do(request{target: "/v1/tenants/acme/proxies/edge-1", bearer: admin}).json(t); one["status"] != "online" {
 		t.Fatalf("GET the resumed proxy: %v", one)
+	}
+}
+
+// latestEventFails is a store whose newest-event read fails: the read a
+// stream opened without a position makes first.
+type latestEventFails struct{ hub.Store }
+
+func (s latestEventFails) ScanEvents(ctx context.Context, tenant string, q hub.EventQuery, fn func(hub.Event) error) error {
+	if !q.Ascending && q.Limit == 1 {
+		return errors.New("connection reset by peer")
+	}
+	return s.Store.ScanEvents(ctx, tenant, q, fn)
+}
+
+// TestEventStream_WithoutItsStartingPointSendsNoHistory: a stream opened
+// without Last-Event-ID starts with new events; when the hub cannot learn
+// where "new" starts, it ends the stream rather than replay the history.
+func TestEventStream_WithoutItsStartingPointSendsNoHistory(t *testing.T) {
+	t.Parallel()
+	th, tok := newAcme(t, withStore(latestEventFails{memory.New()}))
+	th.heartbeat(tok, "edge-1", "203.0.113.1:1", http.StatusOK) // a registered event
+	srv := httptest.NewServer(th.handler)
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/tenants/acme/events/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+th.jwt("acme", auth.RoleViewer))
+	client := &http.Client{Timeout: 5 * time.Second}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("the stream did not end: %v", err)
+	}
+	if strings.Contains(string(b), "data:") {
+		t.Fatalf("the stream replayed history:\n%s", b)
+	}
+	if !strings.Contains(th.logs.String(), "event stream not opened") {
+		t.Fatalf("the failure is not logged:\n%s", th.logs)
 	}
 }
