@@ -46,8 +46,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 	}
-	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.Duration("offline_after", cfg.OfflineAfter),
-		slog.Duration("history_retention", cfg.HistoryRetention), slog.Int("trusted_proxies", len(cfg.TrustedProxies)),
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.Int64("offline_after_ms", cfg.OfflineAfter.Milliseconds()),
+		slog.Int64("history_retention_ms", cfg.HistoryRetention.Milliseconds()), slog.Int("trusted_proxies", len(cfg.TrustedProxies)),
 		slog.String("signing_key_id", auth.KeyID(hub.Signer.PublicKey())))
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))

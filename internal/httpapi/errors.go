@@ -16,6 +16,17 @@ import (
 // retryAfterSeconds is what a 503 asks clients to wait before retrying.
 const retryAfterSeconds = "5"
 
+// statusClientClosedRequest is nginx's 499: the client hung up before the
+// answer. Nobody reads the answer; the status is for logs and metrics.
+const statusClientClosedRequest = 499
+
+// clientGone reports whether err is the cancellation of a request whose
+// client went away: context.Canceled while the request context is done.
+// A cancellation the client did not cause stays an internal error.
+func clientGone(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && ctx.Err() != nil
+}
+
 // fieldError is invalid input that names its field (hub.FieldError).
 type fieldError interface {
 	error
@@ -32,11 +43,14 @@ type badRequest interface {
 // problem maps an error from the domain, the store or authorization to an
 // RFC 9457 problem with the right status. It is the only place that decides
 // statuses for those errors. Unknown errors become a 500 whose detail is
-// logged, never sent.
+// logged, never sent; a client that hung up gets a quiet 499.
 func (h *handlers) problem(ctx context.Context, err error) error {
 	var fe fieldError
 	var br badRequest
 	switch {
+	case clientGone(ctx, err):
+		// Quiet: no error of ours, and no ERROR line.
+		return huma.NewError(statusClientClosedRequest, "client closed request")
 	case errors.As(err, &br) && errors.As(err, &fe):
 		return huma.Error400BadRequest("invalid input", &huma.ErrorDetail{Location: fe.FieldName(), Message: fe.Error()})
 	case errors.As(err, &fe):

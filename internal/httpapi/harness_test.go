@@ -179,6 +179,8 @@ type request struct {
 	bearer         string // Authorization: Bearer …
 	header         http.Header
 	body           any // JSON-encoded unless a string
+	// ctx, when set, is the request's context (a client that went away).
+	ctx context.Context
 }
 
 // response is what the hub answered.
@@ -212,6 +214,9 @@ func (th *testHub) do(req request) response {
 		body = bytes.NewReader(j)
 	}
 	r := httptest.NewRequest(req.method, req.target, body)
+	if req.ctx != nil {
+		r = r.WithContext(req.ctx)
+	}
 	if strings.Contains(req.target, "/events/stream") {
 		// A live stream never ends by itself: hang up after a moment.
 		ctx, cancel := context.WithTimeout(r.Context(), 300*time.Millisecond)

@@ -263,12 +263,28 @@ func (panickingStore) RecordHeartbeat(context.Context, hub.Heartbeat) (hub.Heart
 	panic("boom")
 }
 
+// A panic is a 500 like any other: one access log line and one count in
+// the metrics, beside the ERROR line with the stack.
 func TestPanicBecomes500Problem(t *testing.T) {
 	t.Parallel()
 	th, tok := newAcme(t, withStore(panickingStore{memory.New()}))
-	assertProblem(t, th.do(request{target: "/proxy_server?name=edge-1", bearer: tok}), http.StatusInternalServerError)
-	if !strings.Contains(th.logs.String(), `"msg":"panic"`) {
-		t.Error("panic not logged")
+	assertProblem(t, th.do(request{target: "/proxy_server?name=edge-1", bearer: tok,
+		header: http.Header{"X-Request-Id": {"req-panic"}}}), http.StatusInternalServerError)
+	var panics []map[string]any
+	for _, l := range th.errorLines() {
+		if l["msg"] == "panic" {
+			panics = append(panics, l)
+		}
+	}
+	if len(panics) != 1 || panics[0]["request_id"] != "req-panic" {
+		t.Errorf("panic lines %v, want one with request_id req-panic", panics)
+	}
+	lines := th.requestLines("heartbeat")
+	if len(lines) != 1 || lines[0]["status"] != 500.0 || lines[0]["request_id"] != "req-panic" {
+		t.Errorf("access log %v, want one heartbeat line with status 500 and request_id req-panic", lines)
+	}
+	if got := th.requestCount("heartbeat", http.StatusInternalServerError); got != "1" {
+		t.Errorf("metric for heartbeat 500 = %s, want 1", got)
 	}
 	if res := th.do(request{target: "/healthz"}); res.code != 200 {
 		t.Error("hub did not survive a panic")

@@ -17,8 +17,10 @@ import (
 	"github.com/proxyhub/proxyhub/internal/metrics"
 )
 
-// The pipeline, outermost first: requestID → recoverPanics →
-// resolveClientIP → accessLog → problemFallback → mux → (Huma) operationName → handler.
+// The pipeline, outermost first: requestID → accessLog → recoverPanics →
+// resolveClientIP → problemFallback → mux → (Huma) operationName → handler.
+// The access log wraps the panic recovery, so a panic is logged and counted
+// as the 500 it answers.
 // Authentication, rate limits and policy slot in as Huma middleware after
 // operationName, where the operation (and its security) is known.
 
@@ -32,6 +34,7 @@ type requestInfo struct {
 	id        string
 	operation string
 	principal string // kind:id of the authenticated caller, never a secret
+	client    string // the resolved client IP, "-" until resolved
 	// w is the response writer, for the few handlers that write beside
 	// Huma (SSE comments).
 	w http.ResponseWriter
@@ -59,7 +62,7 @@ func requestID(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		ri := &requestInfo{id: id, operation: "unmatched"}
+		ri := &requestInfo{id: id, operation: "unmatched", client: "-"}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey, ri)))
 	})
 }
@@ -114,26 +117,25 @@ func accessLog(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Han
 		next.ServeHTTP(sw, r)
 		d := time.Since(start)
 		ri := infoFrom(r.Context())
-		ip, _ := clientip.FromContext(r.Context())
-		client := "-"
-		if ip.Client.IsValid() {
-			client = ip.Client.String()
-		}
 		m.ObserveRequest(ri.operation, sw.code(), d)
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", sw.code()), slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-			slog.String("client_ip", client), slog.String("request_id", ri.id),
+			slog.String("client_ip", ri.client), slog.String("request_id", ri.id),
 			slog.String("operation", ri.operation), slog.String("principal", ri.principal))
 	})
 }
 
 // resolveClientIP resolves the caller's IP once and stores the result (or
-// the reason it failed) in the request context. Operations that need it
-// fail closed on an error; the others ignore it.
+// the reason it failed) in the request context, and the client for the
+// access log. Operations that need it fail closed on an error; the others
+// ignore it.
 func resolveClientIP(res *clientip.Resolver, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip, err := res.Resolve(r.RemoteAddr, r.Header)
+		if ri := infoFrom(r.Context()); ri != nil && ip.Client.IsValid() {
+			ri.client = ip.Client.String()
+		}
 		next.ServeHTTP(w, r.WithContext(clientip.WithResult(r.Context(), ip, err)))
 	})
 }

@@ -93,7 +93,7 @@ func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 		}
 		p, err := h.Auth.Authenticate(ctx.Context(), ctx.Header("Authorization"))
 		if err != nil {
-			if errors.Is(err, hub.ErrUnavailable) {
+			if errors.Is(err, hub.ErrUnavailable) || clientGone(ctx.Context(), err) {
 				writeHumaErr(api, ctx, h.problem(ctx.Context(), err))
 				return
 			}

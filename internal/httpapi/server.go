@@ -66,9 +66,9 @@ func New(d Deps) http.Handler {
 
 	var handler http.Handler = mux
 	handler = problemFallback(handler)
-	handler = accessLog(d.Logger, d.Metrics, handler)
 	handler = resolveClientIP(d.ClientIP, handler)
 	handler = recoverPanics(d.Logger, handler)
+	handler = accessLog(d.Logger, d.Metrics, handler)
 	handler = requestID(handler)
 	return handler
 }

@@ -58,7 +58,7 @@ func (p *HistoryPruner) PruneOnce(ctx context.Context) (int64, error) {
 		if err != nil || n < PruneBatch {
 			if total > 0 {
 				p.log.LogAttrs(ctx, slog.LevelInfo, "history_pruned", slog.Int64("records", total),
-					slog.Time("before", before), slog.Duration("retention", p.retention))
+					slog.Time("before", before), slog.Int64("retention_ms", p.retention.Milliseconds()))
 			}
 			return total, err
 		}

@@ -60,7 +60,7 @@ func (s *Sweeper) SweepOnce(ctx context.Context) ([]Event, error) {
 	}
 	if len(all) > 0 {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "proxies_offline", slog.Int("count", len(all)),
-			slog.Duration("sweep", time.Since(start)))
+			slog.Float64("sweep_ms", float64(time.Since(start).Microseconds())/1000))
 		for _, e := range all {
 			s.log.LogAttrs(ctx, slog.LevelDebug, "offline", slog.String("tenant", e.TenantID),
 				slog.String("proxy", e.Proxy), slog.Time("deadline", e.At))

@@ -132,7 +132,7 @@ func (s *Store) write(batch []*pending) {
 	if err != nil && len(live) > 1 && ctx.Err() == nil && !unavailable(err) {
 		// One heartbeat's statement failed and took the transaction with
 		// it; write them one by one, so that only that one fails.
-		s.log.Warn("postgres: heartbeat batch failed, writing its heartbeats one by one", "size", len(live), "err", err)
+		s.log.Warn("postgres: heartbeat batch failed, writing its heartbeats one by one", "size", len(live), "error", err)
 		outs, err = make([]outcome, len(live)), nil
 		for i, p := range live {
 			if p.ctx.Err() != nil {
@@ -151,7 +151,7 @@ func (s *Store) write(batch []*pending) {
 		if ctx.Err() != nil {
 			err = ctxError(ctx, what)
 		}
-		s.log.Error("postgres: heartbeat batch failed", "size", len(live), "err", err)
+		s.log.Error("postgres: heartbeat batch failed", "size", len(live), "error", err)
 	}
 	for i, p := range live {
 		if err != nil {
@@ -188,6 +188,6 @@ func (s *Store) writeRetrying(ctx context.Context, batch []*pending) ([]outcome,
 		if err == nil || !retryable(err) || attempt == maxBatchAttempts {
 			return outs, err
 		}
-		s.log.Debug("postgres: heartbeat batch collided, retrying", "attempt", attempt, "err", err)
+		s.log.Debug("postgres: heartbeat batch collided, retrying", "attempt", attempt, "error", err)
 	}
 }

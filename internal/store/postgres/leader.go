@@ -55,7 +55,7 @@ func (s *Store) Leader(ctx context.Context, name string) (bool, error) {
 		wasHeld := l.held
 		l.drop()
 		if wasHeld {
-			s.log.Warn("postgres: the connection holding a leadership failed: leadership lost", "name", name, "err", err)
+			s.log.Warn("postgres: the connection holding a leadership failed: leadership lost", "name", name, "error", err)
 		}
 		if ctx.Err() != nil || attempt == 2 {
 			return false, translate(err, what)

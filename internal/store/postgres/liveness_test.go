@@ -1,8 +1,10 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -341,7 +343,9 @@ func waitFor(cond func() bool) bool {
 func TestWatch_ReconnectsAfterTheConnectionDrops(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	s := open(t, url, postgres.Options{})
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	s := open(t, url, postgres.Options{Logger: slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, nil))})
 	other := open(t, url, postgres.Options{}) // another hub appends
 	mustCreateTenants(t, s, "acme", "globex")
 	admin := connect(t, pgtest.AdminURL(t, url))
@@ -384,6 +388,14 @@ func TestWatch_ReconnectsAfterTheConnectionDrops(t *testing.T) {
 	if !waitFor(listening) {
 		t.Fatal("the watch did not listen again")
 	}
+	// The reconnect is logged with the error under "error" and the wait in
+	// milliseconds.
+	mu.Lock()
+	reconnect := regexp.MustCompile(`"msg":"postgres: LISTEN connection failed; reconnecting".*"error":"[^"]+".*"backoff_ms":\d+[,}]`)
+	if !reconnect.MatchString(logs.String()) {
+		t.Errorf("reconnect log lacks error and backoff_ms:\n%s", logs.String())
+	}
+	mu.Unlock()
 	mustRecord(t, other, hb("acme", "edge-1", "192.0.2.1", t0))
 	expect("acme")
 

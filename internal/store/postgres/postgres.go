@@ -225,7 +225,7 @@ func (s *Store) warnIfRLSBypassed(ctx context.Context) {
 	).Scan(&role, &bypass)
 	switch {
 	case err != nil:
-		s.log.Warn("postgres: cannot tell whether row-level security applies", "err", err)
+		s.log.Warn("postgres: cannot tell whether row-level security applies", "error", err)
 	case bypass:
 		s.log.Warn("postgres: connected as a superuser or BYPASSRLS role: row-level security is not enforced; connect as an ordinary role that owns the schema", "role", role)
 	}

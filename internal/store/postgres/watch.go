@@ -70,7 +70,7 @@ func (s *Store) listenLoop(ctx context.Context, app, channel string, connected f
 			}
 			return nil
 		}
-		s.log.Warn("postgres: LISTEN connection failed; reconnecting", "channel", channel, "err", err, "in", backoff)
+		s.log.Warn("postgres: LISTEN connection failed; reconnecting", "channel", channel, "error", err, "backoff_ms", backoff.Milliseconds())
 		select {
 		case <-ctx.Done():
 			continue // reported at the top of the next turn
@@ -112,7 +112,7 @@ func waitNotifications(ctx context.Context, conn *pgx.Conn, channel string, fn f
 func (s *Store) wakeAll(ctx context.Context, fn func(string)) {
 	ts, err := s.ListTenants(ctx)
 	if err != nil {
-		s.log.Warn("postgres: event watch: cannot list tenants to wake after reconnecting", "err", err)
+		s.log.Warn("postgres: event watch: cannot list tenants to wake after reconnecting", "error", err)
 		return
 	}
 	for _, t := range ts {
