@@ -342,8 +342,8 @@ func TestLoadtest_HelpDocumentsEveryModeAndSetting(t *testing.T) {
 			t.Errorf("proxyhub-loadtest --help lacks %q:\n%s", want, out.String())
 		}
 	}
-	// The table stays aligned after the variables were renamed: every
-	// row's default starts under DEFAULT.
+	// The table stays aligned whatever the length of the flag and variable
+	// names: every row's default starts under DEFAULT.
 	col := -1
 	for _, line := range strings.Split(out.String(), "\n") {
 		switch {

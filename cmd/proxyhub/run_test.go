@@ -236,7 +236,7 @@ func TestServe_ShutdownDrainsInFlightRequests(t *testing.T) {
 	}
 }
 
-func TestServe_TextLogsPrintSeedLines(t *testing.T) {
+func TestServe_TextLogsPrintHeartbeatAndIPChangeLines(t *testing.T) {
 	base, logs, stderr, _ := startHubFull(t, env("PROXYHUB_LOG_FORMAT", "json"), "--log-format", "text", "--trusted-proxies", "127.0.0.1")
 	tok := demoToken(t, base, stderr)
 	for _, ip := range []string{"203.0.113.7", "203.0.113.8"} {
@@ -252,7 +252,7 @@ func TestServe_TextLogsPrintSeedLines(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(logs.String(), "🔄 IP change edge-7: 203.0.113.7 → 203.0.113.8") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no seed line in text log (flag must win over env):\n%s", logs)
+			t.Fatalf("no 🔄 IP change line in text log (flag must win over env):\n%s", logs)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -198,7 +198,7 @@ crontab_set() {
 	} | crontab -
 }
 
-warn_seed_cron_line() {
+warn_tokenless_cron_line() {
 	have crontab || return 0
 	local current
 	current=$(crontab_get) || return 0
@@ -505,7 +505,7 @@ EOF
 		crontab_set "* * * * * $WRAPPER_PATH $MARKER"
 		installed+=("a '* * * * * $WRAPPER_PATH' line in this user's crontab")
 	fi
-	warn_seed_cron_line
+	warn_tokenless_cron_line
 fi
 
 if [[ $live == 1 ]] && ! have curl; then

@@ -30,8 +30,8 @@
 //
 // # Why not realclientip-go
 //
-// github.com/realclientip/realclientip-go v1.0.0 was evaluated as a base and
-// rejected because it does not give these semantics:
+// github.com/realclientip/realclientip-go v1.0.0 does not give these
+// semantics:
 //
 //   - RightmostTrustedRangeStrategy reads the header regardless of who the
 //     socket peer is; gating on the peer requires a ChainStrategy, whose

@@ -136,7 +136,7 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 			c.TrustedProxies, err = clientip.ParseTrusted(v)
 			return err
 		}},
-		{name: "log-format", def: "json", usage: "json, or text for the seed's human lines", parse: func(v string) error {
+		{name: "log-format", def: "json", usage: "json, or text for one human-readable line per heartbeat and IP change", parse: func(v string) error {
 			if v != logging.FormatJSON && v != logging.FormatText {
 				return fmt.Errorf("%q is neither json nor text", v)
 			}

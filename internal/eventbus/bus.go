@@ -59,14 +59,3 @@ func (b *Bus) Subscribe(tenantID string) (<-chan struct{}, func()) {
 		b.mu.Unlock()
 	}
 }
-
-// Subscribers returns how many subscriptions are open (metrics, tests).
-func (b *Bus) Subscribers() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := 0
-	for _, m := range b.subs {
-		n += len(m)
-	}
-	return n
-}

@@ -89,9 +89,6 @@ func (h *Histogram) Record(d time.Duration) {
 	}
 }
 
-// Count is how many latencies were recorded.
-func (h *Histogram) Count() uint64 { return h.count.Load() }
-
 // Max is the largest latency recorded (exact).
 func (h *Histogram) Max() time.Duration { return time.Duration(h.max.Load()) }
 

@@ -12,7 +12,7 @@ func TestHistogram_PercentilesOfAUniformSpreadAreExactToTheBucketWidth(t *testin
 	for d := time.Millisecond; d <= 100*time.Millisecond; d += time.Microsecond {
 		h.Record(d)
 	}
-	n := h.Count()
+	n := h.count.Load()
 	for _, tc := range []struct {
 		q    float64
 		want time.Duration
@@ -100,7 +100,7 @@ func TestHistogram_ConcurrentRecording(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if h.Count() != 80000 || h.Max() != 79999*time.Microsecond {
-		t.Fatalf("count %d max %v", h.Count(), h.Max())
+	if h.count.Load() != 80000 || h.Max() != 79999*time.Microsecond {
+		t.Fatalf("count %d max %v", h.count.Load(), h.Max())
 	}
 }

@@ -1,6 +1,6 @@
-// Package logging builds the process logger: JSON lines by default, or the
-// seed hub's human lines ("✅ update NAME [IP] time", "🔄 IP change NAME:
-// OLD → NEW") in text format.
+// Package logging builds the process logger: JSON lines by default, or, in
+// text format, one human-readable line per heartbeat and IP change
+// ("✅ update NAME [IP] time", "🔄 IP change NAME: OLD → NEW").
 package logging
 
 import (
@@ -42,8 +42,9 @@ func ParseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// humanHandler prints heartbeat and IP-change records as the seed hub did
-// and hands every other record to a slog.TextHandler.
+// humanHandler prints heartbeat and IP-change records as one short line each
+// ("✅ update …", "🔄 IP change …") and hands every other record to a
+// slog.TextHandler.
 type humanHandler struct {
 	text  slog.Handler
 	w     io.Writer

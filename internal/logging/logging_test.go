@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func TestTextFormat_PrintsSeedLines(t *testing.T) {
+func TestTextFormat_PrintsHeartbeatAndIPChangeLines(t *testing.T) {
 	var buf bytes.Buffer
 	log, err := New(&buf, FormatText, slog.LevelInfo)
 	if err != nil {

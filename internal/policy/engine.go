@@ -8,7 +8,7 @@
 // The policies are compiled and their queries prepared once, in New; an
 // Engine is then safe for concurrent use. Tenant settings the policies need
 // (allowlists) live in OPA's in-memory store under data.tenants and are
-// changed by transactions (SetTenant, RemoveTenant, LoadTenants) without
+// changed by transactions (SetTenant, LoadTenants) without
 // re-preparing anything.
 //
 // Both decisions are cached, in bounded maps keyed by every input the policies

@@ -7,9 +7,9 @@ import (
 	"github.com/proxyhub/proxyhub/internal/auth"
 )
 
-// goRules is the Go implementation of the authorization rules that
-// policies/admin.rego replaced. It stays here, in the tests only, as the
-// reference the Rego policy is checked against (parity tests).
+// goRules states the authorization rules of policies/admin.rego a second
+// time, in plain Go and in the tests only: the reference the Rego policy is
+// checked against (parity tests).
 type goRules struct{}
 
 // roleActions lists what each tenant role may do inside its own tenant.

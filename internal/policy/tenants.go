@@ -22,13 +22,6 @@ func (e *Engine) SetTenant(ctx context.Context, t hub.Tenant) error {
 	return e.write(ctx, storage.AddOp, storage.Path{"tenants", t.ID}, tenantDoc(t))
 }
 
-// RemoveTenant deletes data.tenants[id]; the tenant then has no allowlists.
-// Removing an unknown tenant is not an error.
-func (e *Engine) RemoveTenant(ctx context.Context, id string) error {
-	e.setRestricted(func(m map[string]bool) { delete(m, id) })
-	return e.write(ctx, storage.RemoveOp, storage.Path{"tenants", id}, nil)
-}
-
 // LoadTenants replaces the whole of data.tenants with ts, in one transaction
 // (at start-up, or to resynchronise with the store): tenants absent from ts
 // are forgotten.
@@ -76,14 +69,10 @@ func setOrDelete(m map[string]bool, k string, v bool) {
 // write applies one change in a write transaction, then clears the decision
 // caches, heartbeat and authorization (after the commit, so no decision
 // computed on the old data survives).
-// Removing a path that does not exist changes nothing and is not an error.
 func (e *Engine) write(ctx context.Context, op storage.PatchOp, path storage.Path, value any) error {
 	err := storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
 		return e.store.Write(ctx, txn, op, path, value)
 	})
-	if op == storage.RemoveOp && storage.IsNotFound(err) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("policy: update %v: %w", path, err)
 	}

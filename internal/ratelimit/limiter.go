@@ -25,7 +25,7 @@ const MaxNameLen = 64
 // intervals are swept less often than once per interval.
 const minSweepInterval = 100 * time.Millisecond
 
-// ErrClosed is returned (wrapped) by Take, Peek and Reset after Close.
+// ErrClosed is returned (wrapped) by Take and Peek after Close.
 var ErrClosed = limiter.ErrStopped
 
 // Limiter is one named limit (for example "heartbeat") applied independently
@@ -114,9 +114,6 @@ func validName(name string) error {
 
 // Name returns the limit's name, as given to New.
 func (l *Limiter) Name() string { return l.name }
-
-// Rate returns the limit's rate, as given to New.
-func (l *Limiter) Rate() Rate { return l.rate }
 
 // Result is the outcome of a Take or a Peek for one key.
 type Result struct {
@@ -209,26 +206,8 @@ func (l *Limiter) Peek(ctx context.Context, key string) (Result, error) {
 	return full, nil
 }
 
-// Reset forgets everything about key: its next Take starts a new window with
-// a full bucket. For example, a successful authentication may clear the
-// failed-authentication count of its source IP. Keys are treated as in Take.
-func (l *Limiter) Reset(ctx context.Context, key string) error {
-	if l.closed.Load() {
-		return fmt.Errorf("ratelimit %s: reset: %w", l.name, ErrClosed)
-	}
-	k := storeKey(key)
-	// go-limiter has no Delete; Set replaces the bucket with a full one.
-	if err := l.store.Set(ctx, k, l.rate.Tokens, l.rate.Interval); err != nil {
-		return fmt.Errorf("ratelimit %s: reset: %w", l.name, err)
-	}
-	l.mu.Lock()
-	delete(l.drained, k)
-	l.mu.Unlock()
-	return nil
-}
-
-// Close stops the sweeper and releases every key. After Close, Take, Peek and
-// Reset fail with ErrClosed. Close is idempotent.
+// Close stops the sweeper and releases every key. After Close, Take and Peek
+// fail with ErrClosed. Close is idempotent.
 func (l *Limiter) Close(ctx context.Context) error {
 	l.closeMu.Lock()
 	defer l.closeMu.Unlock()

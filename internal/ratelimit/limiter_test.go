@@ -72,8 +72,8 @@ func TestNewRejects(t *testing.T) {
 		})
 	}
 	l := newTest(t, "Auth_fail.v2-ip", ok)
-	if l.Name() != "Auth_fail.v2-ip" || l.Rate() != ok {
-		t.Fatalf("Name, Rate = %q, %v", l.Name(), l.Rate())
+	if l.Name() != "Auth_fail.v2-ip" || l.rate != ok {
+		t.Fatalf("Name, rate = %q, %v", l.Name(), l.rate)
 	}
 }
 
@@ -217,24 +217,6 @@ func TestPeekAfterWindow(t *testing.T) {
 	}
 }
 
-func TestReset(t *testing.T) {
-	l := newTest(t, "auth-fail", Rate{2, time.Minute})
-	mustTake(t, l, "ip")
-	mustTake(t, l, "ip")
-	if r := mustPeek(t, l, "ip"); r.Allowed {
-		t.Fatalf("exhausted key allowed: %+v", r)
-	}
-	if err := l.Reset(t.Context(), "ip"); err != nil {
-		t.Fatal(err)
-	}
-	if r := mustPeek(t, l, "ip"); !r.Allowed || r.Remaining != 2 {
-		t.Fatalf("Peek after Reset = %+v, want allowed with 2", r)
-	}
-	if r := mustTake(t, l, "ip"); !r.Allowed || r.Remaining != 1 {
-		t.Fatalf("Take after Reset = %+v, want allowed with 1", r)
-	}
-}
-
 func TestLongKeysAreHashed(t *testing.T) {
 	exact := strings.Repeat("k", MaxKeyLen)
 	if got := storeKey(exact); got != exact {
@@ -298,9 +280,6 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := l.Peek(t.Context(), "k"); !errors.Is(err, ErrClosed) {
 		t.Errorf("Peek after Close: %v, want ErrClosed", err)
-	}
-	if err := l.Reset(t.Context(), "k"); !errors.Is(err, ErrClosed) {
-		t.Errorf("Reset after Close: %v, want ErrClosed", err)
 	}
 }
 
