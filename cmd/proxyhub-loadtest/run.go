@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"os"
 
+	"github.com/proxyhub/proxyhub/internal/config"
 	"github.com/proxyhub/proxyhub/internal/loadtest"
 )
 
@@ -29,7 +29,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		args = args[1:]
 	}
 	cfg, err := loadSettings(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	if errors.Is(err, config.ErrHelp) {
 		return nil
 	}
 	if err != nil {

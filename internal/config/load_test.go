@@ -1,0 +1,86 @@
+package config
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestCommandLoad(t *testing.T) {
+	var name string
+	var verbose, dry bool
+	cmd := Command{Name: "tool", Summary: "Do things.", EnvPrefix: "TOOL_", Settings: []Setting{
+		{Name: "user-name", Default: "anon", Usage: "who", Parse: func(v string) error {
+			if v == "" {
+				return errors.New("required")
+			}
+			name = v
+			return nil
+		}},
+		{Name: "verbose", Default: "false", Usage: "talk", Switch: true, Parse: func(v string) (err error) {
+			verbose, err = strconv.ParseBool(v)
+			return err
+		}},
+		{Name: "dry-run", Default: "false", Usage: "pretend", NoEnv: true, Switch: true, Parse: func(v string) (err error) {
+			dry, err = strconv.ParseBool(v)
+			return err
+		}},
+	}}
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+
+	for _, tc := range []struct {
+		args          []string
+		getenv        func(string) string
+		name          string
+		verbose, dry  bool
+		wantErrSubstr string
+	}{
+		{args: nil, getenv: env(), name: "anon"},
+		{args: nil, getenv: env("TOOL_USER_NAME", "ann", "TOOL_VERBOSE", "true", "TOOL_DRY_RUN", "true"), name: "ann", verbose: true},
+		{args: []string{"--user-name", "bob"}, getenv: env("TOOL_USER_NAME", "ann"), name: "bob"},
+		{args: []string{"--verbose", "-dry-run", "--user-name", "cy"}, getenv: env(), name: "cy", verbose: true, dry: true},
+		{args: []string{"--verbose=false"}, getenv: env("TOOL_VERBOSE", "1"), name: "anon"},
+		{args: []string{"--user-name", " "}, getenv: env(), wantErrSubstr: "invalid setting --user-name (TOOL_USER_NAME): required"},
+		{args: []string{"--dry-run=maybe"}, getenv: env(), wantErrSubstr: "invalid setting --dry-run: "},
+		{args: []string{"--", "--verbose"}, getenv: env(), wantErrSubstr: `unexpected argument "--verbose"`},
+	} {
+		name, verbose, dry = "", false, false
+		err := cmd.Load(tc.args, tc.getenv, io.Discard)
+		if tc.wantErrSubstr != "" {
+			var ce *Error
+			if err == nil || !strings.Contains(err.Error(), tc.wantErrSubstr) {
+				t.Errorf("%q: error %v, want one containing %q", tc.args, err, tc.wantErrSubstr)
+			} else if strings.HasPrefix(tc.wantErrSubstr, "invalid") && !errors.As(err, &ce) {
+				t.Errorf("%q: error %T, want *Error", tc.args, err)
+			}
+			continue
+		}
+		if err != nil || name != tc.name || verbose != tc.verbose || dry != tc.dry {
+			t.Errorf("%q: got %q %v %v, %v; want %q %v %v", tc.args, name, verbose, dry, err, tc.name, tc.verbose, tc.dry)
+		}
+	}
+
+	var help strings.Builder
+	if err := cmd.Load([]string{"--help"}, env(), &help); !errors.Is(err, ErrHelp) {
+		t.Fatalf("--help: %v, want ErrHelp", err)
+	}
+	for _, want := range []string{"Usage: tool [flags]\n\nDo things.\n", "--user-name", "TOOL_USER_NAME", "anon", "--dry-run"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, help.String())
+		}
+	}
+	if strings.Contains(help.String(), "TOOL_DRY_RUN") {
+		t.Errorf("help names a variable for a NoEnv setting:\n%s", help.String())
+	}
+}
