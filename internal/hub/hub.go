@@ -99,9 +99,6 @@ func New(o Options) *Service {
 	return s
 }
 
-// Now returns the service clock's current time.
-func (s *Service) Now() time.Time { return s.now() }
-
 // timestamp returns the clock's time truncated to microseconds, as
 // PostgreSQL keeps it, so both stores answer alike.
 func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
