@@ -68,7 +68,7 @@ type TokenList struct {
 // Credential describes an admin API client; the secret is never shown again.
 type Credential struct {
 	ClientID   string `json:"client_id" doc:"OAuth2 client id." example:"phc_4fG7hJ2kL9mN3pQ8"`
-	Role       string `json:"role" enum:"owner,admin,viewer" doc:"Role of the access tokens it obtains." example:"viewer"`
+	Role       Role   `json:"role" doc:"Role of the access tokens it obtains." example:"viewer"`
 	Label      string `json:"label" doc:"What the credential is for." example:"SIEM export"`
 	CreatedAt  Time   `json:"created_at" doc:"When it was created."`
 	LastUsedAt *Time  `json:"last_used_at,omitempty" doc:"Its latest token exchange, if any."`
@@ -77,7 +77,7 @@ type Credential struct {
 
 // CredentialCreate is the body of a credential creation.
 type CredentialCreate struct {
-	Role  string `json:"role" enum:"owner,admin,viewer" doc:"Role of the access tokens it obtains; at most the caller's own." example:"viewer"`
+	Role  Role   `json:"role" doc:"Role of the access tokens it obtains; at most the caller's own." example:"viewer"`
 	Label string `json:"label" minLength:"1" maxLength:"100" doc:"What the credential is for." example:"SIEM export"`
 }
 
@@ -94,7 +94,7 @@ type CredentialList struct {
 
 // Proxy is one proxy with its liveness.
 type Proxy struct {
-	ProxyStatus
+	ProxySummary
 	PeerIP       string `json:"peer_ip" doc:"The raw socket peer of the latest heartbeat (the load balancer when behind one)." example:"10.0.0.5"`
 	Paused       bool   `json:"paused" doc:"In maintenance: no flips, no alerts." example:"false"`
 	OfflineAfter int    `json:"offline_after" doc:"The timeout in seconds that applies to this proxy (its own, or its tenant's)." example:"80"`

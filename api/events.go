@@ -2,12 +2,12 @@ package api
 
 // Event is one entry of a tenant's event stream.
 type Event struct {
-	ID    int64  `json:"id" doc:"Event id; increases with time. The SSE id and the cursor of the stream." example:"5012"`
-	Type  string `json:"type" enum:"registered,ip_changed,offline,online,denied" doc:"What happened." example:"offline"`
-	Proxy string `json:"proxy" doc:"Proxy name." example:"edge-7"`
-	At    Time   `json:"at" doc:"When it happened; for offline, the moment the deadline passed (last heartbeat + timeout), not when a sweeper noticed."`
-	OldIP string `json:"old_ip,omitempty" doc:"ip_changed: the previous IP." example:"112.161.54.7"`
-	NewIP string `json:"new_ip,omitempty" doc:"The proxy's IP (registered, ip_changed, online, offline) or the refused IP (denied)." example:"112.161.54.8"`
+	ID    int64     `json:"id" doc:"Event id; increases with time. The SSE id and the cursor of the stream." example:"5012"`
+	Type  EventType `json:"type" doc:"What happened." example:"offline"`
+	Proxy string    `json:"proxy" doc:"Proxy name." example:"edge-7"`
+	At    Time      `json:"at" doc:"When it happened; for offline, the moment the deadline passed (last heartbeat + timeout), not when a sweeper noticed."`
+	OldIP string    `json:"old_ip,omitempty" doc:"ip_changed: the previous IP." example:"112.161.54.7"`
+	NewIP string    `json:"new_ip,omitempty" doc:"The proxy's IP (registered, ip_changed, online, offline) or the refused IP (denied)." example:"112.161.54.8"`
 }
 
 // EventPage is one page of events, newest first.

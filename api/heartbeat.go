@@ -1,9 +1,9 @@
 package api
 
-// HeartbeatResponse is the answer to a heartbeat. Its fields, names and JSON
+// HeartbeatResult is the answer to a heartbeat. Its fields, names and JSON
 // types are the seed hub's wire contract; previous_ip is added only when the
 // IP changed.
-type HeartbeatResponse struct {
+type HeartbeatResult struct {
 	Success    bool   `json:"success" doc:"Always true on a 200 answer." example:"true"`
 	Name       string `json:"name" doc:"The proxy name as sent." example:"edge-7"`
 	RemoteIP   string `json:"remote_ip" doc:"The caller's IP as the hub resolved it (socket peer, or X-Forwarded-For from a trusted proxy)." example:"203.0.113.7"`
@@ -12,23 +12,23 @@ type HeartbeatResponse struct {
 	Timestamp  Time   `json:"timestamp" doc:"When the hub recorded the heartbeat."`
 }
 
-// ProxyStatus is one proxy in a status report.
-type ProxyStatus struct {
-	Name      string `json:"name" doc:"Proxy name." example:"edge-7"`
-	RemoteIP  string `json:"remote_ip" doc:"IP of the latest heartbeat." example:"203.0.113.7"`
-	Status    string `json:"status" enum:"online,offline" doc:"offline when the latest heartbeat is older than the offline timeout." example:"online"`
-	LastSeen  Time   `json:"last_seen" doc:"Time of the latest heartbeat."`
-	CreatedAt Time   `json:"created_at" doc:"Time of the first heartbeat."`
-	IPChanges int64  `json:"ip_changes" doc:"How many times this proxy's IP has changed." example:"2"`
+// ProxySummary is one proxy in a status report.
+type ProxySummary struct {
+	Name      string   `json:"name" doc:"Proxy name." example:"edge-7"`
+	RemoteIP  string   `json:"remote_ip" doc:"IP of the latest heartbeat." example:"203.0.113.7"`
+	Status    Liveness `json:"status" doc:"offline when the latest heartbeat is older than the offline timeout." example:"online"`
+	LastSeen  Time     `json:"last_seen" doc:"Time of the latest heartbeat."`
+	CreatedAt Time     `json:"created_at" doc:"Time of the first heartbeat."`
+	IPChanges int64    `json:"ip_changes" doc:"How many times this proxy's IP has changed." example:"2"`
 }
 
-// StatusResponse lists every proxy of the caller's tenant, sorted by name.
-type StatusResponse struct {
-	Total     int           `json:"total" doc:"Number of proxies." example:"1"`
-	Online    int           `json:"online" doc:"Number of online proxies." example:"1"`
-	Offline   int           `json:"offline" doc:"Number of offline proxies." example:"0"`
-	Proxies   []ProxyStatus `json:"proxies" doc:"Proxies sorted by name."`
-	Timestamp Time          `json:"timestamp" doc:"When the report was made."`
+// StatusReport lists every proxy of the caller's tenant, sorted by name.
+type StatusReport struct {
+	Total     int            `json:"total" doc:"Number of proxies." example:"1"`
+	Online    int            `json:"online" doc:"Number of online proxies." example:"1"`
+	Offline   int            `json:"offline" doc:"Number of offline proxies." example:"0"`
+	Proxies   []ProxySummary `json:"proxies" doc:"Proxies sorted by name."`
+	Timestamp Time           `json:"timestamp" doc:"When the report was made."`
 }
 
 // Health is the body of /healthz and /readyz.

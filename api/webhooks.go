@@ -3,23 +3,23 @@ package api
 // Webhook is a notification target of a tenant. Its signing secret is
 // shown only at creation.
 type Webhook struct {
-	ID            string   `json:"id" doc:"Webhook id." example:"wh_9Kq2ZbLc7XwPmN4r"`
-	Kind          string   `json:"kind" enum:"generic,slack,email" doc:"generic: signed JSON (Standard Webhooks); slack: an incoming-webhook message; email: plain-text mail." example:"generic"`
-	URL           string   `json:"url" doc:"Where to deliver: an http(s) URL, or mailto:address for email." example:"https://ops.example.com/proxyhub"`
-	Events        []string `json:"events" doc:"Event types delivered; empty means all." example:"[\"offline\",\"online\",\"ip_changed\"]"`
-	Enabled       bool     `json:"enabled" doc:"Disabled webhooks receive nothing (and skip what happens meanwhile)." example:"true"`
-	CreatedAt     Time     `json:"created_at" doc:"When it was created."`
-	UpdatedAt     Time     `json:"updated_at" doc:"When it last changed."`
-	Failing       bool     `json:"failing" doc:"The latest delivery attempt failed; retries continue with exponential backoff." example:"false"`
-	NextAttemptAt *Time    `json:"next_attempt_at,omitempty" doc:"When the next retry is due, while failing."`
+	ID            string      `json:"id" doc:"Webhook id." example:"wh_9Kq2ZbLc7XwPmN4r"`
+	Kind          WebhookKind `json:"kind" doc:"How it delivers." example:"generic"`
+	URL           string      `json:"url" doc:"Where to deliver: an http(s) URL, or mailto:address for email." example:"https://ops.example.com/proxyhub"`
+	Events        []EventType `json:"events" doc:"Event types delivered; empty means all." example:"[\"offline\",\"online\",\"ip_changed\"]"`
+	Enabled       bool        `json:"enabled" doc:"Disabled webhooks receive nothing (and skip what happens meanwhile)." example:"true"`
+	CreatedAt     Time        `json:"created_at" doc:"When it was created."`
+	UpdatedAt     Time        `json:"updated_at" doc:"When it last changed."`
+	Failing       bool        `json:"failing" doc:"The latest delivery attempt failed; retries continue with exponential backoff." example:"false"`
+	NextAttemptAt *Time       `json:"next_attempt_at,omitempty" doc:"When the next retry is due, while failing."`
 }
 
 // WebhookCreate is the body of a webhook creation.
 type WebhookCreate struct {
-	Kind    string   `json:"kind" enum:"generic,slack,email" doc:"generic, slack or email." example:"generic"`
-	URL     string   `json:"url" minLength:"1" maxLength:"2048" doc:"An http(s) URL (generic, slack) or mailto:address (email). Loopback, private, link-local and metadata addresses are refused at delivery unless the hub allows them." example:"https://ops.example.com/proxyhub"`
-	Events  []string `json:"events,omitempty" maxItems:"5" doc:"Event types to deliver (registered, ip_changed, offline, online, denied); empty means all." example:"[\"offline\",\"online\"]"`
-	Enabled *bool    `json:"enabled,omitempty" doc:"Default true." example:"true"`
+	Kind    WebhookKind `json:"kind" doc:"How it delivers." example:"generic"`
+	URL     string      `json:"url" minLength:"1" maxLength:"2048" doc:"An http(s) URL (generic, slack) or mailto:address (email). Loopback, private, link-local and metadata addresses are refused at delivery unless the hub allows them." example:"https://ops.example.com/proxyhub"`
+	Events  []EventType `json:"events,omitempty" maxItems:"5" doc:"Event types to deliver; empty means all." example:"[\"offline\",\"online\"]"`
+	Enabled *bool       `json:"enabled,omitempty" doc:"Default true." example:"true"`
 }
 
 // WebhookCreated is a new webhook with its signing secret, shown this once.
@@ -30,9 +30,9 @@ type WebhookCreated struct {
 
 // WebhookUpdate changes a webhook; absent fields stay.
 type WebhookUpdate struct {
-	URL     *string  `json:"url,omitempty" minLength:"1" maxLength:"2048" doc:"New target." example:"https://ops.example.com/proxyhub2"`
-	Events  []string `json:"events,omitempty" maxItems:"5" doc:"New event types (replaces the list)." example:"[\"offline\"]"`
-	Enabled *bool    `json:"enabled,omitempty" doc:"Enable or disable." example:"false"`
+	URL     *string     `json:"url,omitempty" minLength:"1" maxLength:"2048" doc:"New target." example:"https://ops.example.com/proxyhub2"`
+	Events  []EventType `json:"events,omitempty" maxItems:"5" doc:"New event types (replaces the list)." example:"[\"offline\"]"`
+	Enabled *bool       `json:"enabled,omitempty" doc:"Enable or disable." example:"false"`
 }
 
 // WebhookList is a tenant's webhooks.

@@ -58,7 +58,7 @@ func heartbeatAs(t *testing.T, base, token, name, ip string) map[string]any {
 
 func ipChanges(t *testing.T, base, jwt, tenant string) []map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, base+"/v1/tenants/"+tenant+"/ip-changes?format=ndjson", nil)
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/tenants/"+tenant+"/ip-changes.ndjson", nil)
 	req.Header.Set("Authorization", "Bearer "+jwt)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -20,18 +21,25 @@ import (
 	"github.com/proxyhub/proxyhub/internal/policy"
 )
 
-// AuditFilters are the filters shared by the audit listings.
+// ExportFilters select the records of an audit listing or export.
+type ExportFilters struct {
+	IP    string    `query:"ip" maxLength:"45" doc:"Only records where this address is the old or new (or refused) IP." example:"112.161.54.7"`
+	Since time.Time `query:"since" doc:"Only records at or after this time (RFC 3339)."`
+	Until time.Time `query:"until" doc:"Only records before this time (RFC 3339)."`
+}
+
+// AuditFilters are the filters and paging of the JSON audit listings.
 type AuditFilters struct {
-	IP     string    `query:"ip" maxLength:"45" doc:"Only records where this address is the old or new (or refused) IP." example:"112.161.54.7"`
-	Since  time.Time `query:"since" doc:"Only records at or after this time (RFC 3339)."`
-	Until  time.Time `query:"until" doc:"Only records before this time (RFC 3339)."`
-	Cursor string    `query:"cursor" maxLength:"100" doc:"next_cursor of the previous page."`
-	Limit  int       `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Page size (json only; csv and ndjson stream the whole selection)."`
-	Format string    `query:"format" enum:"json,csv,ndjson" default:"json" doc:"json pages; csv and ndjson stream every matching record, for spreadsheets and SIEMs."`
+	ExportFilters
+	Cursor string `query:"cursor" maxLength:"100" doc:"next_cursor of the previous page."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Page size."`
+	// Format is not in the document: the exports are operations of their
+	// own. A request that asks for one here is told where it lives.
+	Format string `query:"format" hidden:"true"`
 }
 
 // query converts the filters to a store query.
-func (f AuditFilters) query(proxy string) (hub.AuditQuery, error) {
+func (f ExportFilters) query(proxy string) (hub.AuditQuery, error) {
 	q := hub.AuditQuery{Proxy: proxy, Since: f.Since, Until: f.Until}
 	if f.IP != "" {
 		ip, err := netip.ParseAddr(f.IP)
@@ -40,6 +48,20 @@ func (f AuditFilters) query(proxy string) (hub.AuditQuery, error) {
 		}
 		q.IP = ip.Unmap()
 	}
+	return q, nil
+}
+
+// query converts the filters and the page to a store query.
+func (f AuditFilters) query(proxy, exportPath string) (hub.AuditQuery, error) {
+	if f.Format != "" && f.Format != "json" {
+		return hub.AuditQuery{}, huma.Error422UnprocessableEntity("invalid format", &huma.ErrorDetail{Location: "query.format",
+			Message: "this listing answers JSON pages; the CSV and NDJSON exports are GET " + exportPath + ".csv and " + exportPath + ".ndjson",
+			Value:   f.Format})
+	}
+	q, err := f.ExportFilters.query(proxy)
+	if err != nil {
+		return q, err
+	}
 	if f.Cursor != "" {
 		id, err := decodeIDCursor(f.Cursor)
 		if err != nil {
@@ -47,9 +69,7 @@ func (f AuditFilters) query(proxy string) (hub.AuditQuery, error) {
 		}
 		q.BeforeID = id
 	}
-	if f.Format == "json" || f.Format == "" {
-		q.Limit = f.Limit + 1 // one more tells whether a next page exists
-	}
+	q.Limit = f.Limit + 1 // one more tells whether a next page exists
 	return q, nil
 }
 
@@ -69,75 +89,136 @@ func decodeIDCursor(c string) (int64, error) {
 	return id, nil
 }
 
-// IPChangesInput selects a tenant's IP-change history.
+// IPChangesInput selects a page of a tenant's IP-change history.
 type IPChangesInput struct {
 	TenantPath
 	Proxy string `query:"proxy" maxLength:"100" doc:"Only this proxy." example:"edge-7"`
 	AuditFilters
 }
 
-// ProxyIPChangesInput selects one proxy's IP-change history.
+// ProxyIPChangesInput selects a page of one proxy's IP-change history.
 type ProxyIPChangesInput struct {
 	ProxyPath
 	AuditFilters
 }
 
-// DeniedInput selects a tenant's denied heartbeats.
+// DeniedInput selects a page of a tenant's denied heartbeats.
 type DeniedInput struct {
 	TenantPath
 	Proxy string `query:"proxy" maxLength:"100" doc:"Only this proxy." example:"edge-7"`
 	AuditFilters
 }
 
-// auditResponses declares the three formats of an audit listing.
-func auditResponses(pageSchema string) map[string]*huma.Response {
+// IPChangesExportInput selects a tenant's IP-change history to export.
+type IPChangesExportInput struct {
+	TenantPath
+	Proxy string `query:"proxy" maxLength:"100" doc:"Only this proxy." example:"edge-7"`
+	ExportFilters
+}
+
+// ProxyIPChangesExportInput selects one proxy's IP-change history to export.
+type ProxyIPChangesExportInput struct {
+	ProxyPath
+	ExportFilters
+}
+
+// DeniedExportInput selects a tenant's denied heartbeats to export.
+type DeniedExportInput struct {
+	TenantPath
+	Proxy string `query:"proxy" maxLength:"100" doc:"Only this proxy." example:"edge-7"`
+	ExportFilters
+}
+
+// IPChangePageOutput wraps a page of IP changes.
+type IPChangePageOutput struct{ Body api.IPChangePage }
+
+// DeniedPageOutput wraps a page of denied heartbeats.
+type DeniedPageOutput struct{ Body api.DeniedPage }
+
+// Media types of the audit exports.
+const (
+	mediaCSV    = "text/csv"
+	mediaNDJSON = "application/x-ndjson"
+)
+
+// exportResponses documents an export's one answer: every matching record,
+// newest first, streamed in one media type.
+func exportResponses(media string, header []string) map[string]*huma.Response {
+	desc := "Every matching record, newest first, streamed as CSV with a header row (" + strings.Join(header, ", ") + ")."
+	if media == mediaNDJSON {
+		desc = "Every matching record, newest first, streamed as newline-delimited JSON: one object per line, as in the JSON listing."
+	}
 	return map[string]*huma.Response{"200": {
-		Description: "json: one page, newest first; csv or ndjson: every matching record, newest first, streamed.",
-		Content: map[string]*huma.MediaType{
-			"application/json":     {Schema: &huma.Schema{Ref: "#/components/schemas/" + pageSchema}},
-			"text/csv":             {Schema: &huma.Schema{Type: huma.TypeString}},
-			"application/x-ndjson": {Schema: &huma.Schema{Type: huma.TypeString}},
-		},
+		Description: desc,
+		Headers: map[string]*huma.Param{"Content-Disposition": {
+			Description: "attachment, with a file name.", Schema: &huma.Schema{Type: huma.TypeString},
+		}},
+		Content: map[string]*huma.MediaType{media: {Schema: &huma.Schema{Type: huma.TypeString}}},
 	}}
 }
 
-func (h *handlers) registerAudit(a huma.API) {
-	reg := a.OpenAPI().Components.Schemas
-	reg.Schema(reflectType[api.IPChangePage](), true, "")
-	reg.Schema(reflectType[api.DeniedPage](), true, "")
+// exportOp declares one export operation beside its JSON listing.
+func exportOp(id, path, subject string, media string, header []string) huma.Operation {
+	ext := ".csv"
+	if media == mediaNDJSON {
+		ext = ".ndjson"
+	}
+	return secured(huma.Operation{
+		OperationID: id, Method: http.MethodGet, Path: path + ext, Tags: tagAudit,
+		Summary: "Export " + subject + " as " + strings.ToUpper(ext[1:]),
+		Description: "Streams every record the filters select, " + subject + ", newest first, without paging: " +
+			"for spreadsheets (CSV) and log pipelines and SIEMs (NDJSON).",
+		Errors: []int{http.StatusUnprocessableEntity}, Responses: exportResponses(media, header),
+	}, access{policy.AuditRead, scopePath})
+}
 
-	o := secured(huma.Operation{
+func (h *handlers) registerAudit(a huma.API) {
+	huma.Register(a, secured(huma.Operation{
 		OperationID: "list-ip-changes", Method: http.MethodGet, Path: "/tenants/{tenant}/ip-changes", Tags: tagAudit,
 		Summary: "List IP changes",
 		Description: "The tenant's IP-change audit history, newest first, with keyset pagination. Filters: proxy, ip (old or new " +
-			"address), since/until. format=csv or format=ndjson streams the whole selection.",
-		Errors: []int{http.StatusUnprocessableEntity}, Responses: auditResponses("IPChangePage"),
-	}, access{policy.AuditRead, scopePath})
-	huma.Register(a, o, func(ctx context.Context, in *IPChangesInput) (*huma.StreamResponse, error) {
-		return h.ipChanges(ctx, in.Tenant, in.Proxy, in.AuditFilters)
+			"address), since/until. export-ip-changes-csv and export-ip-changes-ndjson stream the whole selection.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, access{policy.AuditRead, scopePath}), func(ctx context.Context, in *IPChangesInput) (*IPChangePageOutput, error) {
+		items, next, err := pageAudit(ctx, h, h.ipChangeLog(), in.Tenant, in.Proxy, "/v1/tenants/{tenant}/ip-changes", in.AuditFilters)
+		return &IPChangePageOutput{Body: api.IPChangePage{IPChanges: items, NextCursor: next}}, err
 	})
-
-	o = secured(huma.Operation{
+	huma.Register(a, secured(huma.Operation{
 		OperationID: "list-proxy-ip-changes", Method: http.MethodGet, Path: "/tenants/{tenant}/proxies/{name}/ip-changes", Tags: tagAudit,
 		Summary: "List one proxy's IP changes",
-		Description: "One proxy's IP-change history, newest first; the same filters and formats as list-ip-changes. The history " +
+		Description: "One proxy's IP-change history, newest first; the same filters as list-ip-changes. The history " +
 			"outlives a decommissioned proxy.",
-		Errors: []int{http.StatusUnprocessableEntity}, Responses: auditResponses("IPChangePage"),
-	}, access{policy.AuditRead, scopePath})
-	huma.Register(a, o, func(ctx context.Context, in *ProxyIPChangesInput) (*huma.StreamResponse, error) {
-		return h.ipChanges(ctx, in.Tenant, in.Name, in.AuditFilters)
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, access{policy.AuditRead, scopePath}), func(ctx context.Context, in *ProxyIPChangesInput) (*IPChangePageOutput, error) {
+		items, next, err := pageAudit(ctx, h, h.ipChangeLog(), in.Tenant, in.Name, "/v1/tenants/{tenant}/proxies/{name}/ip-changes", in.AuditFilters)
+		return &IPChangePageOutput{Body: api.IPChangePage{IPChanges: items, NextCursor: next}}, err
 	})
-
-	o = secured(huma.Operation{
+	huma.Register(a, secured(huma.Operation{
 		OperationID: "list-denied", Method: http.MethodGet, Path: "/tenants/{tenant}/denied", Tags: tagAudit,
 		Summary: "List denied heartbeats",
 		Description: "Heartbeats refused because their source IP was outside the tenant's or the token's allowlist, newest " +
-			"first; the same filters and formats as list-ip-changes.",
-		Errors: []int{http.StatusUnprocessableEntity}, Responses: auditResponses("DeniedPage"),
-	}, access{policy.AuditRead, scopePath})
-	huma.Register(a, o, func(ctx context.Context, in *DeniedInput) (*huma.StreamResponse, error) {
-		return h.denied(ctx, in.Tenant, in.Proxy, in.AuditFilters)
+			"first; the same filters as list-ip-changes.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, access{policy.AuditRead, scopePath}), func(ctx context.Context, in *DeniedInput) (*DeniedPageOutput, error) {
+		items, next, err := pageAudit(ctx, h, h.deniedLog(), in.Tenant, in.Proxy, "/v1/tenants/{tenant}/denied", in.AuditFilters)
+		return &DeniedPageOutput{Body: api.DeniedPage{Denied: items, NextCursor: next}}, err
 	})
+
+	for _, media := range []string{mediaCSV, mediaNDJSON} {
+		suffix := map[string]string{mediaCSV: "csv", mediaNDJSON: "ndjson"}[media]
+		huma.Register(a, exportOp("export-ip-changes-"+suffix, "/tenants/{tenant}/ip-changes", "the tenant's IP changes", media, ipChangeHeader),
+			func(ctx context.Context, in *IPChangesExportInput) (*huma.StreamResponse, error) {
+				return exportAudit(h, h.ipChangeLog(), media, in.Tenant, in.Proxy, in.ExportFilters)
+			})
+		huma.Register(a, exportOp("export-proxy-ip-changes-"+suffix, "/tenants/{tenant}/proxies/{name}/ip-changes", "one proxy's IP changes", media, ipChangeHeader),
+			func(ctx context.Context, in *ProxyIPChangesExportInput) (*huma.StreamResponse, error) {
+				return exportAudit(h, h.ipChangeLog(), media, in.Tenant, in.Name, in.ExportFilters)
+			})
+		huma.Register(a, exportOp("export-denied-"+suffix, "/tenants/{tenant}/denied", "the tenant's denied heartbeats", media, deniedHeader),
+			func(ctx context.Context, in *DeniedExportInput) (*huma.StreamResponse, error) {
+				return exportAudit(h, h.deniedLog(), media, in.Tenant, in.Proxy, in.ExportFilters)
+			})
+	}
 
 	huma.Register(a, secured(huma.Operation{
 		OperationID: "get-stats", Method: http.MethodGet, Path: "/tenants/{tenant}/stats", Tags: tagAudit,
@@ -156,7 +237,7 @@ func deniedOut(d hub.Denied) api.Denied {
 }
 
 // auditLog describes one audit listing (IP changes, denied heartbeats):
-// how to scan its records and render them as JSON, a page, and CSV.
+// how to scan its records and render them as JSON and as CSV rows.
 type auditLog[R, A any] struct {
 	name   string   // export file name
 	header []string // CSV header
@@ -164,81 +245,71 @@ type auditLog[R, A any] struct {
 	out    func(R) A
 	id     func(R) int64
 	row    func(R) []string
-	page   func(items []A, next string) any
 }
 
-var ipChangeLog = auditLog[hub.IPChange, api.IPChange]{
-	name:   "ip-changes",
-	header: []string{"id", "proxy", "old_ip", "new_ip", "at", "token_id", "request_id"},
-	out:    ipChangeOut,
-	id:     func(c hub.IPChange) int64 { return c.ID },
-	row: func(c hub.IPChange) []string {
-		return []string{strconv.FormatInt(c.ID, 10), c.Proxy, c.OldIP.String(), c.NewIP.String(), api.NewTime(c.At).String(), c.TokenID, c.RequestID}
-	},
-	page: func(items []api.IPChange, next string) any {
-		return api.IPChangePage{IPChanges: items, NextCursor: next}
-	},
+var (
+	ipChangeHeader = []string{"id", "proxy", "old_ip", "new_ip", "at", "token_id", "request_id"}
+	deniedHeader   = []string{"id", "proxy", "ip", "at", "token_id", "request_id", "reason"}
+)
+
+func (h *handlers) ipChangeLog() auditLog[hub.IPChange, api.IPChange] {
+	return auditLog[hub.IPChange, api.IPChange]{
+		name:   "ip-changes",
+		header: ipChangeHeader,
+		scan:   h.Hub.IPChanges,
+		out:    ipChangeOut,
+		id:     func(c hub.IPChange) int64 { return c.ID },
+		row: func(c hub.IPChange) []string {
+			return []string{strconv.FormatInt(c.ID, 10), c.Proxy, c.OldIP.String(), c.NewIP.String(), api.NewTime(c.At).String(), c.TokenID, c.RequestID}
+		},
+	}
 }
 
-var deniedLog = auditLog[hub.Denied, api.Denied]{
-	name:   "denied",
-	header: []string{"id", "proxy", "ip", "at", "token_id", "request_id", "reason"},
-	out:    deniedOut,
-	id:     func(d hub.Denied) int64 { return d.ID },
-	row: func(d hub.Denied) []string {
-		return []string{strconv.FormatInt(d.ID, 10), d.Proxy, d.IP.String(), api.NewTime(d.At).String(), d.TokenID, d.RequestID, d.Reason}
-	},
-	page: func(items []api.Denied, next string) any { return api.DeniedPage{Denied: items, NextCursor: next} },
+func (h *handlers) deniedLog() auditLog[hub.Denied, api.Denied] {
+	return auditLog[hub.Denied, api.Denied]{
+		name:   "denied",
+		header: deniedHeader,
+		scan:   h.Hub.DeniedHeartbeats,
+		out:    deniedOut,
+		id:     func(d hub.Denied) int64 { return d.ID },
+		row: func(d hub.Denied) []string {
+			return []string{strconv.FormatInt(d.ID, 10), d.Proxy, d.IP.String(), api.NewTime(d.At).String(), d.TokenID, d.RequestID, d.Reason}
+		},
+	}
 }
 
-func (h *handlers) ipChanges(ctx context.Context, tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
-	l := ipChangeLog
-	l.scan = h.Hub.IPChanges
-	return listAudit(ctx, h, l, tenant, proxy, f)
+// pageAudit answers one page of an audit listing, newest first, with the
+// cursor of the next page when more follow.
+func pageAudit[R, A any](ctx context.Context, h *handlers, l auditLog[R, A], tenant, proxy, exportPath string, f AuditFilters) ([]A, string, error) {
+	q, err := f.query(proxy, exportPath)
+	if err != nil {
+		return nil, "", err
+	}
+	items, next := []A{}, ""
+	var last int64
+	err = l.scan(ctx, tenant, q, func(r R) error {
+		if len(items) == f.Limit {
+			next = encodeIDCursor(last)
+			return nil
+		}
+		items, last = append(items, l.out(r)), l.id(r)
+		return nil
+	})
+	if err != nil {
+		return nil, "", h.problem(ctx, err)
+	}
+	return items, next, nil
 }
 
-func (h *handlers) denied(ctx context.Context, tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
-	l := deniedLog
-	l.scan = h.Hub.DeniedHeartbeats
-	return listAudit(ctx, h, l, tenant, proxy, f)
-}
-
-// listAudit answers an audit listing: a JSON page (newest first, with a
-// cursor when more follow), or the whole selection streamed as CSV or
-// NDJSON.
-func listAudit[R, A any](ctx context.Context, h *handlers, l auditLog[R, A], tenant, proxy string, f AuditFilters) (*huma.StreamResponse, error) {
+// exportAudit streams the whole selection of an audit listing in media.
+func exportAudit[R, A any](h *handlers, l auditLog[R, A], media, tenant, proxy string, f ExportFilters) (*huma.StreamResponse, error) {
 	q, err := f.query(proxy)
 	if err != nil {
 		return nil, err
 	}
-	if f.Format == "json" || f.Format == "" {
-		items, next := []A{}, ""
-		var last int64
-		err := l.scan(ctx, tenant, q, func(r R) error {
-			if len(items) == f.Limit {
-				next = encodeIDCursor(last)
-				return nil
-			}
-			items, last = append(items, l.out(r)), l.id(r)
-			return nil
-		})
-		if err != nil {
-			return nil, h.problem(ctx, err)
-		}
-		return jsonStream(l.page(items, next)), nil
-	}
-	return h.exportStream(f.Format, l.name, l.header, func(ctx context.Context, emit func(any, []string) error) error {
+	return h.exportStream(media, l.name, l.header, func(ctx context.Context, emit func(any, []string) error) error {
 		return l.scan(ctx, tenant, q, func(r R) error { return emit(l.out(r), l.row(r)) })
 	}), nil
-}
-
-// jsonStream writes one JSON body.
-func jsonStream(v any) *huma.StreamResponse {
-	return &huma.StreamResponse{Body: func(ctx huma.Context) {
-		ctx.SetHeader("Content-Type", "application/json")
-		ctx.SetStatus(http.StatusOK)
-		_ = json.NewEncoder(ctx.BodyWriter()).Encode(v)
-	}}
 }
 
 // exportWriteWindow is how long one chunk of an export may take to write;
@@ -249,14 +320,14 @@ const exportWriteWindow = 30 * time.Second
 // exportStream streams every record scan yields as CSV or NDJSON, without
 // holding the selection in memory. An error after the first byte cannot
 // change the status any more: it is logged and the stream ends early.
-func (h *handlers) exportStream(format, name string, header []string, scan func(context.Context, func(any, []string) error) error) *huma.StreamResponse {
+func (h *handlers) exportStream(media, name string, header []string, scan func(context.Context, func(any, []string) error) error) *huma.StreamResponse {
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
 		_, w := humago.Unwrap(hctx)
 		rc := http.NewResponseController(w)
 		ctx := hctx.Context()
-		ext, ct := ".ndjson", "application/x-ndjson"
-		if format == "csv" {
-			ext, ct = ".csv", "text/csv; charset=utf-8"
+		ext, ct := ".ndjson", mediaNDJSON
+		if media == mediaCSV {
+			ext, ct = ".csv", mediaCSV+"; charset=utf-8"
 		}
 		hctx.SetHeader("Content-Type", ct)
 		hctx.SetHeader("Content-Disposition", `attachment; filename="`+name+ext+`"`)
@@ -264,7 +335,7 @@ func (h *handlers) exportStream(format, name string, header []string, scan func(
 		out := hctx.BodyWriter()
 		cw := csv.NewWriter(out)
 		enc := json.NewEncoder(out)
-		if format == "csv" {
+		if media == mediaCSV {
 			_ = cw.Write(header)
 		}
 		n := 0
@@ -273,7 +344,7 @@ func (h *handlers) exportStream(format, name string, header []string, scan func(
 				_ = rc.SetWriteDeadline(time.Now().Add(exportWriteWindow))
 			}
 			n++
-			if format == "csv" {
+			if media == mediaCSV {
 				return cw.Write(row)
 			}
 			return enc.Encode(rec)

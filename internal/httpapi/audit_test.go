@@ -92,7 +92,7 @@ func TestIPChanges_Filters(t *testing.T) {
 func TestIPChanges_CSVAndNDJSONStreamEverything(t *testing.T) {
 	t.Parallel()
 	th, viewer := withHistory(t, 1200) // more than a json page may hold
-	res := th.do(request{target: "/v1/tenants/acme/ip-changes?format=csv", bearer: viewer})
+	res := th.do(request{target: "/v1/tenants/acme/ip-changes.csv", bearer: viewer})
 	if res.code != 200 || !strings.HasPrefix(res.header.Get("Content-Type"), "text/csv") {
 		t.Fatalf("csv: %d %s", res.code, res.header.Get("Content-Type"))
 	}
@@ -107,7 +107,7 @@ func TestIPChanges_CSVAndNDJSONStreamEverything(t *testing.T) {
 		t.Fatalf("newest row %v", rows[1])
 	}
 
-	res = th.do(request{target: "/v1/tenants/acme/proxies/edge-1/ip-changes?format=ndjson&since=2026-11-28T09:10:00Z", bearer: viewer})
+	res = th.do(request{target: "/v1/tenants/acme/proxies/edge-1/ip-changes.ndjson?since=2026-11-28T09:10:00Z", bearer: viewer})
 	if res.code != 200 || res.header.Get("Content-Type") != "application/x-ndjson" {
 		t.Fatalf("ndjson: %d %s", res.code, res.header.Get("Content-Type"))
 	}

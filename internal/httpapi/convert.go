@@ -11,11 +11,11 @@ import (
 
 // Conversions from domain records to the public api types.
 
-func proxyStatus(p hub.ProxyView) api.ProxyStatus {
-	return api.ProxyStatus{
+func proxyStatus(p hub.ProxyView) api.ProxySummary {
+	return api.ProxySummary{
 		Name:      p.Name,
 		RemoteIP:  p.IP.String(),
-		Status:    string(p.Status),
+		Status:    api.Liveness(p.Status),
 		LastSeen:  api.NewTime(p.LastSeen),
 		CreatedAt: api.NewTime(p.CreatedAt),
 		IPChanges: p.IPChanges,
@@ -23,12 +23,12 @@ func proxyStatus(p hub.ProxyView) api.ProxyStatus {
 }
 
 func proxyOut(p hub.ProxyView) api.Proxy {
-	return api.Proxy{ProxyStatus: proxyStatus(p), PeerIP: p.PeerIP.String(), Paused: p.Paused,
+	return api.Proxy{ProxySummary: proxyStatus(p), PeerIP: p.PeerIP.String(), Paused: p.Paused,
 		OfflineAfter: int(p.Timeout / time.Second), Deadline: api.NewTime(p.Deadline)}
 }
 
 func eventOut(e hub.Event) api.Event {
-	out := api.Event{ID: e.ID, Type: string(e.Type), Proxy: e.Proxy, At: api.NewTime(e.At)}
+	out := api.Event{ID: e.ID, Type: api.EventType(e.Type), Proxy: e.Proxy, At: api.NewTime(e.At)}
 	if e.OldIP.IsValid() {
 		out.OldIP = e.OldIP.String()
 	}
@@ -66,7 +66,7 @@ func tokenOut(t hub.Token) api.Token {
 func credentialOut(c hub.Credential) api.Credential {
 	return api.Credential{
 		ClientID:   c.ID,
-		Role:       c.Role,
+		Role:       api.Role(c.Role),
 		Label:      c.Label,
 		CreatedAt:  api.NewTime(c.CreatedAt),
 		LastUsedAt: optTime(c.LastUsedAt),

@@ -8,10 +8,52 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/proxyhub/proxyhub/api"
+
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/policy"
 )
+
+func init() {
+	// Every error Huma makes, and every one made here, is an api.Problem:
+	// one schema in the document and one shape on the wire.
+	huma.NewError = newProblem
+}
+
+// newProblem is huma.NewError: a problem of the kind status names, with
+// the fields that broke a rule.
+func newProblem(status int, detail string, errs ...error) huma.StatusError {
+	p := api.NewProblem(status, detail)
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		f := api.ProblemField{Message: err.Error()}
+		if d, ok := err.(huma.ErrorDetailer); ok {
+			ed := d.ErrorDetail()
+			f = api.ProblemField{Location: ed.Location, Message: ed.Message, Value: ed.Value}
+		}
+		p.Errors = append(p.Errors, f)
+	}
+	return p
+}
+
+// problemOf is a problem of a kind its status alone does not name.
+func problemOf(t api.ProblemType, status int, detail string) *api.Problem {
+	p := api.NewProblem(status, detail)
+	p.Type = t
+	return p
+}
+
+// withInstance fills the problem's instance from the request id in ctx;
+// every path that writes a problem passes through here.
+func withInstance(ctx context.Context, v any) any {
+	if p, ok := v.(*api.Problem); ok && p.Instance == "" {
+		p.Instance = api.InstanceFor(requestIDFrom(ctx))
+	}
+	return v
+}
 
 // retryAfterSeconds is what a 503 asks clients to wait before retrying.
 const retryAfterSeconds = "5"
@@ -72,11 +114,11 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 	case errors.Is(err, policy.ErrForbidden):
 		return huma.Error403Forbidden("this credential may not perform this operation")
 	case errors.Is(err, hub.ErrSourceDenied):
-		return huma.Error403Forbidden("the source IP of this request is not allowed for this tenant or token")
+		return problemOf(api.ProblemSourceNotAllowed, http.StatusForbidden, "the source IP of this request is not allowed for this tenant or token")
 	case errors.Is(err, hub.ErrQuotaExceeded):
-		return huma.Error403Forbidden("quota exceeded: the tenant has reached max_proxies; existing proxies keep working")
+		return problemOf(api.ProblemQuotaExceeded, http.StatusForbidden, "quota exceeded: the tenant has reached max_proxies; existing proxies keep working")
 	case errors.Is(err, hub.ErrNotRegistered):
-		return huma.Error403Forbidden("proxy not registered: this tenant does not auto-register new names; use a token bound to this name")
+		return problemOf(api.ProblemProxyNotRegistered, http.StatusForbidden, "proxy not registered: this tenant does not auto-register new names; use a token bound to this name")
 	case errors.Is(err, hub.ErrConflict):
 		return huma.Error409Conflict("already exists")
 	case errors.Is(err, hub.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):

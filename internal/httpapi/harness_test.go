@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/app"
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
@@ -280,6 +282,16 @@ func assertProblem(t testing.TB, res response, status int) map[string]any {
 	if int(p["status"].(float64)) != status || p["title"] == "" {
 		t.Fatalf("problem body %v lacks status/title", p)
 	}
+	// The type is the kind the status names, or for 403 one of its finer
+	// kinds; the instance names this request by the id the hub logs.
+	typ, _ := p["type"].(string)
+	if want := string(api.ProblemTypeFor(status)); typ != want &&
+		(status != http.StatusForbidden || !slices.Contains(forbiddenKinds, api.ProblemType(typ))) {
+		t.Fatalf("problem type %q, want %q", typ, want)
+	}
+	if want := "urn:proxyhub:request:" + res.header.Get("X-Request-Id"); p["instance"] != want {
+		t.Fatalf("problem instance %v, want %q", p["instance"], want)
+	}
 	return p
 }
 
@@ -290,3 +302,6 @@ func newAcme(t testing.TB, opts ...hubOption) (*testHub, string) {
 	th.tenant("acme")
 	return th, th.token("acme")
 }
+
+// forbiddenKinds are the kinds of 403 finer than forbidden.
+var forbiddenKinds = []api.ProblemType{api.ProblemSourceNotAllowed, api.ProblemQuotaExceeded, api.ProblemProxyNotRegistered}

@@ -38,7 +38,7 @@ type HeartbeatInput struct {
 
 // HeartbeatOutput wraps the heartbeat answer.
 type HeartbeatOutput struct {
-	Body api.HeartbeatResponse
+	Body api.HeartbeatResult
 }
 
 func (h *handlers) heartbeat(ctx context.Context, in *HeartbeatInput) (*HeartbeatOutput, error) {
@@ -60,7 +60,7 @@ func (h *handlers) heartbeat(ctx context.Context, in *HeartbeatInput) (*Heartbea
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	out := &HeartbeatOutput{Body: api.HeartbeatResponse{
+	out := &HeartbeatOutput{Body: api.HeartbeatResult{
 		Success:   true,
 		Name:      res.Proxy.Name,
 		RemoteIP:  res.Proxy.IP.String(),
@@ -75,7 +75,7 @@ func (h *handlers) heartbeat(ctx context.Context, in *HeartbeatInput) (*Heartbea
 
 // StatusOutput wraps the status report.
 type StatusOutput struct {
-	Body api.StatusResponse
+	Body api.StatusReport
 }
 
 func (h *handlers) status(ctx context.Context, _ *struct{}) (*StatusOutput, error) {
@@ -84,11 +84,11 @@ func (h *handlers) status(ctx context.Context, _ *struct{}) (*StatusOutput, erro
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	out := &StatusOutput{Body: api.StatusResponse{
+	out := &StatusOutput{Body: api.StatusReport{
 		Total:     len(r.Proxies),
 		Online:    r.Online,
 		Offline:   r.Offline,
-		Proxies:   make([]api.ProxyStatus, len(r.Proxies)),
+		Proxies:   make([]api.ProxySummary, len(r.Proxies)),
 		Timestamp: api.NewTime(r.At),
 	}}
 	for i, p := range r.Proxies {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/metrics"
 )
@@ -99,7 +100,7 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 			}
 			log.ErrorContext(r.Context(), "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())),
 				slog.String("request_id", requestIDFrom(r.Context())))
-			writeProblem(w, http.StatusInternalServerError, "internal error")
+			writeProblem(w, r, http.StatusInternalServerError, "internal error")
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -152,12 +153,13 @@ func operationName(ctx huma.Context, next func(huma.Context)) {
 // problem+json, so every error of the API has one shape.
 func problemFallback(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&fallbackWriter{ResponseWriter: w}, r)
+		next.ServeHTTP(&fallbackWriter{ResponseWriter: w, r: r}, r)
 	})
 }
 
 type fallbackWriter struct {
 	http.ResponseWriter
+	r       *http.Request
 	swallow bool
 }
 
@@ -165,7 +167,7 @@ func (f *fallbackWriter) WriteHeader(code int) {
 	if (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) &&
 		strings.HasPrefix(f.Header().Get("Content-Type"), "text/plain") {
 		f.swallow = true
-		writeProblem(f.ResponseWriter, code, map[int]string{
+		writeProblem(f.ResponseWriter, f.r, code, map[int]string{
 			http.StatusNotFound:         "no such resource",
 			http.StatusMethodNotAllowed: "method not allowed for this resource",
 		}[code])
@@ -185,10 +187,10 @@ func (f *fallbackWriter) Write(b []byte) (int, error) {
 func (f *fallbackWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 // writeProblem writes a minimal RFC 9457 problem outside Huma.
-func writeProblem(w http.ResponseWriter, status int, detail string) {
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(&huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail})
+	_ = json.NewEncoder(w).Encode(withInstance(r.Context(), api.NewProblem(status, detail)))
 }
 
 // statusWriter remembers the status code written.

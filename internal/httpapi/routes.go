@@ -69,3 +69,17 @@ var (
 	tagEvents      = []string{"events"}
 	tagWebhooks    = []string{"webhooks"}
 )
+
+// documentedTags describes each tag, in the order the docs show them.
+var documentedTags = []*huma.Tag{
+	{Name: "heartbeat", Description: "What cron sends each minute (GET /proxy_server with a heartbeat token) and the status report of the caller's tenant."},
+	{Name: "tenants", Description: "Teams sharing the hub: their settings and the allowlists their heartbeats and admins must come from."},
+	{Name: "tokens", Description: "Heartbeat tokens (phb_…): the bearer tokens cron sends, optionally bound to one proxy name or source networks."},
+	{Name: "credentials", Description: "Admin API clients: a client id and secret a script exchanges for a short-lived JWT."},
+	{Name: "auth", Description: "The OAuth2 client-credentials token endpoint."},
+	{Name: "proxies", Description: "A tenant's proxies with their liveness: list, inspect, pause for maintenance, decommission."},
+	{Name: "audit", Description: "The IP-change history and refused heartbeats, as JSON pages or streamed CSV and NDJSON exports, and statistics."},
+	{Name: "events", Description: "What happened to a tenant's proxies (registered, ip_changed, offline, online, denied), as pages or a live stream."},
+	{Name: "webhooks", Description: "Where events are delivered: signed JSON, Slack or email, with a delivery log."},
+	{Name: "health", Description: "Liveness and readiness probes for load balancers and orchestrators."},
+}

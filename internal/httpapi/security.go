@@ -184,8 +184,9 @@ type Limits struct {
 	AuthFailures *ratelimit.Limiter // failed authentications per client IP
 }
 
-// documentRateLimits adds the rate-limit header fields to every secured
-// operation's responses in the OpenAPI document.
+// documentRateLimits adds the rate-limit header fields to the success and
+// 429 responses of every secured operation in the OpenAPI document. (Other
+// error answers carry them too; a client reads them where it acts on them.)
 func documentRateLimits(oapi *huma.OpenAPI) {
 	str := &huma.Schema{Type: huma.TypeString}
 	policy := &huma.Param{Description: "The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. \"heartbeat\";q=6;w=60.", Schema: str}
@@ -197,11 +198,13 @@ func documentRateLimits(oapi *huma.OpenAPI) {
 				continue
 			}
 			for code, res := range o.Responses {
-				if res.Headers == nil {
+				if res.Headers == nil && (code[0] == '2' || code == "429" || code == "503") {
 					res.Headers = map[string]*huma.Param{}
 				}
-				res.Headers[ratelimit.HeaderPolicy] = policy
-				res.Headers[ratelimit.HeaderRateLimit] = state
+				if code[0] == '2' || code == "429" {
+					res.Headers[ratelimit.HeaderPolicy] = policy
+					res.Headers[ratelimit.HeaderRateLimit] = state
+				}
 				if code == "429" || code == "503" {
 					res.Headers[ratelimit.HeaderRetryAfter] = retry
 				}
@@ -225,6 +228,7 @@ func writeHumaErr(api huma.API, ctx huma.Context, err error) {
 	if !errors.As(err, &se) {
 		se = huma.Error500InternalServerError("internal error")
 	}
+	withInstance(ctx.Context(), se)
 	ctx.SetHeader("Content-Type", "application/problem+json")
 	ctx.SetStatus(se.GetStatus())
 	_ = api.Marshal(ctx.BodyWriter(), "application/problem+json", se)

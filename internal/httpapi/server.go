@@ -22,6 +22,9 @@ import (
 // Version is the API version shown in the OpenAPI document.
 const Version = "0.1.0"
 
+// projectURL is where the project's code and README live.
+const projectURL = "https://github.com/proxyhub/proxyhub"
+
 // Deps are the collaborators the HTTP surface needs.
 type Deps struct {
 	// Hub is the domain: every handler calls it and nothing else.
@@ -86,16 +89,35 @@ func OpenAPI() *huma.OpenAPI {
 	return newAPI(http.NewServeMux(), &handlers{}).OpenAPI()
 }
 
+func init() {
+	// Lists are always arrays in answers ([] when empty, never null), so the
+	// document does not declare them nullable: generated clients get plain
+	// slices and arrays.
+	huma.DefaultArrayNullable = false
+}
+
 // newAPI declares the Huma API with its operations on mux.
 func newAPI(mux *http.ServeMux, h *handlers) huma.API {
 	config := huma.DefaultConfig("proxyhub", Version)
 	// No $schema fields or Link headers in bodies: the heartbeat answer is a
 	// wire contract with the seed's cron clients.
 	config.CreateHooks = nil
+	config.Transformers = append(config.Transformers, func(ctx huma.Context, _ string, v any) (any, error) {
+		return withInstance(ctx.Context(), v), nil
+	})
 	config.Info.Description = "proxyhub watches the external IP addresses of proxy fleets. " +
 		"Every proxy calls GET /proxy_server each minute; the hub records where the call came from, " +
 		"notices IP changes, keeps every change as an audit record, and reports proxies offline " +
 		"when their heartbeats stop."
+	config.Info.License = &huma.License{Name: "Apache-2.0", Identifier: "Apache-2.0"}
+	config.Info.Contact = &huma.Contact{Name: "proxyhub maintainers", URL: projectURL}
+	config.ExternalDocs = &huma.ExternalDocs{Description: "README: running the hub, the cron line, the admin CLI and SDKs", URL: projectURL + "#readme"}
+	config.Servers = []*huma.Server{{
+		URL:         "{hub}",
+		Description: "Your hub: where `proxyhub serve` listens, or the load balancer in front of several hubs.",
+		Variables:   map[string]*huma.ServerVariable{"hub": {Default: "http://localhost:3001", Description: "The hub's base URL."}},
+	}}
+	config.Tags = documentedTags
 	api := humago.New(mux, config)
 	declareSecuritySchemes(api.OpenAPI())
 	api.UseMiddleware(operationName, h.secure(api))

@@ -17,8 +17,9 @@ import (
 // maxTokenRequestBytes bounds the token request body.
 const maxTokenRequestBytes = 4 << 10
 
-// tokenRequest is the client credentials grant (RFC 6749 section 4.4).
-type tokenRequest struct {
+// clientCredentialsGrant is the body of a token request: the client
+// credentials grant (RFC 6749 section 4.4).
+type clientCredentialsGrant struct {
 	GrantType    string `json:"grant_type" enum:"client_credentials" doc:"Must be client_credentials."`
 	ClientID     string `json:"client_id,omitempty" doc:"The credential's client_id (or use HTTP Basic authentication)." example:"phc_4fG7hJ2kL9mN3pQ8"`
 	ClientSecret string `json:"client_secret,omitempty" doc:"The credential's client_secret (or use HTTP Basic authentication)."`
@@ -27,8 +28,8 @@ type tokenRequest struct {
 // TokenExchangeInput is the raw token request: form-encoded (as RFC 6749
 // requires) or JSON.
 type TokenExchangeInput struct {
-	ContentType   string `header:"Content-Type"`
-	Authorization string `header:"Authorization"`
+	ContentType   string `header:"Content-Type" hidden:"true"`
+	Authorization string `header:"Authorization" hidden:"true"`
 	RawBody       []byte
 }
 
@@ -38,19 +39,16 @@ type AccessTokenOutput struct {
 	Body         api.AccessToken
 }
 
-// oauthError is an RFC 9457 problem that also carries RFC 6749's error
+// newOAuthError is an RFC 9457 problem that also carries RFC 6749's error
 // code, so OAuth2 clients and problem-aware clients both understand it.
-type oauthError struct {
-	huma.ErrorModel
-	Code string `json:"error" doc:"OAuth2 error code (RFC 6749 section 5.2)."`
+func newOAuthError(status int, code, detail string) *api.Problem {
+	p := api.NewProblem(status, detail)
+	p.OAuthError = code
+	return p
 }
 
-func newOAuthError(status int, code, detail string) *oauthError {
-	return &oauthError{ErrorModel: huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail}, Code: code}
-}
-
-func (h *handlers) registerTokenExchange(api huma.API) {
-	reqSchema := huma.SchemaFromType(api.OpenAPI().Components.Schemas, reflectType[tokenRequest]())
+func (h *handlers) registerTokenExchange(a huma.API) {
+	reqSchema := a.OpenAPI().Components.Schemas.Schema(reflectType[clientCredentialsGrant](), true, "")
 	o := huma.Operation{
 		OperationID: "issue-access-token", Method: http.MethodPost, Path: "/auth/token", Tags: tagAuth,
 		Summary: "Exchange client credentials for an access token",
@@ -70,11 +68,18 @@ func (h *handlers) registerTokenExchange(api huma.API) {
 	// The handler parses the body itself: Huma would otherwise refuse the
 	// form encoding and echo the body, secret included, in its error.
 	o.SkipValidateBody = true
-	huma.Register(api, o, h.exchangeToken)
+	huma.Register(a, o, h.exchangeToken)
+	// The handler reads the raw body, which Huma documents as an octet
+	// stream; the document says what the endpoint reads instead.
+	for _, item := range a.OpenAPI().Paths {
+		if item.Post != nil && item.Post.OperationID == o.OperationID {
+			delete(item.Post.RequestBody.Content, "application/octet-stream")
+		}
+	}
 }
 
 func (h *handlers) exchangeToken(ctx context.Context, in *TokenExchangeInput) (*AccessTokenOutput, error) {
-	var req tokenRequest
+	var req clientCredentialsGrant
 	mt, _, _ := mime.ParseMediaType(in.ContentType)
 	switch mt {
 	case "application/x-www-form-urlencoded":
@@ -82,7 +87,7 @@ func (h *handlers) exchangeToken(ctx context.Context, in *TokenExchangeInput) (*
 		if err != nil {
 			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "the body is not form-encoded")
 		}
-		req = tokenRequest{GrantType: v.Get("grant_type"), ClientID: v.Get("client_id"), ClientSecret: v.Get("client_secret")}
+		req = clientCredentialsGrant{GrantType: v.Get("grant_type"), ClientID: v.Get("client_id"), ClientSecret: v.Get("client_secret")}
 	case "application/json":
 		if err := json.Unmarshal(in.RawBody, &req); err != nil {
 			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "the body is not a JSON object")

@@ -52,10 +52,10 @@ func (h *handlers) registerWebhooks(a huma.API) {
 }
 
 func webhookOut(w hub.Webhook) api.Webhook {
-	out := api.Webhook{ID: w.ID, Kind: w.Kind, URL: w.URL, Events: []string{}, Enabled: w.Enabled,
+	out := api.Webhook{ID: w.ID, Kind: api.WebhookKind(w.Kind), URL: w.URL, Events: []api.EventType{}, Enabled: w.Enabled,
 		CreatedAt: api.NewTime(w.CreatedAt), UpdatedAt: api.NewTime(w.UpdatedAt), Failing: w.Attempt > 0}
 	for _, e := range w.Events {
-		out.Events = append(out.Events, string(e))
+		out.Events = append(out.Events, api.EventType(e))
 	}
 	if w.Attempt > 0 {
 		out.NextAttemptAt = optTime(w.NextAttemptAt)
@@ -78,7 +78,7 @@ type CreateWebhookInput struct {
 type WebhookCreatedOutput struct{ Body api.WebhookCreated }
 
 func (h *handlers) createWebhook(ctx context.Context, in *CreateWebhookInput) (*WebhookCreatedOutput, error) {
-	w, err := h.Hub.CreateWebhook(ctx, in.Tenant, hub.NewWebhook{Kind: in.Body.Kind, URL: in.Body.URL, Events: in.Body.Events,
+	w, err := h.Hub.CreateWebhook(ctx, in.Tenant, hub.NewWebhook{Kind: string(in.Body.Kind), URL: in.Body.URL, Events: eventNames(in.Body.Events),
 		Enabled: in.Body.Enabled == nil || *in.Body.Enabled})
 	if err != nil {
 		return nil, h.problem(ctx, err)
@@ -119,7 +119,7 @@ type UpdateWebhookInput struct {
 }
 
 func (h *handlers) updateWebhook(ctx context.Context, in *UpdateWebhookInput) (*WebhookOutput, error) {
-	w, err := h.Hub.UpdateWebhook(ctx, in.Tenant, in.ID, hub.WebhookChange{URL: in.Body.URL, Events: in.Body.Events, Enabled: in.Body.Enabled})
+	w, err := h.Hub.UpdateWebhook(ctx, in.Tenant, in.ID, hub.WebhookChange{URL: in.Body.URL, Events: eventNames(in.Body.Events), Enabled: in.Body.Enabled})
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -174,4 +174,17 @@ func (h *handlers) listDeliveries(ctx context.Context, in *ListDeliveriesInput) 
 		out.Body.NextCursor = encodeIDCursor(ds[len(ds)-1].ID)
 	}
 	return out, nil
+}
+
+// eventNames converts event types from a request body to the names the
+// hub parses; nil stays nil (absent: unchanged, or all events).
+func eventNames(ts []api.EventType) []string {
+	if ts == nil {
+		return nil
+	}
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = string(t)
+	}
+	return out
 }

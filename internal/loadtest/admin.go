@@ -221,8 +221,8 @@ func (a *admin) createTokens(ctx context.Context, tenant string, k int) ([]strin
 
 // ipChanges opens the tenant's IP-change history since t as NDJSON.
 func (a *admin) ipChanges(ctx context.Context, tenant string, since time.Time) (io.ReadCloser, error) {
-	q := url.Values{"format": {"ndjson"}, "since": {since.UTC().Format(time.RFC3339Nano)}}
-	path := "/v1/tenants/" + url.PathEscape(tenant) + "/ip-changes"
+	q := url.Values{"since": {since.UTC().Format(time.RFC3339Nano)}}
+	path := "/v1/tenants/" + url.PathEscape(tenant) + "/ip-changes.ndjson"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+path+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err

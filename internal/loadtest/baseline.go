@@ -14,7 +14,7 @@ import (
 // answer of the size the hub sends for a mid-fleet proxy.
 func baselineBody(proxies int) []byte {
 	i := proxies / 2
-	b, _ := json.Marshal(api.HeartbeatResponse{
+	b, _ := json.Marshal(api.HeartbeatResult{
 		Success: true, Name: ProxyName(i), RemoteIP: ipString(ipBase + uint32(i)%ipSpace),
 		Timestamp: api.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)),
 	})

@@ -36,7 +36,7 @@ func (f *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/v1/tenants/lt/tokens" && r.Method == http.MethodPost:
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(api.TokenCreated{Secret: "phb_fake"})
-	case r.URL.Path == "/v1/tenants/lt/ip-changes":
+	case r.URL.Path == "/v1/tenants/lt/ip-changes.ndjson":
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for i := len(f.changes) - 1; i >= 0; i-- {
@@ -56,7 +56,7 @@ func (f *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id := fmt.Sprintf("req-%d", f.requestIDSeq)
 		prev, known := f.ips[name]
 		f.ips[name] = ip
-		ans := api.HeartbeatResponse{Success: true, Name: name, RemoteIP: ip, Timestamp: api.NewTime(time.Now())}
+		ans := api.HeartbeatResult{Success: true, Name: name, RemoteIP: ip, Timestamp: api.NewTime(time.Now())}
 		if known && prev != ip {
 			f.nChanges++
 			if f.dropEvery == 0 || f.nChanges%f.dropEvery != 0 {

@@ -63,7 +63,7 @@ func (v *Verification) detail(format string, args ...any) {
 }
 
 // Verifier checks acknowledged changes against an NDJSON IP-change history
-// (GET /v1/tenants/{t}/ip-changes?format=ndjson).
+// (GET /v1/tenants/{t}/ip-changes.ndjson).
 type Verifier struct {
 	// Ours reports whether a proxy name belongs to this run; records of
 	// other proxies are ignored.

@@ -15,7 +15,7 @@ func rec(id int64, proxy, oldIP, newIP, reqID string, at time.Time) api.IPChange
 	return api.IPChange{ID: id, Proxy: proxy, OldIP: oldIP, NewIP: newIP, RequestID: reqID, At: api.NewTime(at), TokenID: "tok_x"}
 }
 
-// ndjson renders records as the hub's format=ndjson export (newest first).
+// ndjson renders records as the hub's NDJSON export (newest first).
 func ndjson(t *testing.T, recs ...api.IPChange) *strings.Reader {
 	t.Helper()
 	var b strings.Builder
