@@ -10,6 +10,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/swaggest/swgui"
+	"github.com/swaggest/swgui/v5emb"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
@@ -66,6 +68,9 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	newAPI(mux, &handlers{Deps: d})
 	mux.Handle("GET /metrics", d.Metrics.Handler())
+	docs := docsHandler()
+	mux.Handle("GET "+docsPath, docs)
+	mux.Handle("GET "+docsPath+"/", docs)
 
 	var handler http.Handler = mux
 	handler = problemFallback(handler)
@@ -102,6 +107,9 @@ func newAPI(mux *http.ServeMux, h *handlers) huma.API {
 	// No $schema fields or Link headers in bodies: the heartbeat answer is a
 	// wire contract with the seed's cron clients.
 	config.CreateHooks = nil
+	// The docs page is served from assets inside the binary (docsHandler),
+	// not Huma's, which loads its scripts from a CDN.
+	config.DocsPath = ""
 	config.Transformers = append(config.Transformers, func(ctx huma.Context, _ string, v any) (any, error) {
 		return withInstance(ctx.Context(), v), nil
 	})
@@ -124,4 +132,19 @@ func newAPI(mux *http.ServeMux, h *handlers) huma.API {
 	addRoutes(api, h)
 	documentRateLimits(api.OpenAPI())
 	return api
+}
+
+// docsPath is where the interactive API reference is served.
+const docsPath = "/docs"
+
+// docsHandler serves Swagger UI for the document at /openapi.json, from
+// assets embedded in the binary: the page works on a hub that cannot reach
+// the internet, and loads nothing from elsewhere.
+func docsHandler() http.Handler {
+	return v5emb.NewWithConfig(swgui.Config{
+		Title:       "proxyhub API",
+		SwaggerJSON: "/openapi.json",
+		BasePath:    docsPath + "/",
+		ShowTopBar:  false,
+	})("proxyhub API", "/openapi.json", docsPath+"/")
 }

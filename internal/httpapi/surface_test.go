@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,33 @@ func TestMetrics_CountHeartbeatsWithoutPerProxyLabels(t *testing.T) {
 	}
 	if strings.Contains(body, "edge-secret-name") || strings.Contains(body, "203.0.113") {
 		t.Error("metrics carry per-proxy labels")
+	}
+}
+
+// The docs page works on a hub that cannot reach the internet: every
+// script, stylesheet and icon it names is served by the hub itself.
+func TestDocs_LoadOnlyAssetsTheHubServes(t *testing.T) {
+	t.Parallel()
+	th, _ := newAcme(t)
+	page := th.do(request{target: "/docs"})
+	if page.code != http.StatusOK || !strings.HasPrefix(page.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /docs = %d %s", page.code, page.header.Get("Content-Type"))
+	}
+	refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(string(page.body), -1)
+	if len(refs) < 3 {
+		t.Fatalf("the page names %d assets; want its scripts and styles:\n%s", len(refs), page.body)
+	}
+	for _, m := range refs {
+		ref := m[1]
+		if !strings.HasPrefix(ref, "/docs/") {
+			t.Errorf("the page loads %q from outside the hub", ref)
+			continue
+		}
+		if res := th.do(request{target: ref}); res.code != http.StatusOK || len(res.body) == 0 {
+			t.Errorf("GET %s = %d (%d bytes)", ref, res.code, len(res.body))
+		}
+	}
+	if !strings.Contains(string(page.body), `"/openapi.json"`) {
+		t.Error("the page does not load the hub's own document")
 	}
 }
