@@ -1,6 +1,10 @@
 package api
 
-import "github.com/danielgtaylor/huma/v2"
+import (
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+)
 
 // Liveness is whether a proxy is online: offline once its latest heartbeat
 // is older than its offline timeout.
@@ -71,14 +75,33 @@ func (EventType) Schema(r huma.Registry) *huma.Schema {
 
 // namedEnum registers a string enum under name in the document's schemas
 // and answers a reference to it, so generated clients get one type per
-// enum rather than one per field that uses it.
+// enum rather than one per field that uses it. Its constants are named
+// after the type (x-enum-varnames: RoleOwner, EventTypeIPChanged), so two
+// enums that share a value do not share a constant.
 func namedEnum[T ~string](r huma.Registry, name, doc string, values ...T) *huma.Schema {
 	if _, ok := r.Map()[name]; !ok {
-		enum := make([]any, len(values))
+		enum, names := make([]any, len(values)), make([]string, len(values))
 		for i, v := range values {
-			enum[i] = string(v)
+			enum[i], names[i] = string(v), name+constName(string(v))
 		}
-		r.Map()[name] = &huma.Schema{Type: huma.TypeString, Description: doc, Enum: enum}
+		r.Map()[name] = &huma.Schema{Type: huma.TypeString, Description: doc, Enum: enum,
+			Extensions: map[string]any{"x-enum-varnames": names}}
 	}
 	return &huma.Schema{Ref: "#/components/schemas/" + name}
+}
+
+// constName is an enum value as the tail of a Go constant name:
+// ip_changed becomes IPChanged.
+func constName(v string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(v, "_") {
+		if part == "ip" {
+			b.WriteString("IP")
+			continue
+		}
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
 }

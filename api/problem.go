@@ -36,29 +36,30 @@ const (
 )
 
 // problemTypes describes every ProblemType, in the order the document
-// lists them.
+// lists them, with the name generated clients give its constant.
 var problemTypes = []struct {
 	t    ProblemType
+	name string
 	when string
 }{
-	{ProblemInvalidRequest, "400: the request cannot be read (malformed body or parameters, an unusable client address, an OAuth2 request error)."},
-	{ProblemInvalidInput, "422 (400 for allowlist entries): a field breaks a rule; errors[] names each field (location) and what is wrong."},
-	{ProblemUnauthenticated, "401: missing, invalid, expired or revoked credentials. The answer never says which."},
-	{ProblemForbidden, "403: the credential may not perform this operation (its role or tenant)."},
-	{ProblemSourceNotAllowed, "403: the caller's IP is outside the tenant's or the token's allowlist."},
-	{ProblemQuotaExceeded, "403: the tenant has reached max_proxies; existing proxies keep working."},
-	{ProblemProxyNotRegistered, "403: the tenant does not auto-register new names and the token is not bound to this one."},
-	{ProblemNotFound, "404: no such resource, or one the caller may not see."},
-	{ProblemMethodNotAllowed, "405: the resource exists but not with this method."},
-	{ProblemNotAcceptable, "406: none of the media types in Accept can be produced."},
-	{ProblemConflict, "409: the resource already exists."},
-	{ProblemRequestTooLarge, "413: the body is larger than the operation accepts."},
-	{ProblemUnsupportedMediaType, "415: the body's Content-Type is not one the operation reads."},
-	{ProblemRateLimited, "429: a rate limit is used up; retry after Retry-After seconds."},
-	{ProblemClientClosedRequest, "499: the client went away before the answer (seen in logs, not by clients)."},
-	{ProblemInternal, "500: a fault of the hub; the detail is logged under the request id, never sent."},
-	{ProblemUnavailable, "503: the store cannot be reached in time; nothing was changed; retry after Retry-After seconds."},
-	{ProblemOther, "Any other status: nothing more is said than the status code."},
+	{ProblemInvalidRequest, "ProblemInvalidRequest", "400: the request cannot be read (malformed body or parameters, an unusable client address, an OAuth2 request error)."},
+	{ProblemInvalidInput, "ProblemInvalidInput", "422 (400 for allowlist entries): a field breaks a rule; errors[] names each field (location) and what is wrong."},
+	{ProblemUnauthenticated, "ProblemUnauthenticated", "401: missing, invalid, expired or revoked credentials. The answer never says which."},
+	{ProblemForbidden, "ProblemForbidden", "403: the credential may not perform this operation (its role or tenant)."},
+	{ProblemSourceNotAllowed, "ProblemSourceNotAllowed", "403: the caller's IP is outside the tenant's or the token's allowlist."},
+	{ProblemQuotaExceeded, "ProblemQuotaExceeded", "403: the tenant has reached max_proxies; existing proxies keep working."},
+	{ProblemProxyNotRegistered, "ProblemProxyNotRegistered", "403: the tenant does not auto-register new names and the token is not bound to this one."},
+	{ProblemNotFound, "ProblemNotFound", "404: no such resource, or one the caller may not see."},
+	{ProblemMethodNotAllowed, "ProblemMethodNotAllowed", "405: the resource exists but not with this method."},
+	{ProblemNotAcceptable, "ProblemNotAcceptable", "406: none of the media types in Accept can be produced."},
+	{ProblemConflict, "ProblemConflict", "409: the resource already exists."},
+	{ProblemRequestTooLarge, "ProblemRequestTooLarge", "413: the body is larger than the operation accepts."},
+	{ProblemUnsupportedMediaType, "ProblemUnsupportedMediaType", "415: the body's Content-Type is not one the operation reads."},
+	{ProblemRateLimited, "ProblemRateLimited", "429: a rate limit is used up; retry after Retry-After seconds."},
+	{ProblemClientClosedRequest, "ProblemClientClosedRequest", "499: the client went away before the answer (seen in logs, not by clients)."},
+	{ProblemInternal, "ProblemInternal", "500: a fault of the hub; the detail is logged under the request id, never sent."},
+	{ProblemUnavailable, "ProblemUnavailable", "503: the store cannot be reached in time; nothing was changed; retry after Retry-After seconds."},
+	{ProblemOther, "ProblemOther", "Any other status: nothing more is said than the status code."},
 }
 
 // problemTypeByStatus is the kind of an error known only by its status.
@@ -93,12 +94,13 @@ func (ProblemType) Schema(r huma.Registry) *huma.Schema {
 	const name = "ProblemType"
 	if _, ok := r.Map()[name]; !ok {
 		doc := "The kind of error, a stable URI to branch on:\n"
-		enum := make([]any, len(problemTypes))
+		enum, names := make([]any, len(problemTypes)), make([]string, len(problemTypes))
 		for i, p := range problemTypes {
-			enum[i] = string(p.t)
+			enum[i], names[i] = string(p.t), p.name
 			doc += "\n- `" + string(p.t) + "`: " + p.when
 		}
-		r.Map()[name] = &huma.Schema{Type: huma.TypeString, Description: doc, Enum: enum}
+		r.Map()[name] = &huma.Schema{Type: huma.TypeString, Description: doc, Enum: enum,
+			Extensions: map[string]any{"x-enum-varnames": names}}
 	}
 	return &huma.Schema{Ref: "#/components/schemas/" + name}
 }
