@@ -34,19 +34,19 @@ type DeniedPage struct {
 	NextCursor string   `json:"next_cursor,omitempty" doc:"Pass as cursor for the next (older) page; absent on the last page."`
 }
 
-// ProxyStats summarises one proxy's IP changes in a window.
-type ProxyStats struct {
+// ProxyIPChangeStats summarises one proxy's IP changes in a window.
+type ProxyIPChangeStats struct {
 	Proxy       string `json:"proxy" doc:"Proxy name." example:"edge-7"`
 	Changes     int64  `json:"changes" doc:"IP changes in the window." example:"12"`
 	DistinctIPs int64  `json:"distinct_ips" doc:"Distinct new IPs in the window." example:"9"`
 	LastChange  Time   `json:"last_change" doc:"The latest change in the window."`
 }
 
-// Stats is the IP-change statistics of a tenant in a window.
-type Stats struct {
-	Since          *Time        `json:"since,omitempty" doc:"Start of the window (inclusive), if bounded."`
-	Until          *Time        `json:"until,omitempty" doc:"End of the window (exclusive), if bounded."`
-	TotalChanges   int64        `json:"total_changes" doc:"IP changes in the window, all proxies." example:"40"`
-	ProxiesChanged int          `json:"proxies_changed" doc:"Proxies with at least one change in the window." example:"6"`
-	Proxies        []ProxyStats `json:"proxies" doc:"Per proxy, sorted by name."`
+// IPChangeStats is the IP-change statistics of a tenant in a window.
+type IPChangeStats struct {
+	Since          *Time                `json:"since,omitempty" doc:"Start of the window (inclusive), if bounded."`
+	Until          *Time                `json:"until,omitempty" doc:"End of the window (exclusive), if bounded."`
+	TotalChanges   int64                `json:"total_changes" doc:"IP changes in the window, all proxies." example:"40"`
+	ProxiesChanged int                  `json:"proxies_changed" doc:"Proxies with at least one change in the window." example:"6"`
+	Proxies        []ProxyIPChangeStats `json:"proxies" doc:"Per proxy, sorted by name."`
 }

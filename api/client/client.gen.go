@@ -608,6 +608,32 @@ type IPChangePage struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// IPChangeStats defines model for IPChangeStats.
+type IPChangeStats struct {
+	// Proxies Per proxy, sorted by name.
+	Proxies []ProxyIPChangeStats `json:"proxies"`
+
+	// ProxiesChanged Proxies with at least one change in the window.
+	//
+	// Examples: 6
+	ProxiesChanged int64 `json:"proxies_changed"`
+
+	// Since Start of the window (inclusive), if bounded.
+	//
+	// Examples: 2026-11-28T09:00:00.000Z
+	Since *time.Time `json:"since,omitempty"`
+
+	// TotalChanges IP changes in the window, all proxies.
+	//
+	// Examples: 40
+	TotalChanges int64 `json:"total_changes"`
+
+	// Until End of the window (exclusive), if bounded.
+	//
+	// Examples: 2026-11-28T09:00:00.000Z
+	Until *time.Time `json:"until,omitempty"`
+}
+
 // Liveness Whether a proxy is online: offline once its latest heartbeat is older than its offline timeout.
 type Liveness string
 
@@ -736,17 +762,8 @@ type Proxy struct {
 	Status Liveness `json:"status"`
 }
 
-// ProxyPage defines model for ProxyPage.
-type ProxyPage struct {
-	// NextCursor Pass as cursor to get the next page; absent on the last page.
-	NextCursor *string `json:"next_cursor,omitempty"`
-
-	// Proxies Proxies sorted by name.
-	Proxies []Proxy `json:"proxies"`
-}
-
-// ProxyStats defines model for ProxyStats.
-type ProxyStats struct {
+// ProxyIPChangeStats defines model for ProxyIPChangeStats.
+type ProxyIPChangeStats struct {
 	// Changes IP changes in the window.
 	//
 	// Examples: 12
@@ -766,6 +783,15 @@ type ProxyStats struct {
 	//
 	// Examples: edge-7
 	Proxy string `json:"proxy"`
+}
+
+// ProxyPage defines model for ProxyPage.
+type ProxyPage struct {
+	// NextCursor Pass as cursor to get the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+
+	// Proxies Proxies sorted by name.
+	Proxies []Proxy `json:"proxies"`
 }
 
 // ProxySummary defines model for ProxySummary.
@@ -816,32 +842,6 @@ type ProxyUpdate struct {
 
 // Role What an admin credential may do within its tenant: owner (everything, including credentials), admin (tokens, allowlists, proxies, webhooks) or viewer (read only).
 type Role string
-
-// Stats defines model for Stats.
-type Stats struct {
-	// Proxies Per proxy, sorted by name.
-	Proxies []ProxyStats `json:"proxies"`
-
-	// ProxiesChanged Proxies with at least one change in the window.
-	//
-	// Examples: 6
-	ProxiesChanged int64 `json:"proxies_changed"`
-
-	// Since Start of the window (inclusive), if bounded.
-	//
-	// Examples: 2026-11-28T09:00:00.000Z
-	Since *time.Time `json:"since,omitempty"`
-
-	// TotalChanges IP changes in the window, all proxies.
-	//
-	// Examples: 40
-	TotalChanges int64 `json:"total_changes"`
-
-	// Until End of the window (exclusive), if bounded.
-	//
-	// Examples: 2026-11-28T09:00:00.000Z
-	Until *time.Time `json:"until,omitempty"`
-}
 
 // StatusReport defines model for StatusReport.
 type StatusReport struct {
@@ -8552,7 +8552,7 @@ type GetStatsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Stats
+	JSON200 *IPChangeStats
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Problem
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -8572,7 +8572,7 @@ type GetStatsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetStatsResponse) GetJSON200() *Stats {
+func (r GetStatsResponse) GetJSON200() *IPChangeStats {
 	return r.JSON200
 }
 
@@ -13429,7 +13429,7 @@ func ParseGetStatsResponse(rsp *http.Response) (*GetStatsResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Stats
+		var dest IPChangeStats
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

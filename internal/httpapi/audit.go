@@ -368,17 +368,17 @@ type StatsInput struct {
 }
 
 // StatsOutput wraps the statistics.
-type StatsOutput struct{ Body api.Stats }
+type StatsOutput struct{ Body api.IPChangeStats }
 
 func (h *handlers) stats(ctx context.Context, in *StatsInput) (*StatsOutput, error) {
 	ps, err := h.Hub.IPChangeStats(ctx, in.Tenant, in.Since, in.Until)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	out := &StatsOutput{Body: api.Stats{Since: optTime(in.Since), Until: optTime(in.Until), Proxies: make([]api.ProxyStats, len(ps)), ProxiesChanged: len(ps)}}
+	out := &StatsOutput{Body: api.IPChangeStats{Since: optTime(in.Since), Until: optTime(in.Until), Proxies: make([]api.ProxyIPChangeStats, len(ps)), ProxiesChanged: len(ps)}}
 	for i, p := range ps {
 		out.Body.TotalChanges += p.Changes
-		out.Body.Proxies[i] = api.ProxyStats{Proxy: p.Proxy, Changes: p.Changes, DistinctIPs: p.DistinctIPs, LastChange: api.NewTime(p.LastChange)}
+		out.Body.Proxies[i] = api.ProxyIPChangeStats{Proxy: p.Proxy, Changes: p.Changes, DistinctIPs: p.DistinctIPs, LastChange: api.NewTime(p.LastChange)}
 	}
 	return out, nil
 }
