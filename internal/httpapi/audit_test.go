@@ -152,3 +152,23 @@ func TestDeniedAndStats(t *testing.T) {
 	}
 	assertProblem(t, th.do(request{target: "/v1/tenants/acme/stats?since=2026-11-28T10:00:00Z&until=2026-11-28T09:00:00Z", bearer: viewer}), http.StatusUnprocessableEntity)
 }
+
+// The JSON listing answers JSON only; asking it for an export says where
+// the export is.
+func TestIPChanges_ListingPointsAtTheExports(t *testing.T) {
+	t.Parallel()
+	th, viewer := withHistory(t, 3)
+	p := assertProblem(t, th.do(request{target: "/v1/tenants/acme/ip-changes?format=csv", bearer: viewer}), http.StatusUnprocessableEntity)
+	if !strings.Contains(string(mustJSON(t, p)), "/v1/tenants/{tenant}/ip-changes.csv") {
+		t.Fatalf("the problem does not name the CSV export: %v", p)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/hub"
 )
@@ -156,7 +157,7 @@ func TestHeartbeat_BoundTokenOnlySpeaksForItsProxy(t *testing.T) {
 	assertProblem(t, th.do(request{target: "/proxy_server?name=edge-2", bearer: bound}), http.StatusForbidden)
 	th.heartbeat(bound, "edge-1", "203.0.113.1:1", http.StatusOK) // a bound token registers its own name
 	p := assertProblem(t, th.do(request{target: "/proxy_server?name=edge-3", bearer: unbound}), http.StatusForbidden)
-	if !strings.Contains(p["detail"].(string), "not registered") {
+	if p["type"] != string(api.ProblemProxyNotRegistered) || !strings.Contains(p["detail"].(string), "not registered") {
 		t.Errorf("detail %q", p["detail"])
 	}
 	th.heartbeat(unbound, "edge-1", "203.0.113.2:1", http.StatusOK) // existing names work with any token
@@ -174,7 +175,7 @@ func TestHeartbeat_QuotaRefusesNewNamesOnly(t *testing.T) {
 	th.heartbeat(tok, "edge-1", "203.0.113.1:1", http.StatusOK)
 	th.heartbeat(tok, "edge-2", "203.0.113.2:1", http.StatusOK)
 	p := assertProblem(t, th.do(request{target: "/proxy_server?name=edge-3", bearer: tok}), http.StatusForbidden)
-	if !strings.Contains(p["detail"].(string), "quota exceeded") {
+	if p["type"] != string(api.ProblemQuotaExceeded) || !strings.Contains(p["detail"].(string), "quota exceeded") {
 		t.Errorf("detail %q", p["detail"])
 	}
 	th.heartbeat(tok, "edge-1", "203.0.113.9:1", http.StatusOK)

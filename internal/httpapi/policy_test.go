@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/hub"
 )
@@ -83,7 +84,7 @@ func TestAllowlist_TokenCIDRsNarrowTheTenantList(t *testing.T) {
 	narrow := th.token("acme", hub.NewToken{Label: "dc1", AllowedCIDRs: []string{"203.0.113.0/28"}})
 	th.heartbeat(narrow, "edge-1", "203.0.113.15:1", http.StatusOK)
 	p := assertProblem(t, th.do(request{target: "/proxy_server?name=edge-1", bearer: narrow, peer: "203.0.113.16:1"}), http.StatusForbidden)
-	if !strings.Contains(p["detail"].(string), "source IP") {
+	if p["type"] != string(api.ProblemSourceNotAllowed) || !strings.Contains(p["detail"].(string), "source IP") {
 		t.Fatalf("detail %v", p["detail"])
 	}
 }
