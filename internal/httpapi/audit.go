@@ -208,15 +208,15 @@ func (h *handlers) registerAudit(a huma.API) {
 		suffix := map[string]string{mediaCSV: "csv", mediaNDJSON: "ndjson"}[media]
 		huma.Register(a, exportOp("export-ip-changes-"+suffix, "/tenants/{tenant}/ip-changes", "the tenant's IP changes", media, ipChangeHeader),
 			func(ctx context.Context, in *IPChangesExportInput) (*huma.StreamResponse, error) {
-				return exportAudit(h, h.ipChangeLog(), media, in.Tenant, in.Proxy, in.ExportFilters)
+				return exportAudit(ctx, h, h.ipChangeLog(), media, in.Tenant, in.Proxy, in.ExportFilters)
 			})
 		huma.Register(a, exportOp("export-proxy-ip-changes-"+suffix, "/tenants/{tenant}/proxies/{name}/ip-changes", "one proxy's IP changes", media, ipChangeHeader),
 			func(ctx context.Context, in *ProxyIPChangesExportInput) (*huma.StreamResponse, error) {
-				return exportAudit(h, h.ipChangeLog(), media, in.Tenant, in.Name, in.ExportFilters)
+				return exportAudit(ctx, h, h.ipChangeLog(), media, in.Tenant, in.Name, in.ExportFilters)
 			})
 		huma.Register(a, exportOp("export-denied-"+suffix, "/tenants/{tenant}/denied", "the tenant's denied heartbeats", media, deniedHeader),
 			func(ctx context.Context, in *DeniedExportInput) (*huma.StreamResponse, error) {
-				return exportAudit(h, h.deniedLog(), media, in.Tenant, in.Proxy, in.ExportFilters)
+				return exportAudit(ctx, h, h.deniedLog(), media, in.Tenant, in.Proxy, in.ExportFilters)
 			})
 	}
 
@@ -302,10 +302,15 @@ func pageAudit[R, A any](ctx context.Context, h *handlers, l auditLog[R, A], ten
 }
 
 // exportAudit streams the whole selection of an audit listing in media.
-func exportAudit[R, A any](h *handlers, l auditLog[R, A], media, tenant, proxy string, f ExportFilters) (*huma.StreamResponse, error) {
+// The tenant is looked up first: once the stream has begun, its status
+// can no longer say that there is no such tenant.
+func exportAudit[R, A any](ctx context.Context, h *handlers, l auditLog[R, A], media, tenant, proxy string, f ExportFilters) (*huma.StreamResponse, error) {
 	q, err := f.query(proxy)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := h.Hub.Tenant(ctx, tenant); err != nil {
+		return nil, h.problem(ctx, err)
 	}
 	return h.exportStream(media, l.name, l.header, func(ctx context.Context, emit func(any, []string) error) error {
 		return l.scan(ctx, tenant, q, func(r R) error { return emit(l.out(r), l.row(r)) })

@@ -172,3 +172,14 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// An export of a tenant that does not exist is a 404, as its listing is,
+// not an empty 200 stream.
+func TestExports_UnknownTenantIsNotFound(t *testing.T) {
+	t.Parallel()
+	th, _ := newAcme(t)
+	platform := th.jwt("", auth.RolePlatform)
+	for _, path := range []string{"ip-changes.csv", "ip-changes.ndjson", "denied.csv", "denied.ndjson", "proxies/edge-1/ip-changes.csv"} {
+		assertProblem(t, th.do(request{target: "/v1/tenants/nosuch/" + path, bearer: platform}), http.StatusNotFound)
+	}
+}
