@@ -610,6 +610,41 @@ func TestE2E_ClientCredentials(t *testing.T) {
 	})
 }
 
+// The SDK renews its access token by its own clock; when the hub refuses
+// the token before then (its clock is ahead, its signing key changed), the
+// SDK exchanges the credential again and sends the request once more.
+func TestE2E_ClientCredentialsRenewWhenRefused(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, h *hubUnderTest) {
+		ctx := t.Context()
+		h.Tenant(t, "acme")
+		res, err := h.As(t, "acme", auth.RoleOwner).CreateCredentialWithResponse(ctx, "acme", client.CredentialCreate{Role: client.RoleAdmin, Label: "ci"})
+		check(t, err)
+		requests := &requestCounter{}
+		cc := h.Client(t, client.WithClientCredentials(res.JSON201.ClientId, res.JSON201.ClientSecret), client.WithHTTP(requests.Client()))
+		_, err = cc.GetTenantWithResponse(ctx, "acme")
+		check(t, err)
+
+		// 16 minutes later by the hub's clock, the 15-minute token has
+		// expired; by the SDK's, it has not. The request, body and all, is
+		// sent again with a new token.
+		h.Clock.Advance(16 * time.Minute)
+		tok, err := cc.CreateTokenWithResponse(ctx, "acme", client.TokenCreate{Label: "after renewal"})
+		check(t, err)
+		if tok.JSON201.Label != "after renewal" {
+			t.Fatalf("created %s", tok.Body)
+		}
+		_, err = cc.GetTenantWithResponse(ctx, "acme")
+		check(t, err)
+		if n := requests.Count("/v1/auth/token"); n != 2 {
+			t.Fatalf("%d token exchanges, want 2", n)
+		}
+		if n := requests.Count("/v1/tenants/acme/tokens"); n != 2 {
+			t.Fatalf("create-token sent %d times, want 2 (refused, then renewed)", n)
+		}
+	})
+}
+
 func TestE2E_EmptyListsAreArrays(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, h *hubUnderTest) {

@@ -57,7 +57,8 @@ func WithToken(token string) Option {
 
 // WithClientCredentials authenticates with an admin credential: the
 // client id and secret are exchanged at /v1/auth/token for a short-lived
-// JWT, which is renewed shortly before it expires.
+// JWT, which is renewed shortly before it expires, or at once when the hub
+// refuses it (the request is then sent once more).
 func WithClientCredentials(clientID, clientSecret string) Option {
 	return func(s *settings) { s.clientID, s.clientSecret = clientID, clientSecret }
 }
@@ -89,8 +90,8 @@ func New(baseURL string, opts ...Option) (*Hub, error) {
 	if s.token != "" && s.clientID != "" {
 		return nil, errors.New("client: use a token or client credentials, not both")
 	}
-	doer := problemDoer{s.httpClient}
-	copts := []ClientOption{WithHTTPClient(doer), WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+	var doer HttpRequestDoer = problemDoer{s.httpClient}
+	copts := []ClientOption{WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
 		r.Header.Set("User-Agent", s.userAgent)
 		return nil
 	})}
@@ -107,7 +108,9 @@ func New(baseURL string, opts ...Option) (*Hub, error) {
 		}
 		ts := &tokenSource{exchange: anon, id: s.clientID, secret: s.clientSecret}
 		copts = append(copts, WithRequestEditorFn(ts.authorize))
+		doer = renewingDoer{next: doer, ts: ts}
 	}
+	copts = append(copts, WithHTTPClient(doer))
 	raw, err := NewClient(baseURL, copts...)
 	if err != nil {
 		return nil, err
@@ -210,6 +213,50 @@ func (ts *tokenSource) get(ctx context.Context) (string, error) {
 	ts.token = res.JSON200.AccessToken
 	ts.expires = time.Now().Add(time.Duration(res.JSON200.ExpiresIn) * time.Second)
 	return ts.token, nil
+}
+
+// forget drops the cached token if it is the one the Authorization header
+// sent carried, so that the next request exchanges the credential again.
+func (ts *tokenSource) forget(sent string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.token != "" && sent == "Bearer "+ts.token {
+		ts.token = ""
+	}
+}
+
+// renewingDoer sends requests authorized by a tokenSource. When the hub
+// refuses the token (401) before the SDK would have renewed it (the hub's
+// clock is ahead, its signing key changed), it forgets the token and sends
+// the request once more with a fresh one: a 401 is answered before the
+// request is handled, so sending it again is safe. A credential that is
+// itself refused fails at the exchange, with its 401.
+type renewingDoer struct {
+	next HttpRequestDoer
+	ts   *tokenSource
+}
+
+func (d renewingDoer) Do(req *http.Request) (*http.Response, error) {
+	res, err := d.next.Do(req)
+	if pe, ok := AsProblem(err); !ok || pe.StatusCode != http.StatusUnauthorized {
+		return res, err
+	}
+	d.ts.forget(req.Header.Get("Authorization"))
+	retry := req.Clone(req.Context())
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.GetBody == nil {
+			return res, err // the body cannot be sent again
+		}
+		body, berr := req.GetBody()
+		if berr != nil {
+			return res, err
+		}
+		retry.Body = body
+	}
+	if aerr := d.ts.authorize(req.Context(), retry); aerr != nil {
+		return nil, aerr
+	}
+	return d.next.Do(retry)
 }
 
 // IPChanges yields a tenant's IP-change history, newest first, following
