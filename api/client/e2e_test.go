@@ -16,6 +16,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/api/client"
 	"github.com/proxyhub/proxyhub/internal/auth"
+	"github.com/proxyhub/proxyhub/internal/notify"
 )
 
 // End-to-end tests of the admin API through the SDK: each scenario runs on
@@ -54,7 +55,7 @@ func TestE2E_PlatformManagesTenants(t *testing.T) {
 
 		got, err := h.Platform.GetTenantWithResponse(ctx, "acme")
 		check(t, err)
-		if *got.JSON200 != acme {
+		if !sameTenant(*got.JSON200, acme) {
 			t.Fatalf("get: %+v, created %+v", *got.JSON200, acme)
 		}
 
@@ -291,6 +292,13 @@ func TestE2E_Proxies(t *testing.T) {
 		if !res.JSON200.Paused {
 			t.Fatalf("get after pause: %+v", *res.JSON200)
 		}
+		// Resumed, it has a full timeout from now.
+		h.Clock.Advance(time.Minute)
+		upd, err = admin.UpdateProxyWithResponse(ctx, "acme", "edge-1", client.ProxyUpdate{Paused: ptr(false)})
+		check(t, err)
+		if p := *upd.JSON200; p.Paused || p.Status != client.LivenessOnline || !p.Deadline.Equal(h.Clock.Now().Add(80*time.Second)) {
+			t.Fatalf("resumed: %+v", p)
+		}
 		upd, err = admin.UpdateProxyWithResponse(ctx, "acme", "edge-3", client.ProxyUpdate{OfflineAfter: ptr(int64(300))})
 		check(t, err)
 		if upd.JSON200.OfflineAfter != 300 || upd.JSON200.Status != client.LivenessOnline {
@@ -503,14 +511,19 @@ func TestE2E_Webhooks(t *testing.T) {
 			t.Fatalf("deliveries of a new webhook: %s", dl.Body)
 		}
 
-		// A test message reaches the receiver, signed, and is logged.
+		// A test message reaches the receiver, signed with the secret
+		// (checked as Standard Webhooks receivers check it), and is logged.
 		tr, err := admin.TestWebhookWithResponse(ctx, "acme", created.Id)
 		check(t, err)
 		if tr.JSON200.StatusCode == nil || *tr.JSON200.StatusCode != http.StatusNoContent || tr.JSON200.Error != nil {
 			t.Fatalf("test delivery: %s", tr.Body)
 		}
-		if hits := receiver.Hits(); len(hits) != 1 || hits[0].path != "/v2" || !strings.HasPrefix(hits[0].signature, "v1,") {
+		hits := receiver.Hits()
+		if len(hits) != 1 || hits[0].path != "/v2" {
 			t.Fatalf("receiver got %+v", hits)
+		}
+		if err := notify.Verify(*created.Secret, hits[0].header, hits[0].body, h.Clock.Now()); err != nil {
+			t.Fatalf("the test message does not verify with the webhook's secret: %v", err)
 		}
 		dl, err = admin.ListDeliveriesWithResponse(ctx, "acme", created.Id, &client.ListDeliveriesParams{})
 		check(t, err)
@@ -746,6 +759,7 @@ func namesField(pe *client.ProblemError, location string) bool {
 	return false
 }
 
+// tokenIDs lists the tokens' ids in order.
 func tokenIDs(ts []client.Token) []string {
 	ids := make([]string, len(ts))
 	for i, tk := range ts {
@@ -837,6 +851,7 @@ func (rc *requestCounter) Count(path string) int {
 	return rc.byPath[path]
 }
 
+// roundTripFunc is an http.RoundTripper.
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
@@ -850,8 +865,9 @@ type receiver struct {
 
 // hit is one message a receiver got.
 type hit struct {
-	path, signature string
-	body            []byte
+	path   string
+	header http.Header
+	body   []byte
 }
 
 // newReceiver starts a receiver that answers 204, closed when the test
@@ -861,7 +877,7 @@ func newReceiver(t *testing.T) *receiver {
 	rv.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		rv.mu.Lock()
-		rv.hits = append(rv.hits, hit{path: r.URL.Path, signature: r.Header.Get("webhook-signature"), body: b})
+		rv.hits = append(rv.hits, hit{path: r.URL.Path, header: r.Header.Clone(), body: b})
 		rv.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
