@@ -185,11 +185,10 @@ func TestE2E_Allowlists(t *testing.T) {
 		if !slices.Equal(got.JSON200.Cidrs, want) {
 			t.Fatalf("get answered %v, want %v", got.JSON200.Cidrs, want)
 		}
-		// An entry with host bits is refused with 400, naming it; nothing
-		// changes. (The type is left open: the contract promises
-		// invalid-input, the hub answers invalid-request.)
+		// An entry with host bits is refused with 400 invalid-input,
+		// naming it; nothing changes.
 		_, err = admin.PutAllowlistWithResponse(ctx, "acme", client.Allowlists{Cidrs: []string{"203.0.113.7/24"}})
-		pe := wantProblem(t, err, http.StatusBadRequest, "")
+		pe := wantProblem(t, err, http.StatusBadRequest, client.ProblemInvalidInput)
 		if !namesField(pe, "body.cidrs") {
 			t.Fatalf("errors %s do not name body.cidrs", pe)
 		}

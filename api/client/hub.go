@@ -102,7 +102,7 @@ func New(baseURL string, opts ...Option) (*Hub, error) {
 			return nil
 		}))
 	case s.clientID != "":
-		anon, err := NewClientWithResponses(baseURL, WithHTTPClient(doer))
+		anon, err := NewClientWithResponses(baseURL, WithHTTPClient(doer), copts[0])
 		if err != nil {
 			return nil, err
 		}
@@ -271,6 +271,10 @@ func (h *Hub) IPChanges(ctx context.Context, tenant string, params ListIpChanges
 				yield(IPChange{}, err)
 				return
 			}
+			if res.JSON200 == nil {
+				yield(IPChange{}, fmt.Errorf("client: list-ip-changes answered %d without a page", res.StatusCode()))
+				return
+			}
 			for _, c := range res.JSON200.IpChanges {
 				if !yield(c, nil) {
 					return
@@ -291,6 +295,10 @@ func (h *Hub) Proxies(ctx context.Context, tenant string, params ListProxiesPara
 			res, err := h.ListProxiesWithResponse(ctx, tenant, &params)
 			if err != nil {
 				yield(Proxy{}, err)
+				return
+			}
+			if res.JSON200 == nil {
+				yield(Proxy{}, fmt.Errorf("client: list-proxies answered %d without a page", res.StatusCode()))
 				return
 			}
 			for _, p := range res.JSON200.Proxies {

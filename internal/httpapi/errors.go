@@ -94,7 +94,9 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		// Quiet: no error of ours, and no ERROR line.
 		return huma.NewError(statusClientClosedRequest, "client closed request")
 	case errors.As(err, &br) && errors.As(err, &fe):
-		return huma.Error400BadRequest("invalid input", &huma.ErrorDetail{Location: fe.FieldName(), Message: fe.Error()})
+		p := problemOf(api.ProblemInvalidInput, http.StatusBadRequest, "invalid input")
+		p.Errors = []api.ProblemField{{Location: fe.FieldName(), Message: fe.Error()}}
+		return p
 	case errors.As(err, &fe):
 		return huma.Error422UnprocessableEntity("invalid input", &huma.ErrorDetail{Location: fe.FieldName(), Message: fe.Error()})
 	case errors.Is(err, hub.ErrInvalidName):

@@ -286,7 +286,8 @@ func assertProblem(t testing.TB, res response, status int) map[string]any {
 	// kinds; the instance names this request by the id the hub logs.
 	typ, _ := p["type"].(string)
 	if want := string(api.ProblemTypeFor(status)); typ != want &&
-		(status != http.StatusForbidden || !slices.Contains(forbiddenKinds, api.ProblemType(typ))) {
+		(status != http.StatusForbidden || !slices.Contains(forbiddenKinds, api.ProblemType(typ))) &&
+		(status != http.StatusBadRequest || typ != string(api.ProblemInvalidInput) || p["errors"] == nil) {
 		t.Fatalf("problem type %q, want %q", typ, want)
 	}
 	if want := "urn:proxyhub:request:" + res.header.Get("X-Request-Id"); p["instance"] != want {
