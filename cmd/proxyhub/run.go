@@ -27,17 +27,22 @@ func usageError(err error) error {
 	return &exitError{code: 2, msg: err.Error()}
 }
 
-// commands maps each subcommand to its implementation and one-line summary.
-var commands = []struct {
+// command is a subcommand: its name, one-line summary and implementation.
+// Admin commands talk to a hub through its API rather than run one.
+type command struct {
 	name, summary string
+	admin         bool
 	run           func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
-}{
-	{"serve", "run the hub (embedded store unless PROXYHUB_DATABASE_URL is set)", serve},
-	{"openapi", "print the OpenAPI 3.1 document (YAML) generated from the code", printOpenAPI},
-	{"migrate", "apply the PostgreSQL migrations (serve does it too unless PROXYHUB_AUTO_MIGRATE=false)", migrate},
-	{"keygen", "write a new Ed25519 key for signing admin JWTs", keygen},
-	{"jwt", "mint an admin JWT with the signing key (bootstrap, scripts)", mintJWT},
 }
+
+// commands are the subcommands, in the order the usage text lists them.
+var commands = append([]command{
+	{name: "serve", summary: "run the hub (embedded store unless PROXYHUB_DATABASE_URL is set)", run: serve},
+	{name: "openapi", summary: "print the OpenAPI 3.1 document (YAML) generated from the code", run: printOpenAPI},
+	{name: "migrate", summary: "apply the PostgreSQL migrations (serve does it too unless PROXYHUB_AUTO_MIGRATE=false)", run: migrate},
+	{name: "keygen", summary: "write a new Ed25519 key for signing admin JWTs", run: keygen},
+	{name: "jwt", summary: "mint an admin JWT with the signing key (bootstrap, scripts)", run: mintJWT},
+}, adminCommands()...)
 
 // run is the whole program: it dispatches args[1] to a subcommand. It
 // returns instead of exiting so tests can drive it.
@@ -61,7 +66,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: proxyhub COMMAND [flags]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		if !c.admin {
+			fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		}
+	}
+	fmt.Fprintln(w, "\nAdmin commands, through a hub's API (PROXYHUB_URL, PROXYHUB_TOKEN; --tenant or PROXYHUB_TENANT):")
+	for _, c := range commands {
+		if c.admin {
+			fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		}
 	}
 	fmt.Fprintln(w, "\nRun 'proxyhub COMMAND --help' for a command's flags.")
 }

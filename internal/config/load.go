@@ -25,6 +25,13 @@ type Setting struct {
 	// Without it every flag takes a value, so --name would swallow the
 	// next argument.
 	Switch bool
+	// Short is a second, usually one-letter, name of the flag, e.g. "o"
+	// for output (-o json); empty for none.
+	Short string
+	// Repeat lets the flag be given more than once: Parse receives the
+	// values joined with commas. The variable, if any, is used as it is,
+	// so a list there is written comma-separated.
+	Repeat bool
 	// Parse checks the value (trimmed of spaces) and stores it. Load calls
 	// it exactly once per setting, in the order of Command.Settings, so a
 	// setting may look at those before it.
@@ -46,6 +53,13 @@ type Command struct {
 	EnvPrefix string
 	// Settings are listed in the help and parsed in this order.
 	Settings []Setting
+	// Args names the positional arguments in the usage line, e.g. "ID".
+	Args string
+	// ParseArgs receives the positional arguments, which may come before,
+	// between or after the flags (and are all that follows a "--"). Load
+	// calls it after every setting's Parse. When it is nil the command
+	// takes no positional argument and refuses any.
+	ParseArgs func(args []string) error
 }
 
 // EnvName returns the environment variable of the setting called name:
@@ -58,12 +72,13 @@ func (c Command) EnvName(name string) string {
 // name) and getenv: each takes its flag if given, else its variable if not
 // empty, else its default, and is then parsed by its Parse. Help and flag
 // errors are printed to out; asking for help returns ErrHelp. A value Parse
-// rejects returns *Error, and a positional argument an error naming it.
+// rejects returns *Error. A positional argument is handed to ParseArgs, or
+// refused with an error naming it when c has none.
 func (c Command) Load(args []string, getenv func(string) string, out io.Writer) error {
 	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	envs := make([]string, len(c.Settings))
-	values := make([]*string, len(c.Settings))
+	values := make([]func() string, len(c.Settings))
 	for i, s := range c.Settings {
 		v := s.Default
 		if !s.NoEnv {
@@ -72,37 +87,112 @@ func (c Command) Load(args []string, getenv func(string) string, out io.Writer) 
 				v = e
 			}
 		}
-		values[i] = fs.String(s.Name, v, s.Usage)
-	}
-	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: %s [flags]\n\n%s\n\nEvery flag can also be set by its environment variable; a flag wins.\n\n", c.Name, c.Summary)
-		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "FLAG\tENVIRONMENT\tDEFAULT\tMEANING")
-		for i, s := range c.Settings {
-			def := s.Default
-			if def == "" {
-				def = `""`
+		if s.Repeat {
+			l := &listValue{initial: v}
+			fs.Var(l, s.Name, s.Usage)
+			if s.Short != "" {
+				fs.Var(l, s.Short, s.Usage)
 			}
-			env := envs[i]
-			if env == "" {
-				env = "-"
-			}
-			fmt.Fprintf(tw, "--%s\t%s\t%s\t%s\n", s.Name, env, def, s.Usage)
+			values[i] = l.String
+			continue
 		}
-		tw.Flush()
+		p := fs.String(s.Name, v, s.Usage)
+		if s.Short != "" {
+			fs.StringVar(p, s.Short, v, s.Usage)
+		}
+		values[i] = func() string { return *p }
 	}
-	if err := fs.Parse(c.switches(args)); err != nil {
+	fs.Usage = func() { c.usage(out, envs) }
+	positional, err := c.parse(fs, c.switches(args))
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	if len(positional) > 0 && c.ParseArgs == nil {
 		fs.Usage()
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q", positional[0])
 	}
 	for i, s := range c.Settings {
-		if err := s.Parse(strings.TrimSpace(*values[i])); err != nil {
+		if err := s.Parse(strings.TrimSpace(values[i]())); err != nil {
 			return &Error{Setting: s.Name, Env: envs[i], Err: err}
 		}
 	}
+	if c.ParseArgs != nil {
+		return c.ParseArgs(positional)
+	}
+	return nil
+}
+
+// parse parses the flags in args and returns the positional arguments.
+// With ParseArgs set, flags may follow positional arguments: parsing
+// resumes after each one, until a "--" ends the flags.
+func (c Command) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if consumed := len(args) - len(rest); c.ParseArgs == nil || (consumed > 0 && args[consumed-1] == "--") {
+			return append(positional, rest...), nil
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+}
+
+// usage prints the usage line, the summary and the table of settings.
+func (c Command) usage(out io.Writer, envs []string) {
+	line := c.Name + " [flags]"
+	if c.Args != "" {
+		line += " " + c.Args
+	}
+	fmt.Fprintf(out, "Usage: %s\n\n%s\n\nEvery flag can also be set by its environment variable; a flag wins.\n\n", line, c.Summary)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FLAG\tENVIRONMENT\tDEFAULT\tMEANING")
+	for i, s := range c.Settings {
+		def := s.Default
+		if def == "" {
+			def = `""`
+		}
+		env := envs[i]
+		if env == "" {
+			env = "-"
+		}
+		name := "--" + s.Name
+		if s.Short != "" {
+			name = "-" + s.Short + ", " + name
+		}
+		if s.Repeat {
+			name += " (repeatable)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, env, def, s.Usage)
+	}
+	tw.Flush()
+}
+
+// listValue is the flag.Value of a Repeat setting: the first use of the
+// flag replaces the initial value (the variable's or the default), later
+// uses add to it.
+type listValue struct {
+	initial string
+	values  []string
+	set     bool
+}
+
+func (l *listValue) String() string {
+	if l == nil {
+		return ""
+	}
+	if !l.set {
+		return l.initial
+	}
+	return strings.Join(l.values, ",")
+}
+
+func (l *listValue) Set(v string) error {
+	l.values, l.set = append(l.values, v), true
 	return nil
 }
 
@@ -114,6 +204,9 @@ func (c Command) switches(args []string) []string {
 	for _, s := range c.Settings {
 		if s.Switch {
 			isSwitch[s.Name] = true
+			if s.Short != "" {
+				isSwitch[s.Short] = true
+			}
 		}
 	}
 	if len(isSwitch) == 0 {

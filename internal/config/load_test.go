@@ -84,3 +84,81 @@ func TestCommandLoad(t *testing.T) {
 		t.Errorf("help names a variable for a NoEnv setting:\n%s", help.String())
 	}
 }
+
+func TestCommandLoad_ShortRepeatAndPositional(t *testing.T) {
+	var (
+		output string
+		cidrs  []string
+		watch  bool
+		args   []string
+	)
+	cmd := Command{Name: "tool create", Summary: "Make one.", EnvPrefix: "TOOL_", Args: "ID", Settings: []Setting{
+		{Name: "output", Short: "o", NoEnv: true, Default: "table", Usage: "format", Parse: func(v string) error {
+			output = v
+			return nil
+		}},
+		{Name: "cidr", Repeat: true, Default: "", Usage: "network", Parse: func(v string) error {
+			cidrs = nil
+			if v != "" {
+				cidrs = strings.Split(v, ",")
+			}
+			return nil
+		}},
+		{Name: "watch", Short: "w", NoEnv: true, Switch: true, Default: "false", Usage: "again", Parse: func(v string) (err error) {
+			watch, err = strconv.ParseBool(v)
+			return err
+		}},
+	}, ParseArgs: func(a []string) error {
+		if len(a) > 1 {
+			return errors.New("one ID at most")
+		}
+		args = a
+		return nil
+	}}
+	env := func(k string) string {
+		if k == "TOOL_CIDR" {
+			return "192.0.2.0/24,198.51.100.0/24"
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		args    []string
+		getenv  func(string) string
+		output  string
+		cidrs   []string
+		watch   bool
+		pos     []string
+		wantErr string
+	}{
+		{args: []string{"acme"}, getenv: env, output: "table", cidrs: []string{"192.0.2.0/24", "198.51.100.0/24"}, pos: []string{"acme"}},
+		{args: []string{"acme", "-o", "json", "--cidr", "10.0.0.0/8", "-w", "--cidr=10.1.0.0/16"}, getenv: env,
+			output: "json", cidrs: []string{"10.0.0.0/8", "10.1.0.0/16"}, watch: true, pos: []string{"acme"}},
+		{args: []string{"--output=csv", "acme", "--watch=false"}, getenv: func(string) string { return "" }, output: "csv", pos: []string{"acme"}},
+		{args: []string{"-o", "json", "--", "-acme"}, getenv: env, output: "json", cidrs: []string{"192.0.2.0/24", "198.51.100.0/24"}, pos: []string{"-acme"}},
+		{args: nil, getenv: env, output: "table", cidrs: []string{"192.0.2.0/24", "198.51.100.0/24"}},
+		{args: []string{"a", "b"}, getenv: env, wantErr: "one ID at most"},
+		{args: []string{"a", "--nope"}, getenv: env, wantErr: "flag provided but not defined: -nope"},
+	} {
+		output, cidrs, watch, args = "", nil, false, nil
+		err := cmd.Load(tc.args, tc.getenv, io.Discard)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || output != tc.output || strings.Join(cidrs, " ") != strings.Join(tc.cidrs, " ") || watch != tc.watch || strings.Join(args, " ") != strings.Join(tc.pos, " ") {
+			t.Errorf("%q: got %q %q %v %q, %v; want %q %q %v %q", tc.args, output, cidrs, watch, args, err, tc.output, tc.cidrs, tc.watch, tc.pos)
+		}
+	}
+
+	var help strings.Builder
+	if err := cmd.Load([]string{"-h"}, env, &help); !errors.Is(err, ErrHelp) {
+		t.Fatalf("-h: %v, want ErrHelp", err)
+	}
+	for _, want := range []string{"Usage: tool create [flags] ID\n", "-o, --output", "--cidr (repeatable)", "TOOL_CIDR", "-w, --watch"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, help.String())
+		}
+	}
+}
