@@ -109,7 +109,7 @@ func (c Command) Load(args []string, getenv func(string) string, out io.Writer) 
 	}
 	if len(positional) > 0 && c.ParseArgs == nil {
 		fs.Usage()
-		return fmt.Errorf("unexpected argument %q", positional[0])
+		return fmt.Errorf("unexpected argument %s", quoteArg(positional[0]))
 	}
 	for i, s := range c.Settings {
 		if err := s.Parse(strings.TrimSpace(values[i]())); err != nil {
@@ -228,4 +228,19 @@ func (c Command) switches(args []string) []string {
 // hubCommand is `proxyhub cmd`, whose variables are PROXYHUB_*.
 func hubCommand(cmd, summary string, settings []Setting) Command {
 	return Command{Name: "proxyhub " + cmd, Summary: summary, EnvPrefix: "PROXYHUB_", Settings: settings}
+}
+
+// quoteArg quotes a stray argument for an error message, unless it may be
+// a secret (a token, a JWT, a client secret pasted in the wrong place):
+// those are described, never echoed.
+func quoteArg(arg string) string {
+	for _, prefix := range []string{"phb_", "phc_", "phs_", "whsec_", "eyJ"} {
+		if strings.HasPrefix(arg, prefix) || strings.Contains(arg, ":"+prefix) {
+			return "(a credential: pass it in the environment, e.g. PROXYHUB_TOKEN, not as an argument)"
+		}
+	}
+	if len(arg) > 64 {
+		return fmt.Sprintf("(%d characters, not shown)", len(arg))
+	}
+	return fmt.Sprintf("%q", arg)
 }

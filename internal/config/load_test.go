@@ -162,3 +162,14 @@ func TestCommandLoad_ShortRepeatAndPositional(t *testing.T) {
 		}
 	}
 }
+
+// A stray argument that may be a secret is never echoed in the error.
+func TestLoad_StrayCredentialIsNotEchoed(t *testing.T) {
+	for _, arg := range []string{"phb_Zk3n9QpX2vLmR7tYw4bH8cJ1dF6gS0aE5uN2oP", "phc_4fG7hJ2kL9mN3pQ8:phs_Qw8eR4tY7uI2oP5aS9dF3gH6jK1lZ0xC4vB7nM", "eyJhbGciOiJFZERTQSJ9.e30.sig", strings.Repeat("x", 80)} {
+		c := Command{Name: "x"}
+		err := c.Load([]string{arg}, func(string) string { return "" }, io.Discard)
+		if err == nil || strings.Contains(err.Error(), arg) {
+			t.Errorf("error %v echoes %q", err, arg)
+		}
+	}
+}
