@@ -126,12 +126,14 @@ func (s *Store) write(batch []*pending) {
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := batchContext(live)
+	ctx, cancel := batchContext(s.life, live)
 	defer cancel()
 	outs, err := s.writeRetrying(ctx, live)
-	if err != nil && len(live) > 1 && ctx.Err() == nil && !unavailable(err) {
-		// One heartbeat's statement failed and took the transaction with
-		// it; write them one by one, so that only that one fails.
+	if err != nil && len(live) > 1 && ctx.Err() == nil && (!unavailable(err) || lockTimedOut(err)) {
+		// One heartbeat's statement failed, or waited too long for a lock
+		// another session holds, and took the transaction with it; write
+		// them one by one, so that only that one fails (503 when it is
+		// the lock).
 		s.log.Warn("postgres: heartbeat batch failed, writing its heartbeats one by one", "size", len(live), "error", err)
 		outs, err = make([]outcome, len(live)), nil
 		for i, p := range live {
@@ -166,7 +168,7 @@ func (s *Store) write(batch []*pending) {
 // callers (a caller without one counts as defaultWriteTimeout from now):
 // no batch runs on after everyone waiting for it has given up, and one
 // caller's cancellation does not abort the others' writes.
-func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
+func batchContext(life context.Context, batch []*pending) (context.Context, context.CancelFunc) {
 	var latest time.Time
 	for _, p := range batch {
 		d, ok := p.ctx.Deadline()
@@ -177,7 +179,7 @@ func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
 			latest = d
 		}
 	}
-	return context.WithDeadline(context.Background(), latest)
+	return context.WithDeadline(life, latest)
 }
 
 // writeRetrying runs the batch's transaction, again when it lost a
