@@ -33,7 +33,7 @@ type Serve struct {
 	ShutdownTimeout time.Duration
 	// StoreTimeout bounds how long a request waits for the store before
 	// it is answered 503.
-	StoreTimeout time.Duration
+	StoreTimeout    time.Duration
 	SigningKeyFile  string
 	JWKSURL         string // external identity provider's JWK Set
 	JWTIssuer       string // its iss
