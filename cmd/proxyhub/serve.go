@@ -44,7 +44,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			cctx, cancel = context.WithCancel(context.Background())
 		}
 		defer cancel()
-		_ = hub.Shutdown(cctx)
+		if err := hub.Shutdown(cctx); err != nil {
+			log.Warn("the store did not close in time; exiting anyway (what was committed stays committed)", slog.String("error", err.Error()))
+		}
 	}()
 
 	ln, err := net.Listen("tcp", cfg.Addr)

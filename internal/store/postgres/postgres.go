@@ -271,21 +271,37 @@ func (s *Store) Close() error {
 // but when ctx ends first the batches in flight are cancelled (their
 // transactions roll back and their callers get hub.ErrUnavailable) and the
 // store closes at once. What was committed stays committed.
+//
+// Shutdown returns when ctx ends even if closing is not finished: with
+// the database unreachable, closing waits on the network (releasing a
+// leadership, and above all the pool's close, which waits up to 15 s per
+// connection for the cancel request of each aborted query). That goes on
+// in the background; the caller is about to exit.
 func (s *Store) Shutdown(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.abort(errAborted) })
 	defer stop()
-	s.closeOnce.Do(func() {
-		close(s.done)
-		s.closeLeaderships()
-		s.mu.Lock()
-		s.closed = true
-		close(s.queue)
-		s.mu.Unlock()
-		s.wg.Wait()
-		s.pool.Close()
-		s.abort(errClosed)
-	})
-	return nil
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		s.closeOnce.Do(func() {
+			close(s.done)
+			s.closeLeaderships()
+			s.mu.Lock()
+			s.closed = true
+			close(s.queue)
+			s.mu.Unlock()
+			s.wg.Wait()
+			s.pool.Close()
+			s.abort(errClosed)
+		})
+	}()
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		s.abort(errAborted)
+		return fmt.Errorf("postgres: closing the store did not finish in time: %w", context.Cause(ctx))
+	}
 }
 
 // errAborted ends the batches still in flight when a bounded Shutdown
