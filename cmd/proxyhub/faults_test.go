@@ -394,11 +394,13 @@ func (f *faultEnv) freezeInTransaction(h *hubProc) (inTx bool, attempts int) {
 func TestFault_SweeperTakesOverAfterKillAndAfterFreeze(t *testing.T) {
 	f := newFaultEnv(t)
 	conn := f.admin()
-	a := f.startHub("hub-a")
+	// Proxies go offline 2 s after their last heartbeat (the shortest
+	// setting is 1 s).
+	a := f.startHub("hub-a", "PROXYHUB_OFFLINE_AFTER", "2s")
 	// A starts alone, so the sweeper's leadership is A's once it is taken.
 	waitSweeperLeader(t, conn)
-	b := f.startHub("hub-b")
-	token := f.setupTenant(b.base, "acme", `"offline_after":2`)
+	b := f.startHub("hub-b", "PROXYHUB_OFFLINE_AFTER", "2s")
+	token := f.setupTenant(b.base, "acme", "")
 
 	// (a) The leader freezes: its session stops talking, the server ends
 	// it (idle_session_timeout), and B takes over.
