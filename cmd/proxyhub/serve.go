@@ -39,7 +39,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// a Close on an early return is unbounded.
 	var shutdownDeadline time.Time
 	defer func() {
-		cctx, cancel := context.WithDeadline(context.Background(), shutdownDeadline.Add(shutdownMargin))
+		cctx, cancel := context.WithDeadline(context.Background(), shutdownDeadline)
 		if shutdownDeadline.IsZero() {
 			cctx, cancel = context.WithCancel(context.Background())
 		}

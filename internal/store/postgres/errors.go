@@ -90,6 +90,17 @@ func unavailable(err error) bool {
 		strings.Contains(err.Error(), "closed pool")
 }
 
+// connectionLost reports whether err means the session itself is gone
+// (ended by the server, or the connection broke), as opposed to a
+// statement refused or a lock waited for too long.
+func connectionLost(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == codeIdleInTxTimeout
+	}
+	return errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
+}
+
 // lockTimedOut reports whether a statement gave up waiting for a lock
 // (lock_timeout): another session holds a row or a lock the statement
 // needs.
