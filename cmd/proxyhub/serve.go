@@ -13,6 +13,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/app"
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/config"
+	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/logging"
 )
 
@@ -34,13 +35,31 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return settingError(err)
 	}
-	defer hub.Close()
+	// The deadline of the whole shutdown, set when it begins; until then
+	// a Close on an early return is unbounded.
+	var shutdownDeadline time.Time
+	defer func() {
+		cctx, cancel := context.WithDeadline(context.Background(), shutdownDeadline)
+		if shutdownDeadline.IsZero() {
+			cctx, cancel = context.WithCancel(context.Background())
+		}
+		defer cancel()
+		if err := hub.Shutdown(cctx); err != nil {
+			log.Warn("the store did not close in time; exiting anyway (what was committed stays committed)", slog.String("error", err.Error()))
+		}
+	}()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	srv := newHTTPServer(hub.Handler(), log)
+	srv := newHTTPServer(hub.Handler(), log, cfg.StoreTimeout)
+	// Requests run under a context of their own, which the shutdown
+	// cancels (with httpapi.ErrShuttingDown: answered 503) when its
+	// timeout ends with requests still running.
+	reqCtx, cancelRequests := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelRequests(nil)
+	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
 	if hub.ThrowawayKey {
 		if err := printBootstrap(stderr, hub.Signer, ln.Addr()); err != nil {
 			return err
@@ -53,7 +72,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan struct{})
 	go func() { _ = hub.Run(bgCtx); close(bgDone) }()
-	defer func() { stopBackground(); <-bgDone }()
+	defer func() {
+		stopBackground()
+		if shutdownDeadline.IsZero() {
+			<-bgDone
+			return
+		}
+		select {
+		case <-bgDone:
+		case <-time.After(time.Until(shutdownDeadline.Add(shutdownMargin))):
+			log.Warn("background loops did not stop in time")
+		}
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -63,13 +93,34 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", slog.Float64("timeout_ms", float64(cfg.ShutdownTimeout.Milliseconds())))
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
+	shutdownDeadline = time.Now().Add(cfg.ShutdownTimeout)
+	drain(srv, shutdownDeadline, cancelRequests, log)
 	log.Info("stopped")
 	return nil
+}
+
+// shutdownMargin is how long past the shutdown timeout the hub may take
+// to answer the requests it cancelled, stop its loops and close the
+// store: the process exits within the timeout plus this margin.
+const shutdownMargin = time.Second
+
+// drain stops accepting connections and waits for in-flight requests
+// until deadline. Requests still running then are cancelled (the store
+// work they wait for included) and answered 503; they get a part of the
+// margin to write that answer, then every connection is closed.
+func drain(srv *http.Server, deadline time.Time, cancelRequests context.CancelCauseFunc, log *slog.Logger) {
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if srv.Shutdown(sctx) == nil {
+		return
+	}
+	log.Warn("shutdown timeout reached: cancelling the requests still running; they are answered 503")
+	cancelRequests(httpapi.ErrShuttingDown)
+	gctx, gcancel := context.WithTimeout(context.Background(), shutdownMargin/2)
+	defer gcancel()
+	if srv.Shutdown(gctx) != nil {
+		_ = srv.Close()
+	}
 }
 
 // settingError gives an invalid setting exit code 2; other start-up
@@ -83,13 +134,15 @@ func settingError(err error) error {
 }
 
 // newHTTPServer sets every timeout, so a slow or silent client cannot hold
-// a connection or a goroutine forever.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// a connection or a goroutine forever. The write timeout is longer than
+// the store timeout by a wide margin, so that a request the store stalls
+// is still answered (503) rather than cut off.
+func newHTTPServer(h http.Handler, log *slog.Logger, storeTimeout time.Duration) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      max(30*time.Second, storeTimeout+15*time.Second),
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -152,6 +152,8 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		Logger:   a.log,
 		Bus:      a.Bus,
 		Lifetime: ctx,
+		// StoreTimeout bounds each request's wait for the store.
+		StoreTimeout: cfg.StoreTimeout,
 	})
 	ok = true
 	return a, nil
@@ -188,13 +190,26 @@ func (a *App) Run(ctx context.Context) error {
 // Close releases the limiters and, unless it was given one, the store
 // (after its pending writes). Call it after Run has returned.
 func (a *App) Close() error {
+	return a.Shutdown(context.Background())
+}
+
+// Shutdown is Close bounded by ctx: when ctx ends before the store's
+// pending writes finish, the store cancels them (their transactions roll
+// back, their callers get hub.ErrUnavailable) and closes at once. What was
+// committed stays committed.
+func (a *App) Shutdown(ctx context.Context) error {
 	for _, l := range []*ratelimit.Limiter{a.limits.Heartbeat, a.limits.Admin, a.limits.AuthFailures} {
 		if l != nil {
 			_ = l.Close(context.Background())
 		}
 	}
 	if a.ownsStore && a.Store != nil {
-		err := a.Store.Close()
+		var err error
+		if s, ok := a.Store.(interface{ Shutdown(context.Context) error }); ok {
+			err = s.Shutdown(ctx)
+		} else {
+			err = a.Store.Close()
+		}
 		a.Store = nil
 		return err
 	}

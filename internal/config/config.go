@@ -31,6 +31,9 @@ type Serve struct {
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
+	// StoreTimeout bounds how long a request waits for the store before
+	// it is answered 503.
+	StoreTimeout    time.Duration
 	SigningKeyFile  string
 	JWKSURL         string // external identity provider's JWK Set
 	JWTIssuer       string // its iss
@@ -66,6 +69,15 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// DefaultStoreTimeout is how long a request waits for the store by
+// default: well under the 10 s the README's cron line gives curl, so a
+// stalled database is answered 503 before the client gives up.
+const DefaultStoreTimeout = 5 * time.Second
+
+// MaxStoreTimeout is the longest store timeout accepted; the server's
+// write timeout is longer still, so the answer is always written.
+const MaxStoreTimeout = 20 * time.Second
 
 // MinHistoryRetention is the shortest history retention accepted: the
 // store never deletes history of the last day (hub.MinRetention), and the
@@ -140,6 +152,14 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 				err = errors.New("must be positive")
 			}
 			c.ShutdownTimeout = d
+			return err
+		}},
+		{Name: "store-timeout", Default: DefaultStoreTimeout.String(), Usage: "how long a request waits for the store before it is answered 503 with Retry-After; keep it under the clients' own timeout (the cron line's is 10s)", Parse: func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err == nil && (d < 100*time.Millisecond || d > MaxStoreTimeout) {
+				err = fmt.Errorf("must be between 100ms and %s", MaxStoreTimeout)
+			}
+			c.StoreTimeout = d
 			return err
 		}},
 		{Name: "signing-key-file", Default: "", Usage: "Ed25519 key (PEM) that signs admin JWTs; `proxyhub keygen` writes one. Required with PostgreSQL", Parse: func(v string) error {

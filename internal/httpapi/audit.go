@@ -163,13 +163,13 @@ func exportOp(id, path, subject string, media string, header []string) huma.Oper
 	if media == mediaNDJSON {
 		ext = ".ndjson"
 	}
-	return secured(huma.Operation{
+	return streaming(secured(huma.Operation{
 		OperationID: id, Method: http.MethodGet, Path: path + ext, Tags: tagAudit,
 		Summary: "Export " + subject + " as " + strings.ToUpper(ext[1:]),
 		Description: "Streams every record the filters select, " + subject + ", newest first, without paging: " +
 			"for spreadsheets (CSV) and log pipelines and SIEMs (NDJSON).",
 		Errors: []int{http.StatusUnprocessableEntity}, Responses: exportResponses(media, header),
-	}, access{policy.AuditRead, scopePath})
+	}, access{policy.AuditRead, scopePath}))
 }
 
 func (h *handlers) registerAudit(a huma.API) {
@@ -309,7 +309,9 @@ func exportAudit[R, A any](ctx context.Context, h *handlers, l auditLog[R, A], m
 	if err != nil {
 		return nil, err
 	}
-	if _, err := h.Hub.Tenant(ctx, tenant); err != nil {
+	tctx, cancel := context.WithTimeout(ctx, h.StoreTimeout)
+	defer cancel()
+	if _, err := h.Hub.Tenant(tctx, tenant); err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	return h.exportStream(media, l.name, l.header, func(ctx context.Context, emit func(any, []string) error) error {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -62,11 +63,22 @@ const retryAfterSeconds = "5"
 // answer. Nobody reads the answer; the status is for logs and metrics.
 const statusClientClosedRequest = 499
 
+// ErrShuttingDown is the cause with which the server cancels the requests
+// still running when its shutdown timeout ends: they are answered 503.
+var ErrShuttingDown = fmt.Errorf("the hub is shutting down: %w", hub.ErrUnavailable)
+
 // clientGone reports whether err is the cancellation of a request whose
-// client went away: context.Canceled while the request context is done.
-// A cancellation the client did not cause stays an internal error.
+// client went away: context.Canceled while the request context is done,
+// and not cancelled by the server itself (ErrShuttingDown). A
+// cancellation the client did not cause stays an internal error.
 func clientGone(ctx context.Context, err error) bool {
-	return errors.Is(err, context.Canceled) && ctx.Err() != nil
+	return errors.Is(err, context.Canceled) && ctx.Err() != nil && !cancelledByHub(ctx)
+}
+
+// cancelledByHub reports whether ctx was cancelled because the hub could
+// not go on (ErrShuttingDown, or any cause wrapping hub.ErrUnavailable).
+func cancelledByHub(ctx context.Context) bool {
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), hub.ErrUnavailable)
 }
 
 // fieldError is invalid input that names its field (hub.FieldError).
@@ -123,7 +135,7 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		return problemOf(api.ProblemProxyNotRegistered, http.StatusForbidden, "proxy not registered: this tenant does not auto-register new names; use a token bound to this name")
 	case errors.Is(err, hub.ErrConflict):
 		return huma.Error409Conflict("already exists")
-	case errors.Is(err, hub.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, hub.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), cancelledByHub(ctx):
 		return huma.ErrorWithHeaders(
 			huma.Error503ServiceUnavailable("the store is unavailable; retry later"),
 			http.Header{"Retry-After": {retryAfterSeconds}})

@@ -94,14 +94,14 @@ func (h *handlers) registerEvents(a huma.API) {
 		Description: "The tenant's event stream (registered, ip_changed, offline, online, denied), newest first, with keyset pagination.",
 		Errors:      []int{http.StatusUnprocessableEntity},
 	}, access{policy.AuditRead, scopePath}), h.listEvents)
-	sse.Register(a, secured(huma.Operation{
+	sse.Register(a, streaming(secured(huma.Operation{
 		OperationID: "stream-events", Method: http.MethodGet, Path: "/tenants/{tenant}/events/stream", Tags: tagEvents,
 		Summary: "Stream events live",
 		Description: "Server-Sent Events: every new event of the tenant as it happens, across all hubs sharing the database. " +
 			"Each message's id is the event id; reconnecting with Last-Event-ID (or ?after=) resumes without loss. " +
 			"An idle stream sends a comment every 15 s.",
 		Errors: []int{http.StatusUnprocessableEntity},
-	}, access{policy.AuditRead, scopePath}), map[string]any{"event": api.Event{}}, h.streamEvents)
+	}, access{policy.AuditRead, scopePath})), map[string]any{"event": api.Event{}}, h.streamEvents)
 }
 
 func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send sse.Sender) {

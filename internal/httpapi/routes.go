@@ -56,6 +56,14 @@ func secured(o huma.Operation, a access) huma.Operation {
 	return o
 }
 
+// streaming marks an operation whose answer is a stream (live events,
+// exports): it is not bounded by the store timeout, which would cut it
+// off; its store calls bound themselves.
+func streaming(o huma.Operation) huma.Operation {
+	o.Metadata[metaStream] = true
+	return o
+}
+
 // The tags that group operations in the document.
 var (
 	tagHeartbeat   = []string{"heartbeat"}

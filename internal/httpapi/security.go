@@ -28,6 +28,7 @@ const (
 const (
 	metaAction = "x-proxyhub-action" // the policy.Action the operation performs
 	metaScope  = "x-proxyhub-scope"  // where the target tenant comes from
+	metaStream = "x-proxyhub-stream" // the answer is a stream: no store timeout
 )
 
 // Where an operation's target tenant comes from.
@@ -93,7 +94,7 @@ func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 		}
 		p, err := h.Auth.Authenticate(ctx.Context(), ctx.Header("Authorization"))
 		if err != nil {
-			if errors.Is(err, hub.ErrUnavailable) || clientGone(ctx.Context(), err) {
+			if errors.Is(err, hub.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || ctx.Context().Err() != nil {
 				writeHumaErr(api, ctx, h.problem(ctx.Context(), err))
 				return
 			}
@@ -232,4 +233,17 @@ func writeHumaErr(api huma.API, ctx huma.Context, err error) {
 	ctx.SetHeader("Content-Type", "application/problem+json")
 	ctx.SetStatus(se.GetStatus())
 	_ = api.Marshal(ctx.BodyWriter(), "application/problem+json", se)
+}
+
+// storeDeadline bounds every operation but streams by the store timeout:
+// a store that does not answer in time ends in 503 with Retry-After, long
+// before the server's write timeout and the clients' own.
+func (h *handlers) storeDeadline(ctx huma.Context, next func(huma.Context)) {
+	if stream, _ := ctx.Operation().Metadata[metaStream].(bool); stream || h.StoreTimeout <= 0 {
+		next(ctx)
+		return
+	}
+	c, cancel := context.WithTimeout(ctx.Context(), h.StoreTimeout)
+	defer cancel()
+	next(huma.WithContext(ctx, c))
 }

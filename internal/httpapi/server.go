@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -42,6 +43,10 @@ type Deps struct {
 	// Lifetime ends when the hub begins to shut down: live streams close
 	// then, so draining in-flight requests does not wait for them.
 	Lifetime context.Context
+	// StoreTimeout bounds how long a request waits for the store (streams
+	// excepted); when it passes, the answer is 503 with Retry-After.
+	// Zero: no bound of its own.
+	StoreTimeout time.Duration
 }
 
 // New returns the whole HTTP handler: middleware, API operations, OpenAPI
@@ -128,7 +133,7 @@ func newAPI(mux *http.ServeMux, h *handlers) huma.API {
 	config.Tags = documentedTags
 	api := humago.New(mux, config)
 	declareSecuritySchemes(api.OpenAPI())
-	api.UseMiddleware(operationName, h.secure(api))
+	api.UseMiddleware(operationName, h.storeDeadline, h.secure(api))
 	addRoutes(api, h)
 	documentRateLimits(api.OpenAPI())
 	return api

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
@@ -126,25 +127,17 @@ func (s *Store) write(batch []*pending) {
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := batchContext(live)
+	ctx, cancel := batchContext(s.life, live)
 	defer cancel()
 	outs, err := s.writeRetrying(ctx, live)
-	if err != nil && len(live) > 1 && ctx.Err() == nil && !unavailable(err) {
-		// One heartbeat's statement failed and took the transaction with
-		// it; write them one by one, so that only that one fails.
+	if err != nil && len(live) > 1 && ctx.Err() == nil && (!unavailable(err) || lockTimedOut(err)) {
+		// One heartbeat's statement failed, or waited too long for a lock
+		// another session holds, and took the transaction with it; write
+		// them one by one, so that only that one fails (503 when it is
+		// the lock).
 		s.log.Warn("postgres: heartbeat batch failed, writing its heartbeats one by one", "size", len(live), "error", err)
-		outs, err = make([]outcome, len(live)), nil
-		for i, p := range live {
-			if p.ctx.Err() != nil {
-				outs[i] = outcome{err: ctxError(p.ctx, what)}
-				continue
-			}
-			one, err := s.writeRetrying(ctx, live[i:i+1])
-			if err != nil {
-				one = []outcome{{err: translate(err, what)}}
-			}
-			outs[i] = one[0]
-		}
+		s.writeEach(ctx, live)
+		return
 	}
 	if err != nil {
 		err = translate(err, what)
@@ -162,11 +155,57 @@ func (s *Store) write(batch []*pending) {
 	}
 }
 
+// eachConcurrency is how many heartbeats of a failed batch are written at
+// once, each in its own transaction.
+const eachConcurrency = 4
+
+// writeEach writes heartbeats one by one, each in its own transaction, and
+// answers each as soon as it is written: a heartbeat that waits for a lock
+// held elsewhere delays no other. Heartbeats of different proxies are
+// written concurrently, those of one proxy in order.
+func (s *Store) writeEach(ctx context.Context, items []*pending) {
+	const what = "postgres: record heartbeat"
+	type key struct{ tenant, name string }
+	var order []key
+	groups := map[key][]*pending{}
+	for _, p := range items {
+		k := key{p.hb.TenantID, p.hb.Name}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], p)
+	}
+	sem := make(chan struct{}, eachConcurrency)
+	var wg sync.WaitGroup
+	for _, k := range order {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			for _, p := range groups[k] {
+				if p.ctx.Err() != nil {
+					p.done <- outcome{err: ctxError(p.ctx, what)}
+					continue
+				}
+				one, err := s.writeRetrying(ctx, []*pending{p})
+				switch {
+				case err != nil && ctx.Err() != nil:
+					p.done <- outcome{err: ctxError(ctx, what)}
+				case err != nil:
+					p.done <- outcome{err: translate(err, what)}
+				default:
+					p.done <- one[0]
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // batchContext bounds a batch's transaction by the latest deadline of its
 // callers (a caller without one counts as defaultWriteTimeout from now):
 // no batch runs on after everyone waiting for it has given up, and one
 // caller's cancellation does not abort the others' writes.
-func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
+func batchContext(life context.Context, batch []*pending) (context.Context, context.CancelFunc) {
 	var latest time.Time
 	for _, p := range batch {
 		d, ok := p.ctx.Deadline()
@@ -177,17 +216,22 @@ func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
 			latest = d
 		}
 	}
-	return context.WithDeadline(context.Background(), latest)
+	return context.WithDeadline(life, latest)
 }
 
 // writeRetrying runs the batch's transaction, again when it lost a
-// deadlock or a serialization conflict (nothing of it was committed).
+// deadlock or a serialization conflict, or lost its connection before
+// COMMIT was sent (a session ended by the server, a failover): in each
+// case nothing of it was committed.
 func (s *Store) writeRetrying(ctx context.Context, batch []*pending) ([]outcome, error) {
 	for attempt := 1; ; attempt++ {
-		outs, err := s.writeBatch(ctx, batch)
-		if err == nil || !retryable(err) || attempt == maxBatchAttempts {
+		outs, sentCommit, err := s.writeBatch(ctx, batch)
+		if err == nil || attempt == maxBatchAttempts || ctx.Err() != nil {
 			return outs, err
 		}
-		s.log.Debug("postgres: heartbeat batch collided, retrying", "attempt", attempt, "error", err)
+		if !retryable(err) && (sentCommit || !connectionLost(err)) {
+			return outs, err
+		}
+		s.log.Debug("postgres: heartbeat batch failed before commit, retrying", "attempt", attempt, "error", err)
 	}
 }

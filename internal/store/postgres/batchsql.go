@@ -113,8 +113,16 @@ SELECT 'tenant', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NUL
 SELECT 'refused', ord, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM checked WHERE NOT live`
 
 // plannerSQL keeps a batch transaction's joins to nested loops (see
-// above); the settings end with the transaction.
-const plannerSQL = `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true), set_config('enable_material', 'off', true)`
+// above), and bounds its every lock wait by batchLockTimeout: a row or
+// lock held by a stalled session (a frozen hub, an operator's open
+// transaction) fails the batch quickly, which is then written one
+// heartbeat at a time, so that only the heartbeats that need the held
+// lock fail (503). The settings end with the transaction.
+const plannerSQL = `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true), set_config('enable_material', 'off', true), set_config('lock_timeout', '` + batchLockTimeout + `', true)`
+
+// batchLockTimeout is how long a batch waits for any one lock. Between
+// the hub's own writers a lock is held for milliseconds.
+const batchLockTimeout = "1s"
 
 // lockTenantSQL serializes proxy creation within a tenant; the trigger
 // that counts proxies takes the same lock.
@@ -162,7 +170,9 @@ SELECT 'created', NULL, NULL, created_at, last_seen, deadline, name FROM created
 // them in id order; only those whose last_used_at is at least $4
 // (hub.TokenTouchInterval) older than their use: batches that share a
 // token do not all lock its row until they commit, one in each interval
-// does.
+// does. A token row another transaction holds is skipped, never waited
+// for: that transaction is moving it forward itself, and a stalled one
+// (a frozen hub) must not hold up every heartbeat of the token.
 const touchSQL = `
 WITH used AS (
     SELECT * FROM unnest($2::text[], $3::timestamptz[]) AS u (id, at)
@@ -172,7 +182,7 @@ WITH used AS (
       JOIN used u ON u.id = t.id
      WHERE t.tenant_id = $1 AND (t.last_used_at IS NULL OR t.last_used_at <= u.at - $4::interval)
      ORDER BY t.id
-       FOR NO KEY UPDATE OF t
+       FOR NO KEY UPDATE OF t SKIP LOCKED
 )
 UPDATE heartbeat_tokens t
    SET last_used_at = l.at

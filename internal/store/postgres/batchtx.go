@@ -27,15 +27,18 @@ type batchTx struct {
 	used   map[string]map[string]time.Time // tenant → token → latest use
 	tokens *tokenCache                     // forgets the tokens found revoked
 	events map[string][]newEvent           // tenant → events to append at commit, in order
+	// committing is set once the pipeline holding COMMIT is sent: a
+	// failure after it may or may not have committed.
+	committing bool
 }
 
 // writeBatch writes items in one transaction and returns each one's
 // outcome; an error means nothing was committed (or, when the connection
-// broke during COMMIT, that this is unknown).
-func (s *Store) writeBatch(ctx context.Context, items []*pending) ([]outcome, error) {
+// broke after COMMIT was sent, sentCommit, that this is unknown).
+func (s *Store) writeBatch(ctx context.Context, items []*pending) (outs []outcome, sentCommit bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// Release closes a connection left inside a transaction, which rolls
 	// it back; rollback below first tries to keep the connection.
@@ -52,9 +55,9 @@ func (s *Store) writeBatch(ctx context.Context, items []*pending) ([]outcome, er
 	}
 	if err := tx.run(ctx); err != nil {
 		tx.rollback()
-		return nil, err
+		return nil, tx.committing, err
 	}
-	return tx.outs, nil
+	return tx.outs, true, nil
 }
 
 // run writes every round, then commits.
@@ -334,6 +337,7 @@ func (tx *batchTx) commit(ctx context.Context) error {
 		tenantScope(tenant).queue(b)
 		b.Queue(touchSQL, tenant, ids, ats, hub.TokenTouchInterval).Exec(ignoreTag)
 	}
+	tx.committing = true
 	b.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error {
 		if ct.String() != "COMMIT" {
 			return errors.New("postgres: batch transaction was rolled back")

@@ -26,6 +26,8 @@ const (
 	codeDeadlockDetected     = "40P01"
 	codeQueryCanceled        = "57014" // statement_timeout, or a cancel request
 	codeTooManyConnections   = "53300"
+	codeLockNotAvailable     = "55P03" // lock_timeout
+	codeIdleInTxTimeout      = "25P03" // idle_in_transaction_session_timeout ended the session
 )
 
 // translate is the one place that maps driver errors to the store's
@@ -71,7 +73,9 @@ func unavailable(err error) bool {
 		return strings.HasPrefix(pgErr.Code, "08") || // connection_exception
 			strings.HasPrefix(pgErr.Code, "57P") || // admin/crash shutdown, cannot connect now
 			pgErr.Code == codeQueryCanceled ||
-			pgErr.Code == codeTooManyConnections
+			pgErr.Code == codeTooManyConnections ||
+			pgErr.Code == codeLockNotAvailable ||
+			pgErr.Code == codeIdleInTxTimeout
 	}
 	var connectErr *pgconn.ConnectError
 	var netErr net.Error
@@ -84,6 +88,25 @@ func unavailable(err error) bool {
 		errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) ||
 		strings.Contains(err.Error(), "closed pool")
+}
+
+// connectionLost reports whether err means the session itself is gone
+// (ended by the server, or the connection broke), as opposed to a
+// statement refused or a lock waited for too long.
+func connectionLost(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == codeIdleInTxTimeout
+	}
+	return errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
+}
+
+// lockTimedOut reports whether a statement gave up waiting for a lock
+// (lock_timeout): another session holds a row or a lock the statement
+// needs.
+func lockTimedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeLockNotAvailable
 }
 
 // retryable reports whether a transaction failed only because it collided

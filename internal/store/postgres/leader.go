@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -18,6 +19,16 @@ const leaderKeySpace = 1885891684
 // the event watch) when the caller's context sets no deadline.
 const dedicatedConnTimeout = 10 * time.Second
 
+// leaderIdleTimeout is the server-side idle_session_timeout of a
+// leadership connection: a session that sends nothing for this long is
+// ended by the server, and its lock with it. The holder sends a keep-alive
+// every leaderKeepAlive; a frozen or cut-off holder sends none, so another
+// instance takes over within about leaderIdleTimeout.
+const (
+	leaderIdleTimeout = "3s"
+	leaderKeepAlive   = time.Second
+)
+
 // leadership is one named leadership of this store: a connection of its
 // own (never the pool's: a session lock must stay with one session, and the
 // pool closes and shares connections) on which the lock is held or tried.
@@ -25,6 +36,8 @@ type leadership struct {
 	mu   sync.Mutex
 	conn *pgx.Conn // nil: none yet, or dropped
 	held bool      // the session lock is held on conn
+	// stopKeepAlive ends the keep-alive of the held lock (nil: none runs).
+	stopKeepAlive context.CancelFunc
 }
 
 // Leader implements hub.LivenessStore with a session advisory lock,
@@ -67,7 +80,7 @@ func (s *Store) Leader(ctx context.Context, name string) (bool, error) {
 // there is none. l.mu is held.
 func (l *leadership) try(ctx context.Context, s *Store, name string) (bool, error) {
 	if l.conn == nil {
-		conn, err := s.dedicatedConn(ctx, "proxyhub-leader")
+		conn, err := s.dedicatedConn(ctx, "proxyhub-leader", map[string]string{"idle_session_timeout": leaderIdleTimeout})
 		if err != nil {
 			return false, err
 		}
@@ -84,7 +97,41 @@ func (l *leadership) try(ctx context.Context, s *Store, name string) (bool, erro
 		return false, err
 	}
 	l.held = got
+	if got {
+		kctx, stop := context.WithCancel(context.Background())
+		l.stopKeepAlive = stop
+		go l.keepAlive(kctx, s, name)
+	}
 	return got, nil
+}
+
+// keepAlive pings the held lock's connection every leaderKeepAlive until
+// ctx ends, so the server's idle_session_timeout ends the session only
+// when this process stops talking. A failed ping drops the leadership;
+// the next Leader call tries again.
+func (l *leadership) keepAlive(ctx context.Context, s *Store, name string) {
+	t := time.NewTicker(leaderKeepAlive)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l.mu.Lock()
+		if ctx.Err() != nil || !l.held {
+			l.mu.Unlock()
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, leaderKeepAlive)
+		err := l.conn.Ping(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("postgres: the connection holding a leadership failed: leadership lost", "name", name, "error", err)
+			l.drop()
+		}
+		l.mu.Unlock()
+	}
 }
 
 // drop releases the lock if l holds it and closes l's connection. The
@@ -92,6 +139,10 @@ func (l *leadership) try(ctx context.Context, s *Store, name string) (bool, erro
 // releases it too, is processed by the server after Close returns), so
 // another instance leads at its very next call. l.mu is held.
 func (l *leadership) drop() {
+	if l.stopKeepAlive != nil {
+		l.stopKeepAlive()
+		l.stopKeepAlive = nil
+	}
 	if l.conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		if l.held && !l.conn.IsClosed() {
@@ -132,13 +183,15 @@ func (s *Store) closeLeaderships() {
 }
 
 // dedicatedConn opens a connection outside the pool, configured like the
-// pool's, named app (application_name) so that it can be told apart in
-// pg_stat_activity.
-func (s *Store) dedicatedConn(ctx context.Context, app string) (*pgx.Conn, error) {
-	cfg := s.pool.Config().ConnConfig
+// pool's with params added, named app (application_name) so that it can
+// be told apart in pg_stat_activity.
+func (s *Store) dedicatedConn(ctx context.Context, app string, params map[string]string) (*pgx.Conn, error) {
+	cfg := s.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
+	maps.Copy(cfg.RuntimeParams, params)
 	cfg.RuntimeParams["application_name"] = app
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

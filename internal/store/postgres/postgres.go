@@ -107,6 +107,11 @@ const (
 	DefaultTokenCacheSize = 100_000
 	DefaultTokenCacheTTL  = time.Minute
 
+	// idleInTransactionTimeout is the server-side bound of a transaction
+	// whose client stopped talking (idle_in_transaction_session_timeout),
+	// unless the URL sets its own.
+	idleInTransactionTimeout = "3s"
+
 	// defaultWriteTimeout bounds a batch whose callers set no deadline.
 	defaultWriteTimeout = 30 * time.Second
 	// DefaultWriters is how many batches are written at once by default.
@@ -141,6 +146,11 @@ type Store struct {
 	done      chan struct{} // closed when Close begins: ends watches, refuses leaderships
 	closeOnce sync.Once
 
+	// life is the parent of every batch transaction; abort cancels it,
+	// with errAborted, when a bounded Shutdown runs out of time.
+	life  context.Context
+	abort context.CancelCauseFunc
+
 	lmu     sync.Mutex             // guards leaders
 	leaders map[string]*leadership // by name; nil once closed
 }
@@ -167,6 +177,15 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		// every heartbeat also authenticates and reads its tenant, and the
 		// batch writers hold connections of their own.
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		// A session that stalls inside a transaction (its hub frozen or
+		// cut off) is ended by the server, and the locks it holds are
+		// released, instead of holding up the other hubs.
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = idleInTransactionTimeout
 	}
 	target := describeConfig(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -202,7 +221,10 @@ func newStore(pool *pgxpool.Pool, opts Options) *Store {
 		opts.TokenCacheSize = DefaultTokenCacheSize
 	}
 	opts.TokenCacheTTL = cmp.Or(max(opts.TokenCacheTTL, 0), DefaultTokenCacheTTL)
+	life, abort := context.WithCancelCause(context.Background())
 	return &Store{
+		life:            life,
+		abort:           abort,
 		pool:            pool,
 		tokens:          newTokenCache(opts.TokenCacheSize, opts.TokenCacheTTL),
 		tokenWatchReady: make(chan struct{}),
@@ -242,18 +264,49 @@ func (s *Store) Ping(ctx context.Context) error {
 // every batch already accepted is written (or has failed), then closes the
 // pool. Calls after the first return nil at once.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		close(s.done)
-		s.closeLeaderships()
-		s.mu.Lock()
-		s.closed = true
-		close(s.queue)
-		s.mu.Unlock()
-		s.wg.Wait()
-		s.pool.Close()
-	})
-	return nil
+	return s.Shutdown(context.Background())
 }
+
+// Shutdown is Close bounded by ctx: pending heartbeats are still written,
+// but when ctx ends first the batches in flight are cancelled (their
+// transactions roll back and their callers get hub.ErrUnavailable) and the
+// store closes at once. What was committed stays committed.
+//
+// Shutdown returns when ctx ends even if closing is not finished: with
+// the database unreachable, closing waits on the network (releasing a
+// leadership, and above all the pool's close, which waits up to 15 s per
+// connection for the cancel request of each aborted query). That goes on
+// in the background; the caller is about to exit.
+func (s *Store) Shutdown(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { s.abort(errAborted) })
+	defer stop()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		s.closeOnce.Do(func() {
+			close(s.done)
+			s.closeLeaderships()
+			s.mu.Lock()
+			s.closed = true
+			close(s.queue)
+			s.mu.Unlock()
+			s.wg.Wait()
+			s.pool.Close()
+			s.abort(errClosed)
+		})
+	}()
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		s.abort(errAborted)
+		return fmt.Errorf("postgres: closing the store did not finish in time: %w", context.Cause(ctx))
+	}
+}
+
+// errAborted ends the batches still in flight when a bounded Shutdown
+// runs out of time.
+var errAborted = fmt.Errorf("postgres: the store is shutting down: %w", hub.ErrUnavailable)
 
 // errClosed is returned by RecordHeartbeat after Close.
 var errClosed = fmt.Errorf("postgres: store is closed: %w", hub.ErrUnavailable)

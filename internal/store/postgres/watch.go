@@ -82,7 +82,7 @@ func (s *Store) listenLoop(ctx context.Context, app, channel string, connected f
 
 // listen opens a dedicated connection and subscribes it to channel.
 func (s *Store) listen(ctx context.Context, app, channel string) (*pgx.Conn, error) {
-	conn, err := s.dedicatedConn(ctx, app)
+	conn, err := s.dedicatedConn(ctx, app, nil)
 	if err != nil {
 		return nil, err
 	}
