@@ -2,20 +2,18 @@ package sqlite
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // The group commit. RecordHeartbeat puts a pending heartbeat on s.queue and
-// waits for its outcome. The batcher goroutine gathers pending heartbeats
-// into a batch until it holds Options.BatchMax of them or the first has
-// waited Options.BatchWait, then hands it to the writer goroutine; while
-// the writer is busy the batch keeps growing up to BatchMax, so batches
-// grow with the load. The writer writes a batch in one transaction
-// (batchtx.go) and answers each heartbeat only after COMMIT. A heartbeat
-// whose caller gave up before its batch is written is answered with the
-// caller's error and not written.
+// waits for its outcome. The writer goroutine takes the queued heartbeats
+// as one batch (see writer), writes it in one transaction (batchtx.go) and
+// answers each heartbeat only after COMMIT. A heartbeat whose caller gave
+// up before its batch is written is answered with the caller's error and
+// not written.
 
 // pending is one heartbeat waiting for its batch.
 type pending struct {
@@ -39,16 +37,32 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb hub.Heartbeat) (hub.Hear
 	if ctx.Err() != nil {
 		return hub.HeartbeatResult{}, ctxError(ctx, what)
 	}
-	p := &pending{ctx: ctx, hb: hb, done: make(chan outcome, 1)}
+	p := pendings.Get().(*pending)
+	p.ctx, p.hb = ctx, hb
 	if err := s.enqueue(ctx, p); err != nil {
+		p.recycle()
 		return hub.HeartbeatResult{}, err
 	}
 	select {
 	case o := <-p.done:
+		p.recycle()
 		return o.res, o.err
 	case <-ctx.Done():
+		// The writer may still answer p: it is left to the garbage
+		// collector.
 		return hub.HeartbeatResult{}, ctxError(ctx, what)
 	}
+}
+
+// pendings recycles pending heartbeats and their channels: a heartbeat
+// would otherwise allocate both.
+var pendings = sync.Pool{New: func() any { return &pending{done: make(chan outcome, 1)} }}
+
+// recycle returns p to pendings; its done must be empty and no one may
+// send on it any more.
+func (p *pending) recycle() {
+	p.ctx, p.hb = nil, hub.Heartbeat{}
+	pendings.Put(p)
 }
 
 // enqueue hands p to the batcher, unless the store is closed or ctx ends
@@ -67,51 +81,92 @@ func (s *Store) enqueue(ctx context.Context, p *pending) error {
 	}
 }
 
-// batcher gathers s.queue into batches for s.work until s.queue is closed
-// and drained, then closes s.work.
-func (s *Store) batcher() {
+// writer writes the heartbeats of s.queue in batches until s.queue is
+// closed and drained. It takes whatever is queued when it is ready for
+// the next batch, up to Options.BatchMax, and waits up to
+// Options.BatchWait for more when that falls short: while it writes one
+// batch, the next one queues up, so batches grow with the load. Between
+// batches, and every checkpointEvery while idle, it folds the heartbeat
+// log into the proxies rows (every checkpointEvery, or sooner when the log
+// has checkpointRows rows).
+func (s *Store) writer() {
 	defer s.wg.Done()
-	defer close(s.work)
-	var (
-		buf   []*pending
-		due   bool // buf's first heartbeat has waited BatchWait
-		queue = s.queue
-		timer = time.NewTimer(time.Hour)
-	)
-	timer.Stop()
-	for queue != nil || len(buf) > 0 {
-		var in <-chan *pending
-		if len(buf) < s.opts.BatchMax {
-			in = queue
-		}
-		var out chan<- []*pending
-		if len(buf) > 0 && (due || len(buf) >= s.opts.BatchMax || queue == nil) {
-			out = s.work
-		}
+	tick := time.NewTicker(checkpointEvery)
+	defer tick.Stop()
+	last := time.Now()
+	batch := make([]*pending, 0, s.opts.BatchMax)
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
+	for {
 		select {
-		case p, ok := <-in:
+		case p, ok := <-s.queue:
 			if !ok {
-				queue = nil
+				return
+			}
+			batch = s.gather(append(batch[:0], p), wait)
+			s.writeBatch(batch)
+			clear(batch)
+			if time.Since(last) < checkpointEvery && s.logRows() < checkpointRows {
 				continue
 			}
-			buf = append(buf, p)
-			if len(buf) == 1 {
-				timer.Reset(s.opts.BatchWait)
-			}
-		case <-timer.C:
-			due = true
-		case out <- buf:
-			buf, due = nil, false
-			timer.Stop()
+		case <-tick.C:
 		}
+		s.foldLog()
+		last = time.Now()
 	}
 }
 
-// writer writes the batches of s.work until it is closed.
-func (s *Store) writer() {
-	defer s.wg.Done()
-	for batch := range s.work {
-		s.writeBatch(batch)
+// gather adds to batch what s.queue holds, up to BatchMax, waiting up to
+// BatchWait (on the writer's timer) for more when it falls short.
+func (s *Store) gather(batch []*pending, wait *time.Timer) []*pending {
+	var timeout <-chan time.Time
+	defer wait.Stop()
+	for len(batch) < s.opts.BatchMax {
+		select {
+		case p, ok := <-s.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, p)
+			continue
+		default:
+		}
+		if s.opts.BatchWait <= 0 {
+			return batch
+		}
+		if timeout == nil {
+			wait.Reset(s.opts.BatchWait)
+			timeout = wait.C
+		}
+		select {
+		case p, ok := <-s.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, p)
+		case <-timeout:
+			return batch
+		}
+	}
+	return batch
+}
+
+// logRows is how many heartbeat log rows wait for a checkpoint.
+func (s *Store) logRows() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.logRows
+}
+
+// foldLog runs a checkpoint and logs its failure (the log then waits for
+// the next one; nothing is lost).
+func (s *Store) foldLog() {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultWriteTimeout)
+	defer cancel()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.checkpoint(ctx); err != nil {
+		s.log.Warn("sqlite: heartbeat log checkpoint failed", "error", err)
 	}
 }
 

@@ -27,9 +27,10 @@ func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]
 			s.mu.Unlock()
 		}
 		ev := s.newEventWriter(ctx, tx)
-		flip := tx.StmtContext(ctx, s.stmt.flipOffline)
 		for _, e := range due {
-			if _, err := flip.ExecContext(ctx, e.p.id); err != nil {
+			flipped := *e.p
+			flipped.offline = true
+			if err := s.writeRow(ctx, tx, &flipped); err != nil {
 				restore()
 				return nil, translate(err, what)
 			}
@@ -44,6 +45,7 @@ func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]
 		return func() {
 			for _, e := range due {
 				e.p.offline, e.p.queued = true, 0
+				delete(s.st.dirty, e.p)
 			}
 			for _, e := range requeue {
 				e.p.queued = 0
@@ -114,13 +116,16 @@ func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused boo
 			if !paused {
 				next.deadline = max(p.lastSeen, at.UnixNano()) + int64(t.timeout(p))
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE proxies SET paused = ?, deadline = ? WHERE id = ?`, boolInt(next.paused), next.deadline, p.id); err != nil {
+			if err := s.writeRow(ctx, tx, &next); err != nil {
 				return nil, translate(err, what)
 			}
 		}
 		out = next.view(tenantID)
 		return func() {
-			p.paused, p.deadline = next.paused, next.deadline
+			if p.paused != paused {
+				p.paused, p.deadline = next.paused, next.deadline
+				delete(s.st.dirty, p)
+			}
 			s.st.queue(t, p)
 		}, nil
 	})
@@ -139,12 +144,13 @@ func (s *Store) SetOfflineAfter(ctx context.Context, tenantID, name string, d ti
 		next := *p
 		next.offlineAfter = d
 		next.deadline = p.lastSeen + int64(t.timeout(&next))
-		if _, err := tx.ExecContext(ctx, `UPDATE proxies SET offline_after_ns = ?, deadline = ? WHERE id = ?`, int64(d), next.deadline, p.id); err != nil {
+		if err := s.writeRow(ctx, tx, &next); err != nil {
 			return nil, translate(err, what)
 		}
 		out = next.view(tenantID)
 		return func() {
 			p.offlineAfter, p.deadline = next.offlineAfter, next.deadline
+			delete(s.st.dirty, p)
 			s.st.queue(t, p)
 		}, nil
 	})

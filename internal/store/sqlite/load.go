@@ -10,8 +10,9 @@ import (
 )
 
 // load reads the current state from the database: tenants, heartbeat
-// tokens, proxies (with the deadline heap) and the id sequences. It runs
-// when the store opens, and again after a write whose outcome is unknown.
+// tokens, proxies (with the heartbeat log replayed onto them, and the
+// deadline heap) and the id sequences. It runs when the store opens, and
+// again after a write whose outcome is unknown.
 func load(ctx context.Context, db *sql.DB) (*state, error) {
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -19,9 +20,25 @@ func load(ctx context.Context, db *sql.DB) (*state, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
 	st := newState()
-	for _, step := range []func(context.Context, *sql.Tx, *state) error{loadTenants, loadTokens, loadProxies, loadSequences} {
-		if err := step(ctx, tx, st); err != nil {
-			return nil, err
+	if err := loadTenants(ctx, tx, st); err != nil {
+		return nil, err
+	}
+	if err := loadTokens(ctx, tx, st); err != nil {
+		return nil, err
+	}
+	seqs, err := loadProxies(ctx, tx, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadSequences(ctx, tx, st); err != nil {
+		return nil, err
+	}
+	if _, err := replayLog(ctx, tx, st, seqs); err != nil {
+		return nil, err
+	}
+	for _, t := range st.tenants {
+		for _, p := range t.proxies {
+			st.queue(t, p)
 		}
 	}
 	return st, nil
@@ -89,35 +106,39 @@ func scanToken(rows *sql.Rows) (hub.Token, error) {
 	return tok, err
 }
 
-func loadProxies(ctx context.Context, tx *sql.Tx, st *state) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, name, ip, peer_ip, created_at, last_seen, ip_changes, state, paused, offline_after_ns, deadline FROM proxies`)
+// loadProxies reads the proxies rows and returns each row's log_seq by
+// row id; the batch sequence starts at least at the highest.
+func loadProxies(ctx context.Context, tx *sql.Tx, st *state) (map[int64]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, name, ip, peer_ip, created_at, last_seen, ip_changes, state, paused, offline_after_ns, deadline, log_seq FROM proxies`)
 	if err != nil {
-		return fmt.Errorf("load proxies: %w", err)
+		return nil, fmt.Errorf("load proxies: %w", err)
 	}
 	defer rows.Close()
+	seqs := map[int64]int64{}
 	for rows.Next() {
 		p := &proxyRec{}
 		var tenant, state string
 		var ip, peer sql.NullString
-		var offlineAfter int64
-		if err := rows.Scan(&p.id, &tenant, &p.name, &ip, &peer, &p.created, &p.lastSeen, &p.ipChanges, &state, &p.paused, &offlineAfter, &p.deadline); err != nil {
-			return fmt.Errorf("load proxies: %w", err)
+		var offlineAfter, seq int64
+		if err := rows.Scan(&p.id, &tenant, &p.name, &ip, &peer, &p.created, &p.lastSeen, &p.ipChanges, &state, &p.paused, &offlineAfter, &p.deadline, &seq); err != nil {
+			return nil, fmt.Errorf("load proxies: %w", err)
 		}
 		if p.ip, err = parseAddr(ip); err != nil {
-			return err
+			return nil, err
 		}
 		if p.peer, err = parseAddr(peer); err != nil {
-			return err
+			return nil, err
 		}
 		p.offline, p.offlineAfter = state == hub.StateOffline, time.Duration(offlineAfter)
 		t := st.tenants[tenant]
 		if t == nil {
-			return fmt.Errorf("load proxies: proxy %s of unknown tenant %q", p.name, tenant)
+			return nil, fmt.Errorf("load proxies: proxy %s of unknown tenant %q", p.name, tenant)
 		}
 		t.proxies[p.name] = p
-		st.queue(t, p)
+		seqs[p.id] = seq
+		st.seq.batch = max(st.seq.batch, seq)
 	}
-	return rows.Err()
+	return seqs, rows.Err()
 }
 
 // loadSequences starts the id counters where the tables' AUTOINCREMENT

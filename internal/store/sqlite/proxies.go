@@ -75,6 +75,7 @@ func (s *Store) DeleteProxy(ctx context.Context, tenantID, name string) error {
 		return func() {
 			p.deleted = true
 			delete(t.proxies, name)
+			delete(s.st.dirty, p)
 		}, nil
 	})
 }

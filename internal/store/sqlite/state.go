@@ -20,6 +20,12 @@ type state struct {
 	tokensByHash map[string]*hub.Token
 	deadlines    deadlineHeap
 	seq          sequences
+	// dirty are the proxies whose rows lag the state: steady-state
+	// heartbeats in the heartbeat log have moved them since their row was
+	// last written. A checkpoint writes them and empties the log.
+	dirty map[*proxyRec]struct{}
+	// logRows is how many heartbeat log rows the last checkpoint left.
+	logRows int
 }
 
 // sequences are the last ids handed out. The writer assigns ids itself
@@ -28,6 +34,9 @@ type state struct {
 // where the counters start again when the store opens.
 type sequences struct {
 	proxy, change, denied, event int64
+	// batch is the heartbeat log position: the id of the last heartbeat
+	// batch, whether or not it wrote a log row.
+	batch int64
 }
 
 // tenantState is one tenant and what belongs to it.
@@ -56,7 +65,7 @@ type proxyRec struct {
 }
 
 func newState() *state {
-	return &state{tenants: map[string]*tenantState{}, tokensByHash: map[string]*hub.Token{}}
+	return &state{tenants: map[string]*tenantState{}, tokensByHash: map[string]*hub.Token{}, dirty: map[*proxyRec]struct{}{}}
 }
 
 func newTenantState(rec hub.Tenant) *tenantState {

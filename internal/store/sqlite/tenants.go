@@ -80,19 +80,25 @@ func (s *Store) UpdateTenant(ctx context.Context, rec hub.Tenant) error {
 		}
 		// The proxies without a timeout of their own: last heartbeat plus the
 		// new timeout.
-		probe := newTenantState(rec)
-		timeout := probe.timeout(&proxyRec{})
-		if _, err := tx.ExecContext(ctx, `UPDATE proxies SET deadline = last_seen + ? WHERE tenant_id = ? AND offline_after_ns = 0`,
-			int64(timeout), rec.ID); err != nil {
-			return nil, translate(err, what)
+		timeout := newTenantState(rec).timeout(&proxyRec{})
+		var moved []*proxyRec
+		for _, p := range t.proxies {
+			if p.offlineAfter != 0 {
+				continue
+			}
+			next := *p
+			next.deadline = p.lastSeen + int64(timeout)
+			if err := s.writeRow(ctx, tx, &next); err != nil {
+				return nil, translate(err, what)
+			}
+			moved = append(moved, p)
 		}
 		return func() {
 			t.rec = rec
-			for _, p := range t.proxies {
-				if p.offlineAfter == 0 {
-					p.deadline = p.lastSeen + int64(timeout)
-					s.st.queue(t, p)
-				}
+			for _, p := range moved {
+				p.deadline = p.lastSeen + int64(timeout)
+				delete(s.st.dirty, p)
+				s.st.queue(t, p)
 			}
 		}, nil
 	})
