@@ -43,7 +43,8 @@
 //   - "FULL": every COMMIT is fsynced before it returns, so an acknowledged
 //     write also survives an operating system crash and a power loss. Each
 //     batch then waits for the disk: on the 2-core benchmark machine it
-//     halves the heartbeat rate again (see BenchmarkHeartbeat_Parallel).
+//     costs about another quarter to a third of the heartbeat rate (see
+//     BenchmarkHeartbeat_Parallel in internal/httpapi).
 //
 // The audit trail (ip_changes, denied) and the event stream are
 // append-only in the database itself: triggers refuse every UPDATE and
