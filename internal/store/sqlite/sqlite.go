@@ -28,7 +28,13 @@
 // Options.BatchMax of them, the first waiting at most Options.BatchWait
 // for others while the writer is idle) and each caller is answered only
 // after COMMIT. A caller whose context ends before its batch is written is
-// answered with its context's error, and nothing of it is written.
+// answered with its context's error, and nothing of it is written. A
+// heartbeat that creates a proxy, changes its IP or brings it back online
+// has the proxy's row written whole, with its history and events; one
+// that changes nothing but the time and the peer (the steady state) is a
+// few bytes of the batch's one heartbeat_log row, folded into the proxies
+// rows every second, when the store opens (after a crash: replayed) and
+// when it closes.
 //
 // The database runs with journal_mode=WAL, foreign_keys=ON and a
 // busy_timeout. Options.Synchronous chooses when COMMIT reaches the disk:
@@ -136,8 +142,9 @@ type Store struct {
 var _ hub.Store = (*Store)(nil)
 
 // Open opens (creating it when missing) the database at path, takes its
-// lock, applies the schema's migrations, loads the current state and
-// starts the heartbeat writer. The directory must exist.
+// lock, applies the schema's migrations, loads the current state (with the
+// heartbeat log replayed and folded) and starts the heartbeat writer. The
+// directory must exist.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
