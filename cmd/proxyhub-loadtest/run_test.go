@@ -72,7 +72,7 @@ func env(kv ...string) func(string) string {
 var bootstrapJWT = regexp.MustCompile(`export PROXYHUB_JWT=(\S+)`)
 
 // startHub runs `proxyhub serve` as a process on a free port of 127.0.0.1,
-// on the embedded store, with the PROXYHUB_* variables kv (name, value, ...)
+// on the embedded store in a temporary data directory, with the PROXYHUB_* variables kv (name, value, ...)
 // and no others from this environment. It returns the hub's base URL and the
 // bootstrap platform JWT it printed; the hub gets SIGTERM at cleanup.
 func startHub(t *testing.T, kv ...string) (string, string) {
@@ -83,6 +83,7 @@ func startHub(t *testing.T, kv ...string) (string, string) {
 			cmd.Env = append(cmd.Env, e)
 		}
 	}
+	cmd.Env = append(cmd.Env, "PROXYHUB_DATA_DIR="+t.TempDir()) // the durable embedded store, apart from other tests
 	for i := 0; i+1 < len(kv); i += 2 {
 		cmd.Env = append(cmd.Env, kv[i]+"="+kv[i+1])
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -48,9 +49,28 @@ func startHub(t *testing.T, getenv func(string) string, args ...string) (string,
 	return base, stdout, stop
 }
 
-// startHubFull is startHub that also returns standard error.
+// withDataDir returns getenv with PROXYHUB_DATA_DIR set to a fresh
+// temporary directory when neither it nor a database URL is set: each
+// test's hub keeps its data apart (never in the package's directory).
+func withDataDir(t *testing.T, getenv func(string) string) func(string) string {
+	if getenv("PROXYHUB_DATA_DIR") != "" || getenv("PROXYHUB_DATABASE_URL") != "" {
+		return getenv
+	}
+	dir := t.TempDir()
+	return func(k string) string {
+		if k == "PROXYHUB_DATA_DIR" {
+			return dir
+		}
+		return getenv(k)
+	}
+}
+
+// startHubFull is startHub that also returns standard error. Unless
+// getenv names a data directory or a database, the hub gets a temporary
+// data directory of its own.
 func startHubFull(t *testing.T, getenv func(string) string, args ...string) (string, *syncBuffer, *syncBuffer, func() error) {
 	t.Helper()
+	getenv = withDataDir(t, getenv)
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
@@ -150,7 +170,8 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestServe_EmbeddedStoreServesAndShutsDownCleanly(t *testing.T) {
-	base, logs, stderr, stop := startHubFull(t, env())
+	dir := t.TempDir()
+	base, logs, stderr, stop := startHubFull(t, env("PROXYHUB_DATA_DIR", dir))
 	for _, path := range []string{"/healthz", "/readyz", "/docs", "/openapi.json"} {
 		if code, _ := get(t, base+path); code != http.StatusOK {
 			t.Errorf("GET %s = %d", path, code)
@@ -171,11 +192,36 @@ func TestServe_EmbeddedStoreServesAndShutsDownCleanly(t *testing.T) {
 		t.Fatalf("run returned %v after shutdown, want nil (exit 0)", err)
 	}
 	out := logs.String()
-	if n := strings.Count(out, "not kept across restarts"); n != 1 {
-		t.Errorf("embedded-store warning logged %d times, want once:\n%s", n, out)
+	if strings.Contains(out, "NOTHING IS KEPT") || strings.Contains(stderr.String(), "NOTHING IS KEPT") {
+		t.Errorf("a hub with a data directory warned that nothing is kept:\n%s%s", out, stderr)
+	}
+	if !strings.Contains(out, `"data_dir":"`+dir+`"`) || !strings.Contains(stderr.String(), "data lives in "+dir) {
+		t.Errorf("start-up does not say that data lives in %s:\n%s%s", dir, out, stderr)
 	}
 	if !strings.Contains(out, `"msg":"stopped"`) {
 		t.Errorf("no clean stop logged:\n%s", out)
+	}
+	for _, name := range []string{"proxyhub.db", "signing.key"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("data directory lacks %s: %v", name, err)
+		}
+	}
+}
+
+func TestServe_MemoryDataDirWarnsThatNothingIsKept(t *testing.T) {
+	base, logs, stderr, stop := startHubFull(t, env("PROXYHUB_DATA_DIR", ":memory:"))
+	demoToken(t, base, stderr)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "NOTHING IS KEPT"); n != 1 {
+		t.Errorf("in-memory warning logged %d times, want once:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), `"level":"WARN"`) || !strings.Contains(stderr.String(), "WARNING: in-memory store") {
+		t.Errorf("no loud warning (WARN log line and start-up banner):\n%s%s", logs, stderr)
+	}
+	if !strings.Contains(stderr.String(), "throwaway") {
+		t.Errorf("the bootstrap lines do not say the key is thrown away:\n%s", stderr)
 	}
 }
 
@@ -301,7 +347,7 @@ func TestRun_HelpListsEverySettingWithDefault(t *testing.T) {
 	if err := run(context.Background(), []string{"proxyhub", "serve", "--help"}, env(), &out, &out); err != nil {
 		t.Fatalf("--help returned %v, want nil", err)
 	}
-	for _, want := range []string{"PROXYHUB_ADDR", ":3001", "PROXYHUB_DATABASE_URL", "PROXYHUB_OFFLINE_AFTER", "80s",
+	for _, want := range []string{"PROXYHUB_ADDR", ":3001", "PROXYHUB_DATABASE_URL", "PROXYHUB_DATA_DIR", "./proxyhub-data", ":memory:", "PROXYHUB_OFFLINE_AFTER", "80s",
 		"PROXYHUB_TRUSTED_PROXIES", "PROXYHUB_LOG_FORMAT", "PROXYHUB_LOG_LEVEL", "PROXYHUB_SHUTDOWN_TIMEOUT",
 		"PROXYHUB_SIGNING_KEY_FILE", "PROXYHUB_JWT_JWKS_URL", "PROXYHUB_POLICY_DIR", "PROXYHUB_RATE_HEARTBEAT", "6/1m",
 		"PROXYHUB_RATE_ADMIN", "PROXYHUB_RATE_AUTH_FAILURES"} {
@@ -351,7 +397,7 @@ func TestServe_BrokenPolicyDirStopsStartupWithTheCompilerMessage(t *testing.T) {
 	if err := os.WriteFile(dir+"/admin.rego", []byte("package proxyhub.admin\n\ndecision := {\"allow\": true if\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := run(context.Background(), []string{"proxyhub", "serve", "--addr", "127.0.0.1:0", "--policy-dir", dir}, env(), io.Discard, io.Discard)
+	err := run(context.Background(), []string{"proxyhub", "serve", "--addr", "127.0.0.1:0", "--policy-dir", dir}, env("PROXYHUB_DATA_DIR", ":memory:"), io.Discard, io.Discard)
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(ee.msg, "admin.rego:") {
 		t.Fatalf("err = %v, want exit 2 quoting admin.rego's line", err)

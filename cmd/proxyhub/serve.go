@@ -60,12 +60,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reqCtx, cancelRequests := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelRequests(nil)
 	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
-	if hub.ThrowawayKey {
-		if err := printBootstrap(stderr, hub.Signer, ln.Addr()); err != nil {
+	if err := printDataDir(stderr, hub); err != nil {
+		return err
+	}
+	if hub.ThrowawayKey || hub.OwnKeyFile != "" {
+		if err := printBootstrap(stderr, hub, ln.Addr()); err != nil {
 			return err
 		}
 	}
-	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.Int64("offline_after_ms", cfg.OfflineAfter.Milliseconds()),
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("data_dir", dataDirAttr(hub)), slog.Int64("offline_after_ms", cfg.OfflineAfter.Milliseconds()),
 		slog.Int64("history_retention_ms", cfg.HistoryRetention.Milliseconds()), slog.Int("trusted_proxies", len(cfg.TrustedProxies)),
 		slog.String("signing_key_id", auth.KeyID(hub.Signer.PublicKey())))
 

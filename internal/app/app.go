@@ -31,7 +31,6 @@ import (
 	"github.com/proxyhub/proxyhub/internal/notify"
 	"github.com/proxyhub/proxyhub/internal/policy"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
-	"github.com/proxyhub/proxyhub/internal/store/memory"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
@@ -62,8 +61,15 @@ type App struct {
 	// Signer mints admin JWTs with the hub's key.
 	Signer *auth.Signer
 	// ThrowawayKey is true when no key was configured and the hub made
-	// one for this process (embedded store only).
+	// one for this process (the in-memory store).
 	ThrowawayKey bool
+	// OwnKeyFile is the key the hub keeps in its data directory when no
+	// key was configured (the embedded store); empty otherwise.
+	OwnKeyFile string
+	// DataDir is where the hub keeps its data: the data directory's
+	// absolute path, config.MemoryDataDir for the in-memory store, or
+	// empty with PostgreSQL (or a store given in Options).
+	DataDir string
 	// Dispatcher delivers webhooks (on the leading hub).
 	Dispatcher *notify.Dispatcher
 	// Bus wakes live event streams.
@@ -100,18 +106,24 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}()
 
 	key := opts.SigningKey
-	if key == nil {
+	if key == nil && (cfg.SigningKeyFile != "" || cfg.DatabaseURL != "") {
 		var err error
-		if key, a.ThrowawayKey, err = signingKey(cfg); err != nil {
+		if key, err = configuredKey(cfg); err != nil {
 			return nil, err
 		}
 	}
 	if a.Store == nil {
-		st, err := openStore(ctx, cfg, a.log)
+		st, dir, err := openStore(ctx, cfg, a.log)
 		if err != nil {
 			return nil, err
 		}
-		a.Store, a.ownsStore = st, true
+		a.Store, a.ownsStore, a.DataDir = st, true, dir
+	}
+	if key == nil {
+		var err error
+		if key, err = a.ownKey(); err != nil {
+			return nil, err
+		}
 	}
 	verifier, err := auth.NewVerifier(ctx, auth.VerifierConfig{
 		LocalKey: key.Public().(ed25519.PublicKey), LocalIssuer: auth.LocalIssuer, Audience: auth.LocalAudience,
@@ -216,39 +228,50 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// openStore returns the embedded store, or the PostgreSQL store when a
-// database URL is configured. A database that cannot be reached ends
-// start-up with a message naming the server (never the password).
-func openStore(ctx context.Context, cfg config.Serve, log *slog.Logger) (hub.Store, error) {
+// openStore returns the PostgreSQL store when a database URL is
+// configured, else the embedded store of the data directory (or the
+// in-memory one), and where the data lives (see App.DataDir). A database
+// that cannot be reached ends start-up with a message naming the server
+// (never the password).
+func openStore(ctx context.Context, cfg config.Serve, log *slog.Logger) (hub.Store, string, error) {
 	if cfg.DatabaseURL == "" {
-		log.Warn("using the embedded in-memory store: data is not kept across restarts (set PROXYHUB_DATABASE_URL for PostgreSQL)")
-		return memory.New(), nil
+		return openEmbedded(ctx, cfg.DataDir, log)
 	}
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	st, err := postgres.Open(octx, cfg.DatabaseURL, postgres.Options{AutoMigrate: cfg.AutoMigrate, Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("open the database: %w", err)
+		return nil, "", fmt.Errorf("open the database: %w", err)
 	}
-	return st, nil
+	return st, "", nil
 }
 
-// signingKey loads the configured key, or, on the embedded store only,
-// makes a throwaway one (throwaway is then true).
-func signingKey(cfg config.Serve) (key ed25519.PrivateKey, throwaway bool, err error) {
-	if cfg.SigningKeyFile != "" {
-		key, err := auth.LoadKeyFile(cfg.SigningKeyFile)
-		if err != nil {
-			return nil, false, &config.Error{Setting: "signing-key-file", Env: "PROXYHUB_SIGNING_KEY_FILE", Err: err}
-		}
-		return key, false, nil
-	}
-	if cfg.DatabaseURL != "" {
-		return nil, false, &config.Error{Setting: "signing-key-file", Env: "PROXYHUB_SIGNING_KEY_FILE",
+// configuredKey loads the configured key file; with PostgreSQL one is
+// required.
+func configuredKey(cfg config.Serve) (ed25519.PrivateKey, error) {
+	if cfg.SigningKeyFile == "" {
+		return nil, &config.Error{Setting: "signing-key-file", Env: "PROXYHUB_SIGNING_KEY_FILE",
 			Err: errors.New("required with PostgreSQL; create one with `proxyhub keygen --out FILE`")}
 	}
-	_, key, err = ed25519.GenerateKey(rand.Reader)
-	return key, true, err
+	key, err := auth.LoadKeyFile(cfg.SigningKeyFile)
+	if err != nil {
+		return nil, &config.Error{Setting: "signing-key-file", Env: "PROXYHUB_SIGNING_KEY_FILE", Err: err}
+	}
+	return key, nil
+}
+
+// ownKey is the key of a hub on the embedded store with none configured:
+// the one it keeps in its data directory, or a throwaway one on the
+// in-memory store (or a store given in Options).
+func (a *App) ownKey() (ed25519.PrivateKey, error) {
+	if a.DataDir != "" && a.DataDir != config.MemoryDataDir {
+		key, path, err := dataDirKey(a.DataDir)
+		a.OwnKeyFile = path
+		return key, err
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	a.ThrowawayKey = true
+	return key, err
 }
 
 // newLimits builds the rate limiters from the settings.

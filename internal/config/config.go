@@ -24,8 +24,12 @@ import (
 
 // Serve holds the settings of `proxyhub serve`.
 type Serve struct {
-	Addr            string
-	DatabaseURL     string
+	Addr        string
+	DatabaseURL string
+	// DataDir is the embedded store's directory (its database and, unless
+	// a key file is configured, the signing key), or MemoryDataDir for the
+	// in-memory store that keeps nothing. Ignored when DatabaseURL is set.
+	DataDir         string
 	OfflineAfter    time.Duration
 	TrustedProxies  []netip.Prefix
 	LogFormat       string
@@ -79,6 +83,14 @@ const DefaultStoreTimeout = 5 * time.Second
 // write timeout is longer still, so the answer is always written.
 const MaxStoreTimeout = 20 * time.Second
 
+// DefaultDataDir is where the embedded store keeps its data unless told
+// otherwise: relative to the working directory.
+const DefaultDataDir = "./proxyhub-data"
+
+// MemoryDataDir as the data directory selects the in-memory store, which
+// keeps nothing across restarts.
+const MemoryDataDir = ":memory:"
+
 // MinHistoryRetention is the shortest history retention accepted: the
 // store never deletes history of the last day (hub.MinRetention), and the
 // second day is slack for the hub's and the database's clocks to differ.
@@ -116,8 +128,16 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 			c.Addr = v
 			return nil
 		}},
-		{Name: "database-url", Default: "", Usage: "PostgreSQL URL; empty uses the embedded in-memory store", Parse: func(v string) error {
+		{Name: "database-url", Default: "", Usage: "PostgreSQL URL; empty uses the embedded store in --data-dir", Parse: func(v string) error {
 			c.DatabaseURL = v
+			return nil
+		}},
+		{Name: "data-dir", Default: DefaultDataDir, Usage: "where the embedded store keeps its data (proxyhub.db, signing.key; created with mode 0700); " +
+			MemoryDataDir + " keeps nothing (tests, benchmarks); ignored with --database-url", Parse: func(v string) error {
+			if v == "" {
+				return errors.New("must not be empty (" + MemoryDataDir + " keeps nothing)")
+			}
+			c.DataDir = v
 			return nil
 		}},
 		{Name: "offline-after", Default: fmt.Sprintf("%ds", int(hub.DefaultOfflineAfter/time.Second)), Usage: "offline timeout of tenants created without one (each tenant can change its own)", Parse: func(v string) error {
@@ -162,7 +182,7 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 			c.StoreTimeout = d
 			return err
 		}},
-		{Name: "signing-key-file", Default: "", Usage: "Ed25519 key (PEM) that signs admin JWTs; `proxyhub keygen` writes one. Required with PostgreSQL", Parse: func(v string) error {
+		{Name: "signing-key-file", Default: "", Usage: "Ed25519 key (PEM) that signs admin JWTs; `proxyhub keygen` writes one. Required with PostgreSQL; empty on the embedded store: the hub keeps its own in --data-dir (signing.key)", Parse: func(v string) error {
 			c.SigningKeyFile = v
 			return nil
 		}},

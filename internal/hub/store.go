@@ -1,7 +1,8 @@
 package hub
 
 // The storage contract: the records the hub keeps and the Store interface
-// that the embedded (memory) and PostgreSQL implementations both satisfy.
+// that the embedded (SQLite), in-memory and PostgreSQL implementations
+// satisfy.
 // The hub decides; a store keeps and returns what it decided. Every record
 // belongs to a tenant and every method that reads or writes tenant data is
 // scoped to one; the only cross-tenant reads are the credential lookups

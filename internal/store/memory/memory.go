@@ -1,6 +1,7 @@
-// Package memory is the embedded store: everything kept in the process's
-// memory, nothing installed, nothing kept across restarts. It is the default
-// when no database URL is configured.
+// Package memory is the in-memory store: everything kept in the process's
+// memory, nothing installed, nothing kept across restarts. The hub runs on
+// it with --data-dir=:memory: (tests, benchmarks); its default embedded
+// store is the durable one in internal/store/sqlite.
 package memory
 
 import (

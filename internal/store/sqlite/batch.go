@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/proxyhub/proxyhub/internal/hub"
+)
+
+// The group commit. RecordHeartbeat puts a pending heartbeat on s.queue and
+// waits for its outcome. The writer goroutine takes the queued heartbeats
+// as one batch (see writer), writes it in one transaction (batchtx.go) and
+// answers each heartbeat only after COMMIT. A heartbeat whose caller gave
+// up before its batch is written is answered with the caller's error and
+// not written.
+
+// pending is one heartbeat waiting for its batch.
+type pending struct {
+	ctx  context.Context // the caller's: ended before writing means "do not write"
+	hb   hub.Heartbeat
+	done chan outcome // buffered (1): answering never blocks
+}
+
+// outcome is what the writer answers a pending heartbeat.
+type outcome struct {
+	res hub.HeartbeatResult
+	err error
+}
+
+// RecordHeartbeat implements hub.ProxyStore. It returns after the
+// heartbeat's batch has committed, or with ctx's error when ctx ends first
+// (the heartbeat is then written only if its batch was already being
+// written).
+func (s *Store) RecordHeartbeat(ctx context.Context, hb hub.Heartbeat) (hub.HeartbeatResult, error) {
+	const what = "sqlite: record heartbeat"
+	if ctx.Err() != nil {
+		return hub.HeartbeatResult{}, ctxError(ctx, what)
+	}
+	p := pendings.Get().(*pending)
+	p.ctx, p.hb = ctx, hb
+	if err := s.enqueue(ctx, p); err != nil {
+		p.recycle()
+		return hub.HeartbeatResult{}, err
+	}
+	select {
+	case o := <-p.done:
+		p.recycle()
+		return o.res, o.err
+	case <-ctx.Done():
+		// The writer may still answer p: it is left to the garbage
+		// collector.
+		return hub.HeartbeatResult{}, ctxError(ctx, what)
+	}
+}
+
+// pendings recycles pending heartbeats and their channels: a heartbeat
+// would otherwise allocate both.
+var pendings = sync.Pool{New: func() any { return &pending{done: make(chan outcome, 1)} }}
+
+// recycle returns p to pendings; its done must be empty and no one may
+// send on it any more.
+func (p *pending) recycle() {
+	p.ctx, p.hb = nil, hub.Heartbeat{}
+	pendings.Put(p)
+}
+
+// enqueue hands p to the batcher, unless the store is closed or ctx ends
+// first.
+func (s *Store) enqueue(ctx context.Context, p *pending) error {
+	s.qmu.RLock()
+	defer s.qmu.RUnlock()
+	if s.closed {
+		return errClosed
+	}
+	select {
+	case s.queue <- p:
+		return nil
+	case <-ctx.Done():
+		return ctxError(ctx, "sqlite: record heartbeat")
+	}
+}
+
+// writer writes the heartbeats of s.queue in batches until s.queue is
+// closed and drained. It takes whatever is queued when it is ready for
+// the next batch, up to Options.BatchMax, and waits up to
+// Options.BatchWait for more when that falls short: while it writes one
+// batch, the next one queues up, so batches grow with the load. Between
+// batches, and every checkpointEvery while idle, it folds the heartbeat
+// log into the proxies rows (every checkpointEvery, or sooner when the log
+// has checkpointRows rows).
+func (s *Store) writer() {
+	defer s.wg.Done()
+	tick := time.NewTicker(checkpointEvery)
+	defer tick.Stop()
+	last := time.Now()
+	batch := make([]*pending, 0, s.opts.BatchMax)
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
+	for {
+		select {
+		case p, ok := <-s.queue:
+			if !ok {
+				return
+			}
+			batch = s.gather(append(batch[:0], p), wait)
+			s.writeBatch(batch)
+			clear(batch)
+			if time.Since(last) < checkpointEvery && s.logRows() < checkpointRows {
+				continue
+			}
+		case <-tick.C:
+		}
+		s.foldLog()
+		last = time.Now()
+	}
+}
+
+// gather adds to batch what s.queue holds, up to BatchMax, waiting up to
+// BatchWait (on the writer's timer) for more when it falls short.
+func (s *Store) gather(batch []*pending, wait *time.Timer) []*pending {
+	var timeout <-chan time.Time
+	defer wait.Stop()
+	for len(batch) < s.opts.BatchMax {
+		select {
+		case p, ok := <-s.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, p)
+			continue
+		default:
+		}
+		if s.opts.BatchWait <= 0 {
+			return batch
+		}
+		if timeout == nil {
+			wait.Reset(s.opts.BatchWait)
+			timeout = wait.C
+		}
+		select {
+		case p, ok := <-s.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, p)
+		case <-timeout:
+			return batch
+		}
+	}
+	return batch
+}
+
+// logRows is how many heartbeat log rows wait for a checkpoint.
+func (s *Store) logRows() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.logRows
+}
+
+// foldLog runs a checkpoint and logs its failure (the log then waits for
+// the next one; nothing is lost).
+func (s *Store) foldLog() {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultWriteTimeout)
+	defer cancel()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.checkpoint(ctx); err != nil {
+		s.log.Warn("sqlite: heartbeat log checkpoint failed", "error", err)
+	}
+}
+
+// batchContext bounds a batch's transaction by the latest deadline of its
+// callers (a caller without one counts as defaultWriteTimeout from now):
+// no batch runs on after everyone waiting for it has given up, and one
+// caller's cancellation does not abort the others' writes.
+func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, p := range batch {
+		d, ok := p.ctx.Deadline()
+		if !ok {
+			d = time.Now().Add(defaultWriteTimeout)
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.Background(), latest)
+}
