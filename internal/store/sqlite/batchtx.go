@@ -20,12 +20,15 @@ type proxyKey struct{ tenant, name string }
 // rows of the proxies the batch created, changed the IP of or brought
 // back online are written whole, and the other heartbeats go into one
 // heartbeat log row. Nothing of it reaches the in-memory state before
-// COMMIT. The writer keeps one batchTx and reuses its buffers from batch
-// to batch.
+// COMMIT. The transaction begins with the batch's first write other than
+// the log row: a batch of steady-state heartbeats only (the common case)
+// is the one INSERT of its log row, which SQLite commits as its own
+// transaction. The writer keeps one batchTx and reuses its buffers from
+// batch to batch.
 type batchTx struct {
 	s     *Store
 	ctx   context.Context
-	tx    *sql.Tx
+	tx    *sql.Tx // nil until the batch's first write other than its log row
 	st    *state
 	items []*pending
 	outs  []outcome
@@ -59,11 +62,11 @@ type steady struct {
 }
 
 // reset readies b for a new batch.
-func (b *batchTx) reset(ctx context.Context, tx *sql.Tx, items []*pending) {
+func (b *batchTx) reset(ctx context.Context, items []*pending) {
 	s := b.s
-	b.ctx, b.tx, b.st, b.items = ctx, tx, s.st, items
+	b.ctx, b.tx, b.st, b.items = ctx, nil, s.st, items
 	b.outs = append(b.outs[:0], make([]outcome, len(items))...)
-	b.ev = s.newEventWriter(ctx, tx)
+	b.ev = eventWriter{}
 	b.seq, b.changes, b.proxies = s.st.seq.batch+1, s.st.seq.change, s.st.seq.proxy
 	b.touched, b.log, b.logBuf, b.logged = b.touched[:0], b.log[:0], b.logBuf[:0], false
 	if b.index == nil {
@@ -72,6 +75,28 @@ func (b *batchTx) reset(ctx context.Context, tx *sql.Tx, items []*pending) {
 	clear(b.index)
 	clear(b.created)
 	clear(b.used)
+}
+
+// begin begins the batch's transaction unless it has begun.
+func (b *batchTx) begin() (*sql.Tx, error) {
+	if b.tx != nil {
+		return b.tx, nil
+	}
+	tx, err := b.s.wdb.BeginTx(b.ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	b.tx, b.ev = tx, b.s.newEventWriter(b.ctx, tx)
+	return tx, nil
+}
+
+// event appends one event in the batch's transaction.
+func (b *batchTx) event(tenant string, typ hub.EventType, proxy string, at time.Time, oldIP, newIP netip.Addr) error {
+	if _, err := b.begin(); err != nil {
+		return err
+	}
+	_, err := b.ev.add(b.ctx, tenant, typ, proxy, at, oldIP, newIP)
+	return err
 }
 
 // release drops the references of the batch just written, so that the
@@ -126,20 +151,25 @@ func (s *Store) writeBatch(batch []*pending) {
 	b.release()
 }
 
-// runBatch runs the batch's transaction; b then holds each heartbeat's
-// outcome and applies its effects to the state. An error means nothing
-// was committed. The writer lock must be held.
+// runBatch writes the batch; b then holds each heartbeat's outcome and
+// applies its effects to the state. An error means nothing was committed
+// (or, when the COMMIT itself failed, that the state was read again from
+// what the database kept). The writer lock must be held.
 func (s *Store) runBatch(ctx context.Context, b *batchTx, items []*pending) error {
-	tx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
+	b.reset(ctx, items)
+	err := b.run()
+	switch {
+	case b.tx == nil:
+		// At most the log row, committed on its own.
+		if err != nil {
+			s.reload("record heartbeat", err)
+		}
+		return err
+	case err != nil:
+		_ = b.tx.Rollback()
 		return err
 	}
-	b.reset(ctx, tx, items)
-	if err := b.run(); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
+	if err := b.tx.Commit(); err != nil {
 		s.reload("record heartbeat", err)
 		return err
 	}
@@ -168,11 +198,17 @@ func (b *batchTx) run() error {
 	for i := range b.touched {
 		t := &b.touched[i]
 		p := &t.v
+		if !t.whole {
+			continue
+		}
+		tx, err := b.begin()
+		if err != nil {
+			return err
+		}
 		switch {
-		case !t.whole:
 		case t.origin == nil:
 			if insert == nil {
-				insert = b.tx.StmtContext(b.ctx, b.s.stmt.insertProxy)
+				insert = tx.StmtContext(b.ctx, b.s.stmt.insertProxy)
 			}
 			args := proxyRowArgs(p, b.seq)
 			if _, err := insert.ExecContext(b.ctx, p.id, t.tenant, p.name, args[0], args[1], p.created, p.lastSeen, p.ipChanges,
@@ -181,20 +217,29 @@ func (b *batchTx) run() error {
 			}
 		default:
 			if write == nil {
-				write = b.tx.StmtContext(b.ctx, b.s.stmt.writeProxy)
+				write = tx.StmtContext(b.ctx, b.s.stmt.writeProxy)
 			}
 			if _, err := write.ExecContext(b.ctx, proxyRowArgs(p, b.seq)...); err != nil {
 				return err
 			}
 		}
 	}
-	if len(b.logBuf) > 0 {
-		if _, err := b.tx.StmtContext(b.ctx, b.s.stmt.insertLog).ExecContext(b.ctx, b.seq, b.logBuf); err != nil {
-			return err
-		}
-		b.logged = true
+	if err := b.touchTokens(); err != nil {
+		return err
 	}
-	return b.touchTokens()
+	if len(b.logBuf) == 0 {
+		return nil
+	}
+	// The last statement: without a transaction it commits on its own.
+	logRow := b.s.stmt.insertLog
+	if b.tx != nil {
+		logRow = b.tx.StmtContext(b.ctx, logRow)
+	}
+	if _, err := logRow.ExecContext(b.ctx, b.seq, b.logBuf); err != nil {
+		return err
+	}
+	b.logged = true
+	return nil
 }
 
 // beat decides heartbeat i and writes its history. Refusals (unknown
@@ -241,7 +286,7 @@ func (b *batchTx) beat(i int) error {
 		b.index[key] = j
 		b.created[hb.TenantID]++
 		res.Created = true
-		if _, err := b.ev.add(b.ctx, hb.TenantID, hub.EventRegistered, hb.Name, hb.At, netip.Addr{}, hb.IP); err != nil {
+		if err := b.event(hb.TenantID, hub.EventRegistered, hb.Name, hb.At, netip.Addr{}, hb.IP); err != nil {
 			return err
 		}
 	default:
@@ -252,11 +297,15 @@ func (b *batchTx) beat(i int) error {
 			res.Changed, res.PreviousIP, res.ChangeID = true, p.ip, b.changes
 			p.ipChanges++
 			tp.whole = true
-			if _, err := b.tx.StmtContext(b.ctx, b.s.stmt.insertChange).ExecContext(b.ctx,
+			tx, err := b.begin()
+			if err != nil {
+				return err
+			}
+			if _, err := tx.StmtContext(b.ctx, b.s.stmt.insertChange).ExecContext(b.ctx,
 				b.changes, hb.TenantID, hb.Name, p.ip.String(), hb.IP.String(), at, hb.TokenID, hb.RequestID); err != nil {
 				return err
 			}
-			if _, err := b.ev.add(b.ctx, hb.TenantID, hub.EventIPChanged, hb.Name, hb.At, p.ip, hb.IP); err != nil {
+			if err := b.event(hb.TenantID, hub.EventIPChanged, hb.Name, hb.At, p.ip, hb.IP); err != nil {
 				return err
 			}
 		}
@@ -265,7 +314,7 @@ func (b *batchTx) beat(i int) error {
 		if p.offline {
 			p.offline, res.CameOnline = false, true
 			tp.whole = true
-			if _, err := b.ev.add(b.ctx, hb.TenantID, hub.EventOnline, hb.Name, hb.At, netip.Addr{}, hb.IP); err != nil {
+			if err := b.event(hb.TenantID, hub.EventOnline, hb.Name, hb.At, netip.Addr{}, hb.IP); err != nil {
 				return err
 			}
 		}
@@ -288,7 +337,11 @@ func (b *batchTx) touchTokens() error {
 			delete(b.used, tok)
 			continue
 		}
-		if _, err := b.tx.StmtContext(b.ctx, b.s.stmt.touchToken).ExecContext(b.ctx, at.UnixNano(), tok.TenantID, tok.ID); err != nil {
+		tx, err := b.begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(b.ctx, b.s.stmt.touchToken).ExecContext(b.ctx, at.UnixNano(), tok.TenantID, tok.ID); err != nil {
 			return err
 		}
 	}
@@ -326,5 +379,7 @@ func (b *batchTx) apply() {
 	if b.logged {
 		st.logRows++
 	}
-	b.ev.apply(st)
+	if b.tx != nil {
+		b.ev.apply(st)
+	}
 }

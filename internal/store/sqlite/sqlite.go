@@ -34,7 +34,9 @@
 // that changes nothing but the time and the peer (the steady state) is a
 // few bytes of the batch's one heartbeat_log row, folded into the proxies
 // rows every second, when the store opens (after a crash: replayed) and
-// when it closes.
+// when it closes. A batch of steady-state heartbeats only is that one
+// INSERT, committed as its own transaction (no BEGIN and COMMIT
+// statements around it).
 //
 // The database runs with journal_mode=WAL, foreign_keys=ON and a
 // busy_timeout. Options.Synchronous chooses when COMMIT reaches the disk:
@@ -129,6 +131,8 @@ type Store struct {
 	wmu sync.Mutex
 	mu  sync.RWMutex
 	st  *state
+	// fold is the checkpoint in progress; wmu guards it.
+	fold fold
 
 	qmu    sync.RWMutex // guards closed and sends on queue
 	closed bool
@@ -349,4 +353,5 @@ func (s *Store) reload(what string, cause error) {
 	s.mu.Lock()
 	s.st = st
 	s.mu.Unlock()
+	s.fold = fold{} // its rows are the old state's; the new one has them dirty
 }
