@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The end-to-end heartbeat benchmark of BENCHMARKS.md: a hub on PostgreSQL
-# (or the embedded store), `proxyhub-loadtest` and the database on this
+# The end-to-end heartbeat benchmark of BENCHMARKS.md: a hub on PostgreSQL,
+# on the durable embedded store (SQLite in a fresh data directory) or on
+# the in-memory store, `proxyhub-loadtest` and the database on this
 # machine, loopback only.
 #
-#   bash scripts/bench/heartbeats.sh [postgres|embedded] [connections ...]
+#   bash scripts/bench/heartbeats.sh [postgres|embedded|memory] [connections ...]
 #
 # For each connection count: a fresh database (proxyhub_bench, owned by the
 # ordinary role proxyhub_bench so that row-level security applies), a fresh
@@ -19,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 store=${1:-postgres}
 shift || true
+case $store in postgres | embedded | memory) ;; *) echo "store: postgres, embedded or memory" >&2; exit 2 ;; esac
 conns=("${@:-256 512}")
 read -r -a conns <<<"${conns[*]}"
 admin=${PROXYHUB_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -49,6 +51,9 @@ start_hub() {
     PROXYHUB_DATABASE_URL=$(sed -E 's#//[^@/]*@#//proxyhub_bench@#' <<<"$PROXYHUB_DATABASE_URL")
   else
     unset PROXYHUB_DATABASE_URL
+    rm -rf "$work/data"
+    export PROXYHUB_DATA_DIR=$work/data
+    [ "$store" = memory ] && PROXYHUB_DATA_DIR=:memory:
   fi
   "$ph" serve >"$work/hub.log" 2>&1 &
   hub_pid=$!

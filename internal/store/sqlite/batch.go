@@ -85,10 +85,10 @@ func (s *Store) enqueue(ctx context.Context, p *pending) error {
 // closed and drained. It takes whatever is queued when it is ready for
 // the next batch, up to Options.BatchMax, and waits up to
 // Options.BatchWait for more when that falls short: while it writes one
-// batch, the next one queues up, so batches grow with the load. Between
-// batches, and every checkpointEvery while idle, it folds the heartbeat
-// log into the proxies rows (every checkpointEvery, or sooner when the log
-// has checkpointRows rows).
+// batch, the next one queues up, so batches grow with the load. Every
+// checkpointEvery, or sooner when the log has checkpointRows rows, it
+// folds the heartbeat log into the proxies rows, one step (foldChunk
+// rows) between two batches, so that no heartbeat waits for a whole fold.
 func (s *Store) writer() {
 	defer s.wg.Done()
 	tick := time.NewTicker(checkpointEvery)
@@ -97,21 +97,38 @@ func (s *Store) writer() {
 	batch := make([]*pending, 0, s.opts.BatchMax)
 	wait := time.NewTimer(time.Hour)
 	wait.Stop()
+	write := func(p *pending) {
+		batch = s.gather(append(batch[:0], p), wait)
+		s.writeBatch(batch)
+		clear(batch)
+	}
 	for {
+		if s.folding() {
+			select {
+			case p, ok := <-s.queue:
+				if !ok {
+					return
+				}
+				write(p)
+			default:
+			}
+			s.foldNext()
+			continue
+		}
 		select {
 		case p, ok := <-s.queue:
 			if !ok {
 				return
 			}
-			batch = s.gather(append(batch[:0], p), wait)
-			s.writeBatch(batch)
-			clear(batch)
+			write(p)
 			if time.Since(last) < checkpointEvery && s.logRows() < checkpointRows {
 				continue
 			}
 		case <-tick.C:
 		}
-		s.foldLog()
+		s.wmu.Lock()
+		s.beginFold()
+		s.wmu.Unlock()
 		last = time.Now()
 	}
 }
@@ -158,14 +175,25 @@ func (s *Store) logRows() int {
 	return s.st.logRows
 }
 
-// foldLog runs a checkpoint and logs its failure (the log then waits for
-// the next one; nothing is lost).
-func (s *Store) foldLog() {
+// folding reports whether a fold is in progress.
+func (s *Store) folding() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.fold.active
+}
+
+// foldNext runs the next step of the fold in progress and logs its
+// failure (the fold is then abandoned, its rows dirty again: nothing is
+// lost, the next fold writes them).
+func (s *Store) foldNext() {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultWriteTimeout)
 	defer cancel()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.checkpoint(ctx); err != nil {
+	if !s.fold.active {
+		return
+	}
+	if err := s.foldStep(ctx); err != nil {
 		s.log.Warn("sqlite: heartbeat log checkpoint failed", "error", err)
 	}
 }

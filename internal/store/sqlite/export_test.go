@@ -25,3 +25,40 @@ func ExecForTest(s *Store, stmt string) error {
 		return nil, err
 	})
 }
+
+// FoldStepForTest begins a fold of the heartbeat log unless one is in
+// progress and runs one step of it; it reports whether the fold goes on.
+func FoldStepForTest(s *Store) (bool, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if !s.fold.active {
+		s.beginFold()
+	}
+	err := s.foldStep(context.Background())
+	return s.fold.active, err
+}
+
+// CrashForTest stops s as a crash would right after its last COMMIT: the
+// heartbeat log is not folded and nothing else is written.
+func CrashForTest(s *Store) error {
+	s.qmu.Lock()
+	s.closed = true
+	close(s.queue)
+	s.qmu.Unlock()
+	s.wg.Wait()
+	err := s.closeDBs()
+	if uerr := s.lock.unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// LogRowsForTest counts the rows of the heartbeat log in the database.
+func LogRowsForTest(s *Store) (int, error) {
+	var n int
+	err := s.rdb.QueryRow(`SELECT count(*) FROM heartbeat_log`).Scan(&n)
+	return n, err
+}
+
+// FoldChunk is how many proxy rows one fold step writes.
+const FoldChunk = foldChunk
