@@ -11,9 +11,11 @@ import (
 // The group commit. RecordHeartbeat puts a pending heartbeat on s.queue and
 // waits for its outcome. The writer goroutine takes the queued heartbeats
 // as one batch (see writer), writes it in one transaction (batchtx.go) and
-// answers each heartbeat only after COMMIT. A heartbeat whose caller gave
-// up before its batch is written is answered with the caller's error and
-// not written.
+// answers each heartbeat after COMMIT; a batch of steady-state heartbeats
+// only is answered once decided, its log entries written within
+// Options.LogFlush (see the package documentation). A heartbeat whose
+// caller gave up before its batch is written is answered with the
+// caller's error and not written.
 
 // pending is one heartbeat waiting for its batch.
 type pending struct {
@@ -29,9 +31,10 @@ type outcome struct {
 }
 
 // RecordHeartbeat implements hub.ProxyStore. It returns after the
-// heartbeat's batch has committed, or with ctx's error when ctx ends first
-// (the heartbeat is then written only if its batch was already being
-// written).
+// heartbeat's batch has committed (or, for a batch of steady-state
+// heartbeats with Options.LogFlush on, has been decided and applied), or
+// with ctx's error when ctx ends first (the heartbeat is then written
+// only if its batch was already being written).
 func (s *Store) RecordHeartbeat(ctx context.Context, hb hub.Heartbeat) (hub.HeartbeatResult, error) {
 	const what = "sqlite: record heartbeat"
 	if ctx.Err() != nil {
@@ -85,52 +88,104 @@ func (s *Store) enqueue(ctx context.Context, p *pending) error {
 // closed and drained. It takes whatever is queued when it is ready for
 // the next batch, up to Options.BatchMax, and waits up to
 // Options.BatchWait for more when that falls short: while it writes one
-// batch, the next one queues up, so batches grow with the load. Every
-// checkpointEvery, or sooner when the log has checkpointRows rows, it
-// folds the heartbeat log into the proxies rows, one step (foldChunk
-// rows) between two batches, so that no heartbeat waits for a whole fold.
+// batch, the next one queues up, so batches grow with the load. It writes
+// the log entries of answered steady-state heartbeats at most
+// Options.LogFlush after the first of them. Every checkpointEvery, or
+// sooner when the log has checkpointRows rows, it folds the heartbeat log
+// into the proxies rows, one step (foldChunk rows) between two batches,
+// so that no heartbeat waits for a whole fold.
 func (s *Store) writer() {
 	defer s.wg.Done()
 	tick := time.NewTicker(checkpointEvery)
 	defer tick.Stop()
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
+	flushArmed := false
 	last := time.Now()
 	batch := make([]*pending, 0, s.opts.BatchMax)
 	wait := time.NewTimer(time.Hour)
 	wait.Stop()
-	write := func(p *pending) {
-		batch = s.gather(append(batch[:0], p), wait)
-		s.writeBatch(batch)
-		clear(batch)
-	}
 	for {
-		if s.folding() {
+		var p *pending
+		open, got := true, false
+		if s.folding() { // between fold steps, only a look at the queue
 			select {
-			case p, ok := <-s.queue:
-				if !ok {
-					return
-				}
-				write(p)
+			case p, open = <-s.queue:
+				got = true
 			default:
 			}
-			s.foldNext()
-			continue
-		}
-		select {
-		case p, ok := <-s.queue:
-			if !ok {
-				return
+		} else {
+			select {
+			case p, open = <-s.queue:
+				got = true
+			case <-tick.C:
+				last = time.Time{} // fold now
+			case <-flush.C:
+				flushArmed = false
 			}
-			write(p)
-			if time.Since(last) < checkpointEvery && s.logRows() < checkpointRows {
-				continue
-			}
-		case <-tick.C:
 		}
-		s.wmu.Lock()
-		s.beginFold()
-		s.wmu.Unlock()
-		last = time.Now()
+		if !open {
+			return
+		}
+		if got {
+			batch = s.gather(append(batch[:0], p), wait)
+			s.writeBatch(batch)
+			clear(batch)
+		}
+		due := s.housekeep(last)
+		if due == foldBegun {
+			last = time.Now()
+		}
+		if d, ok := s.steadyDue(); ok && !flushArmed {
+			flush.Reset(d)
+			flushArmed = true
+		}
 	}
+}
+
+// What housekeep did.
+const (
+	foldNone = iota
+	foldBegun
+)
+
+// housekeep writes the answered steady-state heartbeats when their time
+// has come, runs the next step of a fold in progress, or begins a fold
+// when one is due (checkpointEvery after the last began, or the log has
+// checkpointRows rows).
+func (s *Store) housekeep(lastFold time.Time) int {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultWriteTimeout)
+	defer cancel()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if len(s.steadyLog) > 0 && time.Since(s.steadySince) >= s.opts.LogFlush {
+		if err := s.flushSteady(ctx); err != nil {
+			s.log.Warn("sqlite: writing the heartbeat log failed; retrying", "error", err)
+		}
+	}
+	switch {
+	case s.fold.active:
+		if err := s.foldStep(ctx); err != nil {
+			s.log.Warn("sqlite: heartbeat log checkpoint failed", "error", err)
+		}
+	case time.Since(lastFold) >= checkpointEvery || s.st.logRows >= checkpointRows:
+		if len(s.st.dirty) > 0 || s.st.logRows > 0 {
+			s.beginFold()
+			return foldBegun
+		}
+	}
+	return foldNone
+}
+
+// steadyDue returns how long until the answered steady-state heartbeats
+// are to be written, if there are any.
+func (s *Store) steadyDue() (time.Duration, bool) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if len(s.steadyLog) == 0 {
+		return 0, false
+	}
+	return max(s.opts.LogFlush-time.Since(s.steadySince), 0), true
 }
 
 // gather adds to batch what s.queue holds, up to BatchMax, waiting up to
@@ -168,34 +223,11 @@ func (s *Store) gather(batch []*pending, wait *time.Timer) []*pending {
 	return batch
 }
 
-// logRows is how many heartbeat log rows wait for a checkpoint.
-func (s *Store) logRows() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.st.logRows
-}
-
 // folding reports whether a fold is in progress.
 func (s *Store) folding() bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return s.fold.active
-}
-
-// foldNext runs the next step of the fold in progress and logs its
-// failure (the fold is then abandoned, its rows dirty again: nothing is
-// lost, the next fold writes them).
-func (s *Store) foldNext() {
-	ctx, cancel := context.WithTimeout(context.Background(), defaultWriteTimeout)
-	defer cancel()
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if !s.fold.active {
-		return
-	}
-	if err := s.foldStep(ctx); err != nil {
-		s.log.Warn("sqlite: heartbeat log checkpoint failed", "error", err)
-	}
 }
 
 // batchContext bounds a batch's transaction by the latest deadline of its

@@ -44,6 +44,11 @@ type batchTx struct {
 	log              []steady                 // the steady-state heartbeats, in order
 	logBuf           []byte
 	logged           bool // a heartbeat log row was written
+	// deferred: the batch holds only steady-state heartbeats, answered
+	// once applied; their log entries went to Store.steadyLog.
+	deferred bool
+	// steady is how much of Store.steadyLog the batch's log row carries.
+	steady int
 }
 
 // touchedProxy is the batch's version of one proxy.
@@ -69,6 +74,7 @@ func (b *batchTx) reset(ctx context.Context, items []*pending) {
 	b.ev = eventWriter{}
 	b.seq, b.changes, b.proxies = s.st.seq.batch+1, s.st.seq.change, s.st.seq.proxy
 	b.touched, b.log, b.logBuf, b.logged = b.touched[:0], b.log[:0], b.logBuf[:0], false
+	b.deferred, b.steady = false, 0
 	if b.index == nil {
 		b.index, b.created, b.used = map[proxyKey]int{}, map[string]int{}, map[*hub.Token]time.Time{}
 	}
@@ -159,20 +165,25 @@ func (s *Store) runBatch(ctx context.Context, b *batchTx, items []*pending) erro
 	b.reset(ctx, items)
 	err := b.run()
 	switch {
+	case b.deferred:
+		return nil
 	case b.tx == nil:
 		// At most the log row, committed on its own.
 		if err != nil {
 			s.reload("record heartbeat", err)
+			return err
 		}
-		return err
 	case err != nil:
 		_ = b.tx.Rollback()
 		return err
+	default:
+		if err := b.tx.Commit(); err != nil {
+			s.reload("record heartbeat", err)
+			return err
+		}
 	}
-	if err := b.tx.Commit(); err != nil {
-		s.reload("record heartbeat", err)
-		return err
-	}
+	// The log row carried the steady-state heartbeats answered before.
+	s.steadyLog = s.steadyLog[:copy(s.steadyLog, s.steadyLog[b.steady:])]
 	return nil
 }
 
@@ -189,6 +200,20 @@ func (b *batchTx) run() error {
 			return err
 		}
 	}
+	if b.deferrable() {
+		s := b.s
+		if len(s.steadyLog) == 0 {
+			s.steadySince = time.Now()
+		}
+		for _, h := range b.log {
+			s.steadyLog = appendEntry(s.steadyLog, h.e)
+		}
+		b.deferred = true
+		return nil
+	}
+	// The steady-state heartbeats answered before this batch go first:
+	// the log row carries them in order.
+	b.logBuf, b.steady = append(b.logBuf, b.s.steadyLog...), len(b.s.steadyLog)
 	for _, h := range b.log {
 		if !b.touched[h.proxy].whole {
 			b.logBuf = appendEntry(b.logBuf, h.e)
@@ -240,6 +265,27 @@ func (b *batchTx) run() error {
 	}
 	b.logged = true
 	return nil
+}
+
+// deferrable reports whether the batch, decided, may be answered before
+// it is written: deferral is on (Options.LogFlush), nothing of it needs
+// more than the heartbeat log (no row written whole, no history, no
+// event, no token's last use to move) and the unwritten log has room.
+func (b *batchTx) deferrable() bool {
+	if b.s.opts.LogFlush <= 0 || b.tx != nil || len(b.s.steadyLog) >= maxSteadyLog {
+		return false
+	}
+	for i := range b.touched {
+		if b.touched[i].whole {
+			return false
+		}
+	}
+	for tok, at := range b.used {
+		if tok.LastUsedAt.IsZero() || at.Sub(tok.LastUsedAt) >= hub.TokenTouchInterval {
+			return false
+		}
+	}
+	return true
 }
 
 // beat decides heartbeat i and writes its history. Refusals (unknown
@@ -375,7 +421,10 @@ func (b *batchTx) apply() {
 	for tok, at := range b.used {
 		tok.LastUsedAt = at
 	}
-	st.seq.proxy, st.seq.change, st.seq.batch = b.proxies, b.changes, b.seq
+	st.seq.proxy, st.seq.change = b.proxies, b.changes
+	if !b.deferred {
+		st.seq.batch = b.seq
+	}
 	if b.logged {
 		st.logRows++
 	}

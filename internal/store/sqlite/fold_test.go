@@ -35,7 +35,7 @@ func TestFold_InStepsSurvivesACrash(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			ctx := context.Background()
-			s, err := sqlite.Open(ctx, dir+"/proxyhub.db", sqlite.Options{BatchWait: -1})
+			s, err := sqlite.Open(ctx, dir+"/proxyhub.db", sqlite.Options{BatchWait: -1, LogFlush: -1})
 			if err != nil {
 				t.Fatal(err)
 			}

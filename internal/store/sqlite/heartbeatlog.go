@@ -109,3 +109,23 @@ func replayLog(ctx context.Context, tx *sql.Tx, st *state, seqs map[int64]int64)
 	}
 	return n, rows.Err()
 }
+
+// flushSteady writes the heartbeat log entries of the steady-state
+// heartbeats answered before their row (Store.steadyLog) as one log row,
+// a transaction of its own. On failure they stay, for the next try. The
+// writer lock must be held.
+func (s *Store) flushSteady(ctx context.Context) error {
+	if len(s.steadyLog) == 0 {
+		return nil
+	}
+	seq := s.st.seq.batch + 1
+	if _, err := s.stmt.insertLog.ExecContext(ctx, seq, s.steadyLog); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.st.seq.batch = seq
+	s.st.logRows++
+	s.mu.Unlock()
+	s.steadyLog = s.steadyLog[:0]
+	return nil
+}

@@ -25,18 +25,26 @@
 // connections, which WAL journaling lets run beside the writer.
 // RecordHeartbeat goes through a group commit like the PostgreSQL store's:
 // concurrent heartbeats are gathered into one transaction (up to
-// Options.BatchMax of them, the first waiting at most Options.BatchWait
-// for others while the writer is idle) and each caller is answered only
-// after COMMIT. A caller whose context ends before its batch is written is
-// answered with its context's error, and nothing of it is written. A
-// heartbeat that creates a proxy, changes its IP or brings it back online
-// has the proxy's row written whole, with its history and events; one
-// that changes nothing but the time and the peer (the steady state) is a
-// few bytes of the batch's one heartbeat_log row, folded into the proxies
-// rows every second, when the store opens (after a crash: replayed) and
-// when it closes. A batch of steady-state heartbeats only is that one
-// INSERT, committed as its own transaction (no BEGIN and COMMIT
-// statements around it).
+// Options.BatchMax of them; with Options.BatchWait the first waits for
+// others while the writer is idle). A caller whose context ends before
+// its batch is written is answered with its context's error, and nothing
+// of it is written. A heartbeat that creates a proxy, changes its IP or
+// brings it back online has the proxy's row written whole, with its
+// history and events, and is answered after COMMIT. One that changes
+// nothing but the time and the peer (the steady state) is a few bytes of
+// the heartbeat log (table heartbeat_log), folded into the proxies rows
+// every 30 s, 1,000 rows per transaction between batches, when the store
+// opens (after a crash: replayed) and when it closes.
+//
+// With synchronous NORMAL (the default), a batch of steady-state
+// heartbeats only is answered as soon as it is decided and applied to the
+// state, and its log entries are written at most Options.LogFlush (5 ms)
+// later, or with the next transaction if that comes first: a steady-state
+// heartbeat then costs about what it costs the in-memory store. What a
+// crash can lose is the last few milliseconds of last-seen times, never an
+// IP change, a registration, an online flip, a token's use or an audit
+// record: those are answered after COMMIT. With FULL, or LogFlush
+// negative, every heartbeat is answered after its COMMIT.
 //
 // The database runs with journal_mode=WAL, foreign_keys=ON and a
 // busy_timeout. Options.Synchronous chooses when COMMIT reaches the disk:
@@ -88,14 +96,21 @@ type Options struct {
 	// DefaultBatchMax).
 	BatchMax int
 	// BatchWait is how long the writer, ready for a batch smaller than
-	// BatchMax, waits for more heartbeats to join it (default
-	// DefaultBatchWait; negative: it does not wait). While the writer
-	// writes a batch, the next one queues up anyway.
+	// BatchMax, waits for more heartbeats to join it (default: none
+	// with Synchronous NORMAL, DefaultBatchWait with FULL; negative: it
+	// does not wait). While the writer writes a batch, the next one
+	// queues up anyway.
 	BatchWait time.Duration
 	// Synchronous is SQLite's synchronous setting for the database:
 	// "NORMAL" (default) or "FULL"; see the package documentation for what
 	// each keeps across a crash.
 	Synchronous string
+	// LogFlush is, with Synchronous NORMAL, the longest a steady-state
+	// heartbeat answered before its heartbeat log row is written waits
+	// for that row (default DefaultLogFlush; negative: every heartbeat is
+	// answered after its COMMIT, as always with FULL). See the package
+	// documentation.
+	LogFlush time.Duration
 	// ReadConns is how many read-only connections serve history reads
 	// (default DefaultReadConns).
 	ReadConns int
@@ -107,6 +122,10 @@ type Options struct {
 const (
 	DefaultBatchMax  = 512
 	DefaultBatchWait = 200 * time.Microsecond
+	DefaultLogFlush  = 5 * time.Millisecond
+	// maxSteadyLog bounds the heartbeat log entries answered but not yet
+	// written (~17 bytes each): past it, heartbeats wait for COMMIT again.
+	maxSteadyLog     = 4 << 20
 	DefaultReadConns = 4
 	// busyTimeout is how long a statement waits for a lock held by another
 	// connection of this process (a checkpoint, a reader) before failing.
@@ -133,6 +152,12 @@ type Store struct {
 	st  *state
 	// fold is the checkpoint in progress; wmu guards it.
 	fold fold
+	// steadyLog holds the heartbeat log entries of steady-state
+	// heartbeats already answered and applied to st, not yet written
+	// (see Options.LogFlush), and steadySince when its first entry came;
+	// wmu guards them.
+	steadyLog   []byte
+	steadySince time.Time
 
 	qmu    sync.RWMutex // guards closed and sends on queue
 	closed bool
@@ -158,16 +183,22 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: database path %q: must not contain ? or #", abs)
 	}
 	opts.BatchMax = cmp.Or(max(opts.BatchMax, 0), DefaultBatchMax)
-	switch {
-	case opts.BatchWait == 0:
-		opts.BatchWait = DefaultBatchWait
-	case opts.BatchWait < 0:
-		opts.BatchWait = 0
-	}
 	opts.ReadConns = cmp.Or(max(opts.ReadConns, 0), DefaultReadConns)
 	opts.Synchronous = strings.ToUpper(cmp.Or(opts.Synchronous, "NORMAL"))
 	if opts.Synchronous != "FULL" && opts.Synchronous != "NORMAL" {
 		return nil, fmt.Errorf("sqlite: synchronous %q: want FULL or NORMAL", opts.Synchronous)
+	}
+	switch {
+	case opts.Synchronous == "FULL" || opts.LogFlush < 0:
+		opts.LogFlush = 0 // every heartbeat waits for its COMMIT
+	case opts.LogFlush == 0:
+		opts.LogFlush = DefaultLogFlush
+	}
+	switch {
+	case opts.BatchWait == 0 && opts.LogFlush == 0:
+		opts.BatchWait = DefaultBatchWait
+	case opts.BatchWait < 0:
+		opts.BatchWait = 0
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -262,6 +293,9 @@ func (s *Store) Close() error {
 	s.watchers.closeAll()
 	ctx, cancel := context.WithTimeout(context.Background(), defaultWriteTimeout)
 	defer cancel()
+	if err := s.flushSteady(ctx); err != nil {
+		s.log.Warn("sqlite: writing the answered heartbeats at close failed; the checkpoint writes their proxies", "error", err)
+	}
 	if err := s.checkpoint(ctx); err != nil {
 		s.log.Warn("sqlite: heartbeat log checkpoint at close failed; it is replayed at the next open", "error", err)
 	}
@@ -354,4 +388,8 @@ func (s *Store) reload(what string, cause error) {
 	s.st = st
 	s.mu.Unlock()
 	s.fold = fold{} // its rows are the old state's; the new one has them dirty
+	// Answered steady-state heartbeats not yet written are gone with the
+	// state they moved: the proxies' last-seen times go back to what the
+	// database kept.
+	s.steadyLog = s.steadyLog[:0]
 }

@@ -12,7 +12,9 @@ import (
 // state is the store's in-memory copy of the current state as the
 // database last committed it: tenants, heartbeat tokens and proxies, with
 // the deadline heap of the online proxies, and the last id handed out in
-// each history table. Only the writer changes it, after COMMIT, with both
+// each history table (plus the steady-state heartbeats answered before
+// their log row, see Store.steadyLog). Only the writer changes it, after
+// COMMIT or after deciding such heartbeats, with both
 // Store.wmu and Store.mu held; readers hold Store.mu for reading, and the
 // writer may read it holding Store.wmu alone.
 type state struct {
