@@ -14,6 +14,9 @@
 # time each process used per heartbeat (hub, PostgreSQL's backends, the load
 # generator) read from /proc: where the machine's two cores go.
 #
+# CHANGE=0.01 sets the fraction of proxies that change IP each round
+# (default: the load generator's, 10 %).
+#
 # Needs a PostgreSQL server the admin URL reaches (PROXYHUB_TEST_DATABASE_URL,
 # default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
@@ -66,7 +69,7 @@ echo "store: $store; $(nproc) cores; $proxies proxies"
 for c in "${conns[@]}"; do
   start_hub
   echo "--- burst, $c connections"
-  "$lt" --hub "$hub" --mode burst --proxies "$proxies" --rounds 5 --concurrency "$c" ${BASELINE:+--baseline} |
+  "$lt" --hub "$hub" --mode burst --proxies "$proxies" --rounds 5 --concurrency "$c" ${BASELINE:+--baseline} ${CHANGE:+--change-fraction "$CHANGE"} |
     grep -E '^ +(requests|hub|baseline)|^(errors|verify|result):'
 done
 
@@ -76,7 +79,7 @@ start_hub
 echo "--- steady, 20 s, $c connections: CPU per heartbeat"
 h0=$(cpu_ticks "$hub_pid"); p0=$(cpu_ticks $(pg_pids))
 /usr/bin/time -f '%U %S' -o "$work/lt.time" "$lt" --hub "$hub" --mode steady --rate 0 --duration 20s --proxies "$proxies" \
-  --concurrency "$c" --json >"$work/lt.json"
+  --concurrency "$c" ${CHANGE:+--change-fraction "$CHANGE"} --json >"$work/lt.json"
 h1=$(cpu_ticks "$hub_pid"); p1=$(cpu_ticks $(pg_pids))
 hz=$(getconf CLK_TCK)
 python3 - "$work/lt.json" "$work/lt.time" "$((h1 - h0))" "$((p1 - p0))" "$hz" <<'PY'

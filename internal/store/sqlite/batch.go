@@ -31,14 +31,27 @@ type outcome struct {
 }
 
 // RecordHeartbeat implements hub.ProxyStore. It returns after the
-// heartbeat's batch has committed (or, for a batch of steady-state
-// heartbeats with Options.LogFlush on, has been decided and applied), or
+// heartbeat's batch has committed (or, for a steady-state heartbeat with
+// Options.LogFlush on, once it is decided and applied), or
 // with ctx's error when ctx ends first (the heartbeat is then written
 // only if its batch was already being written).
 func (s *Store) RecordHeartbeat(ctx context.Context, hb hub.Heartbeat) (hub.HeartbeatResult, error) {
 	const what = "sqlite: record heartbeat"
 	if ctx.Err() != nil {
 		return hub.HeartbeatResult{}, ctxError(ctx, what)
+	}
+	if s.opts.LogFlush > 0 && s.wmu.TryLock() {
+		// The writer is not busy: a steady-state heartbeat needs no trip
+		// through the queue (steady.go).
+		var res hub.HeartbeatResult
+		ok := !s.isClosed()
+		if ok {
+			res, ok = s.beatSteady(&hb)
+		}
+		s.wmu.Unlock()
+		if ok {
+			return res, nil
+		}
 	}
 	p := pendings.Get().(*pending)
 	p.ctx, p.hb = ctx, hb
@@ -122,6 +135,7 @@ func (s *Store) writer() {
 				last = time.Time{} // fold now
 			case <-flush.C:
 				flushArmed = false
+			case <-s.kick:
 			}
 		}
 		if !open {

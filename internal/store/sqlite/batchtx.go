@@ -281,7 +281,7 @@ func (b *batchTx) deferrable() bool {
 		}
 	}
 	for tok, at := range b.used {
-		if tok.LastUsedAt.IsZero() || at.Sub(tok.LastUsedAt) >= hub.TokenTouchInterval {
+		if !tokenUseRecorded(tok, at) {
 			return false
 		}
 	}
@@ -355,8 +355,6 @@ func (b *batchTx) beat(i int) error {
 				return err
 			}
 		}
-		p.ip, p.peer = hb.IP, hb.PeerIP
-		p.lastSeen = max(p.lastSeen, at)
 		if p.offline {
 			p.offline, res.CameOnline = false, true
 			tp.whole = true
@@ -364,7 +362,7 @@ func (b *batchTx) beat(i int) error {
 				return err
 			}
 		}
-		p.deadline = p.lastSeen + int64(t.timeout(p))
+		moveSteady(p, t, hb)
 		b.log = append(b.log, steady{proxy: j, e: logEntry{proxy: p.id, at: at, peer: hb.PeerIP}})
 	}
 	if tok != nil && hb.At.After(b.used[tok]) {

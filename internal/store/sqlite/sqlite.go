@@ -36,11 +36,12 @@
 // every 30 s, 1,000 rows per transaction between batches, when the store
 // opens (after a crash: replayed) and when it closes.
 //
-// With synchronous NORMAL (the default), a batch of steady-state
-// heartbeats only is answered as soon as it is decided and applied to the
-// state, and its log entries are written at most Options.LogFlush (5 ms)
-// later, or with the next transaction if that comes first: a steady-state
-// heartbeat then costs about what it costs the in-memory store. What a
+// With synchronous NORMAL (the default), a steady-state heartbeat is
+// answered as soon as it is decided and applied to the state (by its
+// caller when the writer is free, else in a batch of such heartbeats),
+// and its log entry is written at most Options.LogFlush (5 ms) later, or
+// with the next transaction if that comes first: a steady-state heartbeat
+// then costs about what it costs the in-memory store. What a
 // crash can lose is the last few milliseconds of last-seen times, never an
 // IP change, a registration, an online flip, a token's use or an audit
 // record: those are answered after COMMIT. With FULL, or LogFlush
@@ -158,6 +159,8 @@ type Store struct {
 	// wmu guards them.
 	steadyLog   []byte
 	steadySince time.Time
+	// kick tells the writer that steadyLog has entries to write.
+	kick chan struct{}
 
 	qmu    sync.RWMutex // guards closed and sends on queue
 	closed bool
@@ -215,6 +218,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.queue = make(chan *pending, opts.BatchMax)
+	s.kick = make(chan struct{}, 1)
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
