@@ -146,60 +146,50 @@ func (s *Store) writer() {
 			s.writeBatch(batch)
 			clear(batch)
 		}
-		due := s.housekeep(last)
-		if due == foldBegun {
+		began, flushIn := s.housekeep(last)
+		if began {
 			last = time.Now()
 		}
-		if d, ok := s.steadyDue(); ok && !flushArmed {
-			flush.Reset(d)
+		if flushIn >= 0 && !flushArmed {
+			flush.Reset(flushIn)
 			flushArmed = true
 		}
 	}
 }
 
-// What housekeep did.
-const (
-	foldNone = iota
-	foldBegun
-)
-
 // housekeep writes the answered steady-state heartbeats when their time
 // has come, runs the next step of a fold in progress, or begins a fold
 // when one is due (checkpointEvery after the last began, or the log has
-// checkpointRows rows).
-func (s *Store) housekeep(lastFold time.Time) int {
-	ctx, cancel := context.WithTimeout(context.Background(), defaultWriteTimeout)
-	defer cancel()
+// checkpointRows rows). It returns whether it began a fold, and how long
+// until the answered steady-state heartbeats left are due (negative: none
+// are waiting).
+func (s *Store) housekeep(lastFold time.Time) (began bool, flushIn time.Duration) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if len(s.steadyLog) > 0 && time.Since(s.steadySince) >= s.opts.LogFlush {
-		if err := s.flushSteady(ctx); err != nil {
-			s.log.Warn("sqlite: writing the heartbeat log failed; retrying", "error", err)
+	flush := len(s.steadyLog) > 0 && time.Since(s.steadySince) >= s.opts.LogFlush
+	foldDue := time.Since(lastFold) >= checkpointEvery || s.st.logRows >= checkpointRows
+	if flush || s.fold.active || foldDue {
+		ctx, cancel := context.WithTimeout(context.Background(), defaultWriteTimeout)
+		defer cancel()
+		if flush {
+			if err := s.flushSteady(ctx); err != nil {
+				s.log.Warn("sqlite: writing the heartbeat log failed; retrying", "error", err)
+			}
 		}
-	}
-	switch {
-	case s.fold.active:
-		if err := s.foldStep(ctx); err != nil {
-			s.log.Warn("sqlite: heartbeat log checkpoint failed", "error", err)
-		}
-	case time.Since(lastFold) >= checkpointEvery || s.st.logRows >= checkpointRows:
-		if len(s.st.dirty) > 0 || s.st.logRows > 0 {
+		switch {
+		case s.fold.active:
+			if err := s.foldStep(ctx); err != nil {
+				s.log.Warn("sqlite: heartbeat log checkpoint failed", "error", err)
+			}
+		case foldDue && (len(s.st.dirty) > 0 || s.st.logRows > 0):
 			s.beginFold()
-			return foldBegun
+			began = true
 		}
 	}
-	return foldNone
-}
-
-// steadyDue returns how long until the answered steady-state heartbeats
-// are to be written, if there are any.
-func (s *Store) steadyDue() (time.Duration, bool) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	if len(s.steadyLog) == 0 {
-		return 0, false
+		return began, -1
 	}
-	return max(s.opts.LogFlush-time.Since(s.steadySince), 0), true
+	return began, max(s.opts.LogFlush-time.Since(s.steadySince), 0)
 }
 
 // gather adds to batch what s.queue holds, up to BatchMax, waiting up to
