@@ -90,8 +90,16 @@ func WellFormed(prefix, s string) bool {
 // milliseconds of CPU to every heartbeat (a cheap denial-of-service lever),
 // and its per-hash salt would rule out looking a secret up by its hash.
 func HashSecret(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
+	var sum [sha256.Size]byte
+	var in [128]byte // secrets fit: hashed from the stack, not a heap copy
+	if len(s) <= len(in) {
+		sum = sha256.Sum256(in[:copy(in[:], s)])
+	} else {
+		sum = sha256.Sum256([]byte(s))
+	}
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // EqualHashes reports whether the hex hashes a and b are equal, in time that
@@ -134,16 +142,13 @@ func fillBase62(dst []byte) {
 }
 
 // checksumString returns the CRC32 (IEEE) of s without converting s to a
-// heap-allocated []byte.
+// heap-allocated []byte (secrets are short: a byte at a time is enough).
 func checksumString(s string) uint32 {
-	var buf [64]byte
-	var sum uint32
-	for len(s) > 0 {
-		n := copy(buf[:], s)
-		sum = crc32.Update(sum, crc32.IEEETable, buf[:n])
-		s = s[n:]
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ (crc >> 8)
 	}
-	return sum
+	return ^crc
 }
 
 // putChecksum writes sum as a big-endian base-62 number, zero-padded to len(dst).

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 	"github.com/proxyhub/proxyhub/internal/store/sqlite"
@@ -99,6 +100,88 @@ func BenchmarkHeartbeat_Parallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHeartbeat_Hub measures what the hub spends on one heartbeat,
+// not the harness: each request is built once and replayed (a shallow
+// copy per call), answered into a writer that keeps only the status. The
+// whole secure stack runs: request id, client IP from a trusted proxy's
+// X-Forwarded-For, token authentication, rate limit, Rego policy (cached),
+// source-IP decision, store, answer, metrics, access log (JSON to a
+// discarding writer). Cases: a known proxy whose IP stays (the steady
+// state), one whose IP changes every time, and one refused by the
+// tenant's allowlist; on the in-memory store and on the durable embedded
+// one (SQLite in a temporary directory).
+//
+//	go test -run '^$' -bench Heartbeat_Hub -benchmem ./internal/httpapi
+func BenchmarkHeartbeat_Hub(b *testing.B) {
+	stores := []struct {
+		name string
+		open func(b *testing.B) hub.Store
+	}{
+		{"store=memory", func(*testing.B) hub.Store { return memory.New() }},
+		{"store=sqlite", func(b *testing.B) hub.Store { return openSQLite(b, "NORMAL") }},
+	}
+	cases := []struct {
+		name   string
+		ips    []string // X-Forwarded-For, in turn
+		status int
+	}{
+		{"case=steady", []string{"203.0.113.7"}, http.StatusOK},
+		{"case=ip-change", []string{"203.0.113.7", "203.0.113.8"}, http.StatusOK},
+		{"case=denied", []string{"198.51.100.7"}, http.StatusForbidden},
+	}
+	for _, st := range stores {
+		for _, tc := range cases {
+			b.Run(st.name+"/"+tc.name, func(b *testing.B) {
+				th, tok := newAcme(b, withStore(st.open(b)), withTrusted("127.0.0.1"), withLimits(30000, 30000, 30000),
+					withLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+				if res := th.do(request{method: http.MethodPut, target: "/v1/tenants/acme/allowlist", bearer: th.jwt("acme", auth.RoleAdmin),
+					body: map[string]any{"cidrs": []string{"203.0.113.0/24"}}}); res.code != http.StatusOK {
+					b.Fatalf("allowlist: %d %s", res.code, res.body)
+				}
+				build := func(name, ip string) *http.Request {
+					r := httptest.NewRequest(http.MethodGet, "/proxy_server?name="+name, nil)
+					r.RemoteAddr = "127.0.0.1:40000"
+					r.Header.Set("Authorization", "Bearer "+tok)
+					r.Header.Set("X-Forwarded-For", ip)
+					return r
+				}
+				w := &discardWriter{header: http.Header{}}
+				// reqs[i] is the i-th heartbeat of a round over benchProxies
+				// names (so no name meets its own rate limit), each name
+				// from every address in tc.ips in turn.
+				var reqs []*http.Request
+				for _, ip := range tc.ips {
+					for n := range benchProxies {
+						reqs = append(reqs, build(fmt.Sprintf("edge-%d", n), ip))
+					}
+				}
+				for n := range benchProxies { // registered from an allowed address
+					w.reset()
+					th.handler.ServeHTTP(w, build(fmt.Sprintf("edge-%d", n), "203.0.113.7"))
+					if w.code != http.StatusOK {
+						b.Fatalf("registration: %d", w.code)
+					}
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					w.reset()
+					th.handler.ServeHTTP(w, reqs[i%len(reqs)]) // the handlers only read the request
+
+					if w.code != tc.status {
+						b.Fatalf("heartbeat %d: %d, want %d", i, w.code, tc.status)
+					}
+					i++
+				}
+			})
+		}
+	}
+}
+
+// benchProxies is how many proxy names BenchmarkHeartbeat_Hub spreads its
+// heartbeats over.
+const benchProxies = 64
 
 // openSQLite opens a durable embedded store in a temporary directory,
 // closed when b ends.

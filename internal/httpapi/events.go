@@ -168,10 +168,10 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 // comment writes an SSE comment line on the request's response writer.
 func (h *handlers) comment(ctx context.Context, text string) error {
 	ri := infoFrom(ctx)
-	if ri == nil || ri.w == nil {
+	if ri == nil {
 		return nil
 	}
-	rc := http.NewResponseController(ri.w)
+	rc := http.NewResponseController(&ri.w)
 	_ = rc.SetWriteDeadline(time.Now().Add(sse.WriteTimeout))
 	if _, err := ri.w.Write([]byte(": " + text + "\n\n")); err != nil {
 		return err

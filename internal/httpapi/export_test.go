@@ -9,3 +9,10 @@ func SetKeepAlive(d time.Duration) func() {
 	keepAlive = d
 	return func() { keepAlive = old }
 }
+
+// PlainHeartbeatName and AppendHeartbeatAnswer expose the heartbeat
+// route's query reader and answer writer to the tests.
+var (
+	PlainHeartbeatName    = plainHeartbeatName
+	AppendHeartbeatAnswer = appendHeartbeatAnswer
+)

@@ -14,7 +14,7 @@ import (
 
 func (h *handlers) registerHeartbeat(api huma.API) {
 	huma.Register(api, secured(huma.Operation{
-		OperationID: "heartbeat", Method: http.MethodGet, Path: "/proxy_server", Tags: tagHeartbeat,
+		OperationID: operationHeartbeat, Method: http.MethodGet, Path: "/proxy_server", Tags: tagHeartbeat,
 		Summary: "Record a heartbeat",
 		Description: "Called by every proxy once a minute (cron + curl) with its heartbeat token. Records the caller's IP " +
 			"for the named proxy under the token's tenant, creates the proxy on its first heartbeat, and reports " +
@@ -42,21 +42,8 @@ type HeartbeatOutput struct {
 }
 
 func (h *handlers) heartbeat(ctx context.Context, in *HeartbeatInput) (*HeartbeatOutput, error) {
-	ip, err := clientip.FromContext(ctx)
-	if err != nil {
-		return nil, h.problem(ctx, err)
-	}
 	p, _ := auth.PrincipalFrom(ctx)
-	res, err := h.Hub.Heartbeat(ctx, hub.HeartbeatRequest{
-		TenantID:   p.TenantID,
-		Name:       in.Name,
-		IP:         ip.Client,
-		PeerIP:     ip.Peer,
-		TokenID:    p.ID,
-		TokenCIDRs: p.AllowedCIDRs,
-		Bound:      p.Proxy != "" && p.Proxy == in.Name,
-		RequestID:  requestIDFrom(ctx),
-	})
+	res, err := h.recordHeartbeat(ctx, p, in.Name)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -71,6 +58,26 @@ func (h *handlers) heartbeat(ctx context.Context, in *HeartbeatInput) (*Heartbea
 		out.Body.PreviousIP = res.PreviousIP.String()
 	}
 	return out, nil
+}
+
+// recordHeartbeat records the heartbeat of proxy name from principal p's
+// heartbeat token, at the client IP the pipeline resolved: the one call
+// both the Huma handler and heartbeatRoute make.
+func (h *handlers) recordHeartbeat(ctx context.Context, p auth.Principal, name string) (hub.HeartbeatResult, error) {
+	ip, err := clientip.FromContext(ctx)
+	if err != nil {
+		return hub.HeartbeatResult{}, err
+	}
+	return h.Hub.Heartbeat(ctx, hub.HeartbeatRequest{
+		TenantID:   p.TenantID,
+		Name:       name,
+		IP:         ip.Client,
+		PeerIP:     ip.Peer,
+		TokenID:    p.ID,
+		TokenCIDRs: p.AllowedCIDRs,
+		Bound:      p.Proxy != "" && p.Proxy == name,
+		RequestID:  requestIDFrom(ctx),
+	})
 }
 
 // StatusOutput wraps the status report.

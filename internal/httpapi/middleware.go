@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -14,31 +15,64 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/proxyhub/proxyhub/api"
+	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/metrics"
 )
 
-// The pipeline, outermost first: requestID → accessLog → recoverPanics →
-// resolveClientIP → problemFallback → mux → (Huma) operationName → handler.
-// The access log wraps the panic recovery, so a panic is logged and counted
-// as the 500 it answers.
-// Authentication, rate limits and policy slot in as Huma middleware after
-// operationName, where the operation (and its security) is known.
+// The pipeline, in order: request id → client IP → recover → routing →
+// (Huma) operationName → store deadline → security → handler, then the
+// access log and metrics. One handler (pipeline) does everything up to
+// routing, with one piece of state per request (requestInfo) that is also
+// the request's context: a request costs one context derivation, not one
+// per step. Panics are recovered inside the access log, so a panic is
+// logged and counted as the 500 it answers. Authentication, rate limits
+// and policy run after routing, where the operation (and its security) is
+// known.
 
 type ctxKey int
 
 const infoKey ctxKey = iota
 
-// requestInfo is filled in as the request travels through the pipeline and
-// read by the access log when it finishes.
+// requestInfo is one request's state, filled in as it travels through the
+// pipeline and read by the access log when it finishes. It is the context
+// of the request (it embeds the server's and answers infoKey), so carrying
+// it costs no further allocation.
 type requestInfo struct {
-	id        string
-	operation string
-	principal string // kind:id of the authenticated caller, never a secret
-	client    string // the resolved client IP, "-" until resolved
+	clientip.Resolved // the request's context, with the client IP resolution
+	id                string
+	operation         string
+	principal         auth.Principal // the authenticated caller, if any
+	client            netip.Addr
 	// w is the response writer, for the few handlers that write beside
 	// Huma (SSE comments).
-	w http.ResponseWriter
+	w answerWriter
+}
+
+// Value answers infoKey with ri and every other key as the resolution's
+// context does.
+func (ri *requestInfo) Value(key any) any {
+	if key == any(infoKey) {
+		return ri
+	}
+	return ri.Resolved.Value(key)
+}
+
+// principalForLog names the authenticated caller as the access log
+// prints it: kind:id, never a secret; "" before authentication.
+func (ri *requestInfo) principalForLog() string {
+	if ri.principal.Kind == "" {
+		return ""
+	}
+	return ri.principal.LogID()
+}
+
+// clientForLog is the resolved client IP as the access log prints it.
+func (ri *requestInfo) clientForLog() string {
+	if !ri.client.IsValid() {
+		return "-"
+	}
+	return ri.client.String()
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
@@ -54,19 +88,81 @@ func requestIDFrom(ctx context.Context) string {
 	return ""
 }
 
-// requestID takes a well-formed X-Request-Id from the caller (so ids chain
-// through balancers) or makes one, and echoes it in the response.
-func requestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !validRequestID(id) {
-			id = newRequestID()
-		}
-		w.Header().Set("X-Request-Id", id)
-		ri := &requestInfo{id: id, operation: "unmatched", client: "-"}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey, ri)))
-	})
+// pipeline is the hub's outer handler: it takes a well-formed X-Request-Id
+// from the caller (so ids chain through balancers) or makes one and echoes
+// it; resolves the caller's IP once and stores the result (or the reason it
+// failed) in the request context, where operations that need it fail
+// closed on an error; recovers a panicking handler as a logged 500
+// problem; turns the mux's plain-text 404 and 405 into problem+json; and
+// logs and counts the request when it is answered.
+type pipeline struct {
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	clientIP *clientip.Resolver
+	next     http.Handler
 }
+
+func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if !validRequestID(id) {
+		id = newRequestID()
+	}
+	w.Header()[headerRequestID] = []string{id}
+	ri := &requestInfo{id: id, operation: "unmatched"}
+	ip, err := p.clientIP.Resolve(r.RemoteAddr, r.Header)
+	ri.Resolved = clientip.NewResolved(r.Context(), ip, err)
+	if err == nil {
+		ri.client = ip.Client
+	}
+	r = r.WithContext(ri)
+	ri.w = answerWriter{ResponseWriter: w, r: r}
+	p.serve(&ri.w, r)
+	p.logRequest(ri, r, time.Since(start))
+}
+
+// serve runs the routes, answering a panic with a 500 problem.
+func (p *pipeline) serve(w *answerWriter, r *http.Request) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		p.log.ErrorContext(r.Context(), "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())),
+			slog.String("request_id", requestIDFrom(r.Context())))
+		writeProblem(w, r, http.StatusInternalServerError, "internal error")
+	}()
+	p.next.ServeHTTP(w, r)
+}
+
+// logRequest counts the request in the metrics and logs one line for it:
+// the path without the query and never a header, so credentials stay out.
+// A heartbeat that succeeded is only counted (its line is at debug level):
+// at a fleet's rate those lines would cost more than the heartbeats, and
+// the hub logs what matters about them (IP changes, denials, errors)
+// itself.
+func (p *pipeline) logRequest(ri *requestInfo, r *http.Request, d time.Duration) {
+	code := ri.w.code()
+	p.metrics.ObserveRequest(ri.operation, code, d)
+	level := slog.LevelInfo
+	if ri.operation == operationHeartbeat && code < 400 {
+		level = slog.LevelDebug
+	}
+	if !p.log.Enabled(ri, level) {
+		return
+	}
+	p.log.LogAttrs(ri, level, "request",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", code), slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		slog.String("client_ip", ri.clientForLog()), slog.String("request_id", ri.id),
+		slog.String("operation", ri.operation), slog.String("principal", ri.principalForLog()))
+}
+
+// headerRequestID is X-Request-Id in canonical form.
+const headerRequestID = "X-Request-Id"
 
 func validRequestID(id string) bool {
 	if id == "" || len(id) > 64 {
@@ -84,61 +180,9 @@ func validRequestID(id string) bool {
 func newRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// recoverPanics turns a panicking handler into a logged 500 problem.
-func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			log.ErrorContext(r.Context(), "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())),
-				slog.String("request_id", requestIDFrom(r.Context())))
-			writeProblem(w, r, http.StatusInternalServerError, "internal error")
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// accessLog logs one line per request and counts it in the metrics. It logs
-// the path without the query and never a header: credentials stay out.
-func accessLog(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		if ri := infoFrom(r.Context()); ri != nil {
-			ri.w = sw
-		}
-		next.ServeHTTP(sw, r)
-		d := time.Since(start)
-		ri := infoFrom(r.Context())
-		m.ObserveRequest(ri.operation, sw.code(), d)
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", sw.code()), slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-			slog.String("client_ip", ri.client), slog.String("request_id", ri.id),
-			slog.String("operation", ri.operation), slog.String("principal", ri.principal))
-	})
-}
-
-// resolveClientIP resolves the caller's IP once and stores the result (or
-// the reason it failed) in the request context, and the client for the
-// access log. Operations that need it fail closed on an error; the others
-// ignore it.
-func resolveClientIP(res *clientip.Resolver, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip, err := res.Resolve(r.RemoteAddr, r.Header)
-		if ri := infoFrom(r.Context()); ri != nil && ip.Client.IsValid() {
-			ri.client = ip.Client.String()
-		}
-		next.ServeHTTP(w, r.WithContext(clientip.WithResult(r.Context(), ip, err)))
-	})
+	var out [2 * len(b)]byte
+	hex.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 // operationName records the matched operation id for logs and metrics.
@@ -149,43 +193,6 @@ func operationName(ctx huma.Context, next func(huma.Context)) {
 	next(ctx)
 }
 
-// problemFallback turns the mux's plain-text 404 and 405 answers into
-// problem+json, so every error of the API has one shape.
-func problemFallback(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&fallbackWriter{ResponseWriter: w, r: r}, r)
-	})
-}
-
-type fallbackWriter struct {
-	http.ResponseWriter
-	r       *http.Request
-	swallow bool
-}
-
-func (f *fallbackWriter) WriteHeader(code int) {
-	if (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) &&
-		strings.HasPrefix(f.Header().Get("Content-Type"), "text/plain") {
-		f.swallow = true
-		writeProblem(f.ResponseWriter, f.r, code, map[int]string{
-			http.StatusNotFound:         "no such resource",
-			http.StatusMethodNotAllowed: "method not allowed for this resource",
-		}[code])
-		return
-	}
-	f.ResponseWriter.WriteHeader(code)
-}
-
-func (f *fallbackWriter) Write(b []byte) (int, error) {
-	if f.swallow {
-		return len(b), nil
-	}
-	return f.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the real writer (flushing).
-func (f *fallbackWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
-
 // writeProblem writes a minimal RFC 9457 problem outside Huma.
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -193,32 +200,51 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail str
 	_ = json.NewEncoder(w).Encode(withInstance(r.Context(), api.NewProblem(status, detail)))
 }
 
-// statusWriter remembers the status code written.
-type statusWriter struct {
+// answerWriter is the response writer every handler writes to: it
+// remembers the status written (for the access log) and turns the mux's
+// plain-text 404 and 405 answers into problem+json, so every error of the
+// API has one shape.
+type answerWriter struct {
 	http.ResponseWriter
-	status int
+	r       *http.Request
+	status  int
+	swallow bool
 }
 
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+func (a *answerWriter) WriteHeader(code int) {
+	if a.status != 0 {
+		a.ResponseWriter.WriteHeader(code) // net/http reports the superfluous call
+		return
 	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
+	if (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) &&
+		strings.HasPrefix(a.Header().Get("Content-Type"), "text/plain") {
+		writeProblem(a, a.r, code, map[int]string{
+			http.StatusNotFound:         "no such resource",
+			http.StatusMethodNotAllowed: "method not allowed for this resource",
+		}[code])
+		a.swallow = true // the mux's own text
+		return
 	}
-	return s.ResponseWriter.Write(b)
+	a.status = code
+	a.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusWriter) code() int {
-	if s.status == 0 {
+func (a *answerWriter) Write(b []byte) (int, error) {
+	if a.swallow {
+		return len(b), nil
+	}
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	return a.ResponseWriter.Write(b)
+}
+
+func (a *answerWriter) code() int {
+	if a.status == 0 {
 		return http.StatusOK
 	}
-	return s.status
+	return a.status
 }
 
 // Unwrap lets http.ResponseController reach the real writer (flushing).
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (a *answerWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }

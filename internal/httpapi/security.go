@@ -73,10 +73,9 @@ const (
 )
 
 // secure is the Huma middleware that authenticates and authorizes every
-// operation that declares security: the one gate in front of the handlers.
-// Operations without security (health, docs, the token exchange) pass.
-// Failed authentication answers 401 without saying which check failed; a
-// tenant the caller may not see answers 404; a forbidden action 403.
+// operation that declares security: gate, in front of the handlers, with
+// the principal put in the context. Operations without security (health,
+// docs, the token exchange) pass.
 func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
 		op := ctx.Operation()
@@ -84,97 +83,132 @@ func (h *handlers) secure(api huma.API) func(huma.Context, func(huma.Context)) {
 			next(ctx)
 			return
 		}
-		action, _ := op.Metadata[metaAction].(policy.Action)
-		scope, _ := op.Metadata[metaScope].(string)
-		source := sourceKey(ctx.Context())
-		// An address whose failed authentications are used up is refused
-		// before its credentials are even looked at: guessing stalls.
-		if !h.allow(api, ctx, h.Limits.AuthFailures, source, false) {
-			return
+		r, w := humago.Unwrap(ctx)
+		g := gateRequest{op: op, authorization: r.Header.Get("Authorization"), answer: w.Header(), tenant: ctx.Param("tenant")}
+		if action, _ := op.Metadata[metaAction].(policy.Action); action == policy.HeartbeatSend {
+			g.proxy = ctx.Query("name")
 		}
-		p, err := h.Auth.Authenticate(ctx.Context(), ctx.Header("Authorization"))
+		p, err := h.gate(ctx.Context(), g)
 		if err != nil {
-			if errors.Is(err, hub.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || ctx.Context().Err() != nil {
-				writeHumaErr(api, ctx, h.problem(ctx.Context(), err))
-				return
-			}
-			h.Logger.LogAttrs(ctx.Context(), slog.LevelInfo, "authentication failed",
-				slog.String("reason", err.Error()), slog.String("source", source), slog.String("request_id", requestIDFrom(ctx.Context())))
-			h.allow(api, ctx, h.Limits.AuthFailures, source, true) // count the failure; the answer is 401 either way
-			ctx.SetHeader("WWW-Authenticate", wwwAuthenticate)
-			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, unauthenticatedDetail)
-			return
-		}
-		if ri := infoFrom(ctx.Context()); ri != nil {
-			ri.principal = p.LogID()
-		}
-		// Heartbeats are limited per token and proxy name (enough for cron
-		// and curl's retries); everything else per principal.
-		limiter, key := h.Limits.Admin, p.LogID()
-		if action == policy.HeartbeatSend {
-			limiter, key = h.Limits.Heartbeat, p.ID+"/"+ctx.Query("name")
-		}
-		if !h.allow(api, ctx, limiter, key, true) {
-			return
-		}
-		res := policy.Resource{}
-		switch scope {
-		case scopePath:
-			res.TenantID = ctx.Param("tenant")
-		case scopePrincipal:
-			res.TenantID = p.TenantID
-		}
-		if action == policy.HeartbeatSend {
-			res.Proxy = ctx.Query("name")
-		}
-		if err := h.Authz.Authorize(ctx.Context(), p, action, res); err != nil {
-			writeHumaErr(api, ctx, h.problem(ctx.Context(), err))
+			writeHumaErr(api, ctx, err)
 			return
 		}
 		next(huma.WithContext(ctx, auth.WithPrincipal(ctx.Context(), p)))
 	}
 }
 
+// gateRequest is what gate decides on.
+type gateRequest struct {
+	op            *huma.Operation
+	authorization string      // the Authorization field
+	answer        http.Header // the response's header: rate-limit fields, WWW-Authenticate
+	tenant        string      // the {tenant} path parameter, if the operation has one
+	proxy         string      // the heartbeat's proxy name
+}
+
+// gate is the one gate in front of every secured operation, whether Huma
+// (secure) or the heartbeat route (heartbeatRoute) calls it:
+// failed-authentication limit, authentication, rate limit, authorization.
+// It returns the principal, or the problem to answer (written by
+// writeHumaErr) with the header fields it needs already in g.answer.
+// Failed authentication answers 401 without saying which check failed; a
+// tenant the caller may not see answers 404; a forbidden action 403.
+func (h *handlers) gate(ctx context.Context, g gateRequest) (auth.Principal, error) {
+	action, _ := g.op.Metadata[metaAction].(policy.Action)
+	scope, _ := g.op.Metadata[metaScope].(string)
+	// An address whose failed authentications are used up is refused
+	// before its credentials are even looked at: guessing stalls. (While
+	// no address has used them up, there is nothing to look at.)
+	if l := h.Limits.AuthFailures; l != nil && l.Exhausted() {
+		if err := h.allow(ctx, g.answer, l, sourceKey(ctx), false); err != nil {
+			return auth.Principal{}, err
+		}
+	}
+	p, err := h.Auth.Authenticate(ctx, g.authorization)
+	if err != nil {
+		source := sourceKey(ctx)
+		if errors.Is(err, hub.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return auth.Principal{}, h.problem(ctx, err)
+		}
+		h.Logger.LogAttrs(ctx, slog.LevelInfo, "authentication failed",
+			slog.String("reason", err.Error()), slog.String("source", source), slog.String("request_id", requestIDFrom(ctx)))
+		_ = h.allow(ctx, g.answer, h.Limits.AuthFailures, source, true) // count the failure; the answer is 401 either way
+		g.answer.Set("WWW-Authenticate", wwwAuthenticate)
+		return auth.Principal{}, huma.Error401Unauthorized(unauthenticatedDetail)
+	}
+	if ri := infoFrom(ctx); ri != nil {
+		ri.principal = p
+	}
+	// Heartbeats are limited per token and proxy name (enough for cron
+	// and curl's retries); everything else per principal.
+	var limiter *ratelimit.Limiter
+	var key string
+	if action == policy.HeartbeatSend {
+		limiter, key = h.Limits.Heartbeat, p.ID+"/"+g.proxy
+	} else {
+		limiter, key = h.Limits.Admin, p.LogID()
+	}
+	if err := h.allow(ctx, g.answer, limiter, key, true); err != nil {
+		return auth.Principal{}, err
+	}
+	res := policy.Resource{}
+	switch scope {
+	case scopePath:
+		res.TenantID = g.tenant
+	case scopePrincipal:
+		res.TenantID = p.TenantID
+	}
+	if action == policy.HeartbeatSend {
+		res.Proxy = g.proxy
+	}
+	if err := h.Authz.Authorize(ctx, p, action, res); err != nil {
+		return auth.Principal{}, h.problem(ctx, err)
+	}
+	return p, nil
+}
+
 // sourceKey is the rate-limit key of the caller's address: the resolved
 // client IP, or the socket peer when resolution failed. Never a raw header.
 func sourceKey(ctx context.Context) string {
 	ip, _ := clientip.FromContext(ctx)
+	var buf [64]byte
+	b := buf[:0]
 	if ip.Client.IsValid() {
-		return "ip:" + ip.Client.String()
+		b = ip.Client.AppendTo(append(b, "ip:"...))
+	} else {
+		b = ip.Peer.AppendTo(append(b, "peer:"...))
 	}
-	return "peer:" + ip.Peer.String()
+	return string(b)
 }
 
 // allow takes (or, when take is false, only checks) one event of key
-// from l, writes the RateLimit header fields, and answers 429 when the
-// limit is used up. A nil limiter allows everything. A limiter failure is
-// logged and lets the request through: limits protect the hub, they do not
-// decide who may use it.
-func (h *handlers) allow(api huma.API, ctx huma.Context, l *ratelimit.Limiter, key string, take bool) bool {
+// from l, writes the RateLimit header fields into answer, and returns the
+// 429 problem when the limit is used up. A nil limiter allows everything.
+// A limiter failure is logged and lets the request through: limits
+// protect the hub, they do not decide who may use it.
+func (h *handlers) allow(ctx context.Context, answer http.Header, l *ratelimit.Limiter, key string, take bool) error {
 	if l == nil {
-		return true
+		return nil
 	}
 	var r ratelimit.Result
 	var err error
 	if take {
-		r, err = l.Take(ctx.Context(), key)
+		r, err = l.Take(ctx, key)
 	} else {
-		r, err = l.Peek(ctx.Context(), key)
+		r, err = l.Peek(ctx, key)
 	}
 	if err != nil {
-		h.Logger.WarnContext(ctx.Context(), "rate limiter failed", slog.String("limit", l.Name()), slog.String("error", err.Error()))
-		return true
+		h.Logger.WarnContext(ctx, "rate limiter failed", slog.String("limit", l.Name()), slog.String("error", err.Error()))
+		return nil
 	}
 	if r.Allowed && !take {
-		return true // a passing check adds no header: the response reports the limit it takes from
+		return nil // a passing check adds no header: the response reports the limit it takes from
 	}
-	_, w := humago.Unwrap(ctx)
-	l.SetHeaders(w.Header(), r, time.Now())
+	l.SetHeaders(answer, r, time.Now())
 	if r.Allowed {
-		return true
+		return nil
 	}
-	_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "rate limit exceeded ("+l.Name()+"); retry after the number of seconds in Retry-After")
-	return false
+	return huma.Error429TooManyRequests("rate limit exceeded (" + l.Name() + "); retry after the number of seconds in Retry-After")
 }
 
 // Limits are the rate limits the security middleware applies; a nil

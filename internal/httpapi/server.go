@@ -77,13 +77,7 @@ func New(d Deps) http.Handler {
 	mux.Handle("GET "+docsPath, docs)
 	mux.Handle("GET "+docsPath+"/", docs)
 
-	var handler http.Handler = mux
-	handler = problemFallback(handler)
-	handler = resolveClientIP(d.ClientIP, handler)
-	handler = recoverPanics(d.Logger, handler)
-	handler = accessLog(d.Logger, d.Metrics, handler)
-	handler = requestID(handler)
-	return handler
+	return &pipeline{log: d.Logger, metrics: d.Metrics, clientIP: d.ClientIP, next: mux}
 }
 
 // denyAll refuses everything: the Authorizer when none was given.
@@ -131,7 +125,9 @@ func newAPI(mux *http.ServeMux, h *handlers) huma.API {
 		Variables:   map[string]*huma.ServerVariable{"hub": {Default: "http://localhost:3001", Description: "The hub's base URL."}},
 	}}
 	config.Tags = documentedTags
-	api := humago.New(mux, config)
+	adapter := &routeAdapter{Adapter: humago.NewAdapter(mux, ""), mux: mux, h: h}
+	api := huma.NewAPI(config, adapter)
+	adapter.api = api
 	declareSecuritySchemes(api.OpenAPI())
 	api.UseMiddleware(operationName, h.storeDeadline, h.secure(api))
 	addRoutes(api, h)

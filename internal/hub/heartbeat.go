@@ -75,7 +75,7 @@ func (s *Service) Heartbeat(ctx context.Context, req HeartbeatRequest) (Heartbea
 		s.log.LogAttrs(ctx, slog.LevelInfo, "ip_change",
 			slog.String("tenant", req.TenantID), slog.String("proxy", req.Name),
 			slog.String("old_ip", res.PreviousIP.String()), slog.String("new_ip", req.IP.String()))
-	} else {
+	} else if s.log.Enabled(ctx, s.heartbeatLevel) {
 		s.log.LogAttrs(ctx, s.heartbeatLevel, "heartbeat",
 			slog.String("tenant", req.TenantID), slog.String("proxy", req.Name),
 			slog.String("ip", req.IP.String()), slog.Bool("created", res.Created))

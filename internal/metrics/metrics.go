@@ -67,7 +67,7 @@ func New() *Metrics {
 
 // ObserveRequest counts one finished HTTP request.
 func (m *Metrics) ObserveRequest(operation string, code int, d time.Duration) {
-	m.requests.WithLabelValues(operation, strconv.Itoa(code)).Inc()
+	m.requests.WithLabelValues(operation, statusLabel(code)).Inc()
 	m.latency.WithLabelValues(operation).Observe(d.Seconds())
 }
 
@@ -91,4 +91,20 @@ func (m *Metrics) ProxiesFlipped(offline int, sweep time.Duration) {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// statusLabels are the status codes 100 to 599 as label values, made once.
+var statusLabels = func() (l [500]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(100 + i)
+	}
+	return l
+}()
+
+// statusLabel is code as a label value.
+func statusLabel(code int) string {
+	if code >= 100 && code < 600 {
+		return statusLabels[code-100]
+	}
+	return strconv.Itoa(code)
 }

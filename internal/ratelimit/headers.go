@@ -45,9 +45,16 @@ func (l *Limiter) SetHeaders(h http.Header, r Result, now time.Time) {
 	if !r.Allowed {
 		remaining = 0
 	}
-	l.setMember(h, HeaderPolicy, l.policy)
-	l.setMember(h, HeaderRateLimit,
-		l.prefix+"r="+strconv.FormatUint(remaining, 10)+";t="+strconv.FormatInt(t, 10))
+	if len(h[canonicalPolicy]) == 0 {
+		h[canonicalPolicy] = l.policyField // the common case: no other limiter wrote one
+	} else {
+		l.setMember(h, canonicalPolicy, l.policy)
+	}
+	var buf [96]byte
+	b := append(buf[:0], l.prefix...)
+	b = strconv.AppendUint(append(b, "r="...), remaining, 10)
+	b = strconv.AppendInt(append(b, ";t="...), t, 10)
+	l.setMember(h, canonicalRateLimit, string(b))
 	if r.Allowed {
 		return
 	}
@@ -58,12 +65,19 @@ func (l *Limiter) SetHeaders(h http.Header, r Result, now time.Time) {
 	h.Set(HeaderRetryAfter, strconv.FormatInt(retry, 10))
 }
 
-// setMember writes member as this limiter's member of the list field,
-// replacing any member it wrote before and keeping the others.
+// The header field names in the canonical form http.Header keys take.
+var (
+	canonicalPolicy    = http.CanonicalHeaderKey(HeaderPolicy)
+	canonicalRateLimit = http.CanonicalHeaderKey(HeaderRateLimit)
+)
+
+// setMember writes member as this limiter's member of the list field
+// (given in canonical form), replacing any member it wrote before and
+// keeping the others.
 func (l *Limiter) setMember(h http.Header, field, member string) {
-	old := h.Values(field)
+	old := h[field]
 	if len(old) == 0 {
-		h.Set(field, member)
+		h[field] = []string{member}
 		return
 	}
 	kept := make([]string, 0, len(old)+1)
@@ -72,7 +86,7 @@ func (l *Limiter) setMember(h http.Header, field, member string) {
 			kept = append(kept, v)
 		}
 	}
-	h[http.CanonicalHeaderKey(field)] = append(kept, member)
+	h[field] = append(kept, member)
 }
 
 // ceilSeconds returns d in whole seconds, rounded up; 0 when d ≤ 0.

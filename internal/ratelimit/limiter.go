@@ -35,19 +35,25 @@ var ErrClosed = limiter.ErrStopped
 // stays bounded under a flood of distinct keys. A Limiter is safe for
 // concurrent use; Close releases it.
 type Limiter struct {
-	name     string
-	rate     Rate
-	store    limiter.Store
-	policy   string // the RateLimit-Policy member, e.g. `"heartbeat";q=6;w=60`
-	prefix   string // `"heartbeat";`, the start of every member this limiter writes
-	windowS  int64  // the interval in whole seconds, rounded up, at least 1
-	closed   atomic.Bool
-	stop     chan struct{}
-	swept    chan struct{}
-	mu       sync.RWMutex
-	drained  map[string]int64 // stored key → end (Unix ns) of the window its last token was taken in
-	closeErr error
-	closeMu  sync.Mutex
+	name   string
+	rate   Rate
+	store  limiter.Store
+	policy string // the RateLimit-Policy member, e.g. `"heartbeat";q=6;w=60`
+	// policyField is the RateLimit-Policy field holding only policy,
+	// shared by every response (net/http never modifies a value slice).
+	policyField []string
+	prefix      string // `"heartbeat";`, the start of every member this limiter writes
+	windowS     int64  // the interval in whole seconds, rounded up, at least 1
+	closed      atomic.Bool
+	stop        chan struct{}
+	swept       chan struct{}
+	mu          sync.RWMutex
+	drained     map[string]int64 // stored key → end (Unix ns) of the window its last token was taken in
+	// lastDrainedEnd is the latest end in drained (Unix ns), kept as keys
+	// are added: while it lies ahead, some key is used up.
+	lastDrainedEnd atomic.Int64
+	closeErr       error
+	closeMu        sync.Mutex
 }
 
 // New returns a Limiter named name that allows r.Tokens events per r.Interval
@@ -94,6 +100,7 @@ func New(name string, r Rate) (*Limiter, error) {
 	}
 	// The ticker starts before New returns, so that no key can be older than
 	// the sweeper's clock (the tests rely on it).
+	l.policyField = []string{l.policy}
 	go l.sweep(time.NewTicker(sweep))
 	return l, nil
 }
@@ -160,6 +167,9 @@ func (l *Limiter) Take(ctx context.Context, key string) (Result, error) {
 		l.mu.Lock()
 		if end, seen := l.drained[k]; l.drained != nil && (!seen || end < int64(reset)) {
 			l.drained[k] = int64(reset) // never back to an earlier window
+			if int64(reset) > l.lastDrainedEnd.Load() {
+				l.lastDrainedEnd.Store(int64(reset)) // under l.mu: no lost update
+			}
 		}
 		l.mu.Unlock()
 	}
@@ -204,6 +214,13 @@ func (l *Limiter) Peek(ctx context.Context, key string) (Result, error) {
 	// bucket without having recorded the window yet; that Take's caller is
 	// the one refused.)
 	return full, nil
+}
+
+// Exhausted reports whether some key has used up its tokens within its
+// current window. When it has not, Peek allows every key, so a caller may
+// skip building the key it would peek at.
+func (l *Limiter) Exhausted() bool {
+	return time.Now().UnixNano() < l.lastDrainedEnd.Load()
 }
 
 // Close stops the sweeper and releases every key. After Close, Take and Peek

@@ -306,3 +306,30 @@ func TestConcurrentTakes(t *testing.T) {
 		t.Fatalf("%d of %d concurrent takes allowed, want exactly %d", got, goroutines*each, tokens)
 	}
 }
+
+// Exhausted says whether any key has used up its tokens in its current
+// window: false while every key has some left (so a caller may skip Peek),
+// true once one is used up, false again when that window has ended.
+func TestExhaustedWhileSomeKeyIsUsedUp(t *testing.T) {
+	t.Parallel()
+	l := newTest(t, "auth-failure", Rate{Tokens: 2, Interval: 200 * time.Millisecond})
+	if l.Exhausted() {
+		t.Fatal("exhausted before any take")
+	}
+	mustTake(t, l, "ip:192.0.2.1")
+	mustTake(t, l, "ip:192.0.2.2")
+	if l.Exhausted() {
+		t.Fatal("exhausted while every key has a token left")
+	}
+	mustTake(t, l, "ip:192.0.2.1")
+	if !l.Exhausted() {
+		t.Fatal("not exhausted after a key used up its tokens")
+	}
+	if r := mustPeek(t, l, "ip:192.0.2.1"); r.Allowed {
+		t.Fatal("Peek allows the used-up key")
+	}
+	time.Sleep(250 * time.Millisecond)
+	if l.Exhausted() {
+		t.Fatal("still exhausted after the window ended")
+	}
+}
