@@ -35,6 +35,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
+	if cfg.ServeBaseline != "" {
+		if err := loadtest.ServeBaseline(ctx, cfg.ServeBaseline, cfg.Proxies); err != nil {
+			return &exitError{code: 1, msg: err.Error()}
+		}
+		return nil
+	}
 	var progress io.Writer
 	if f, ok := stderr.(*os.File); ok && loadtest.IsTerminal(f) {
 		progress = stderr

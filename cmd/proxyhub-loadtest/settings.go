@@ -32,6 +32,7 @@ type settings struct {
 	JSON           bool
 	NoVerify       bool
 	Baseline       bool
+	ServeBaseline  string // serve the bare handler on this address instead of loading a hub
 	Timeout        time.Duration
 }
 
@@ -196,6 +197,10 @@ func loadSettings(args []string, getenv func(string) string, out io.Writer) (set
 		{Name: "baseline", Switch: true, Default: "false", Usage: "also load a bare net/http handler the same way and report ratios hub/baseline", Parse: func(v string) (err error) {
 			c.Baseline, err = strconv.ParseBool(v)
 			return err
+		}},
+		{Name: "serve-baseline", Default: "", Usage: "only serve the bare net/http handler of --baseline on this address (host:port) until interrupted, for other load generators (wrk)", Parse: func(v string) error {
+			c.ServeBaseline = v
+			return nil
 		}},
 		{Name: "timeout", Default: "10s", Usage: "per-request timeout", Parse: func(v string) (err error) {
 			c.Timeout, err = positive(v)

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"time"
@@ -29,18 +30,45 @@ func startBaseline(body []byte) (base string, stop func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	ct := []string{"application/json"}
-	srv := &http.Server{
-		ReadHeaderTimeout: 10 * time.Second,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header()["Content-Type"] = ct
-			_, _ = w.Write(body)
-		}),
-	}
+	srv := baselineServer(body)
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// baselineServer is the bare net/http server of the baseline: every
+// request answered with body as JSON.
+func baselineServer(body []byte) *http.Server {
+	ct := []string{"application/json"}
+	return &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header()["Content-Type"] = ct
+			_, _ = w.Write(body)
+		}),
+	}
+}
+
+// ServeBaseline serves the baseline handler (the answer of a fleet of
+// proxies) on addr until ctx ends: the same ceiling for other load
+// generators, such as wrk in scripts/bench.sh.
+func ServeBaseline(ctx context.Context, addr string, proxies int) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := baselineServer(baselineBody(proxies))
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -26,44 +26,17 @@ shift || true
 case $store in postgres | embedded | memory) ;; *) echo "store: postgres, embedded or memory" >&2; exit 2 ;; esac
 conns=("${@:-256 512}")
 read -r -a conns <<<"${conns[*]}"
-admin=${PROXYHUB_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 proxies=${PROXIES:-20000}
 work=$(mktemp -d)
-hub_pid=
+. scripts/bench/lib.sh
 cleanup() { [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-go build -o "$work/proxyhub" ./cmd/proxyhub
-go build -o "$work/proxyhub-loadtest" ./cmd/proxyhub-loadtest
-ph=$work/proxyhub
-lt=$work/proxyhub-loadtest
-"$ph" keygen --out "$work/hub.key" >/dev/null
-export PROXYHUB_SIGNING_KEY_FILE=$work/hub.key PROXYHUB_ADDR=127.0.0.1:3199
-export PROXYHUB_TRUSTED_PROXIES=127.0.0.1 PROXYHUB_RATE_HEARTBEAT=200000/1m
-hub=http://127.0.0.1:3199
+build_binaries
+export PROXYHUB_RATE_HEARTBEAT=200000/1m
 
 # cpu_ticks PID...: utime+stime of the processes, in clock ticks.
 cpu_ticks() { local t=0 v; for p in "$@"; do v=$(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
 pg_pids() { pgrep -u postgres -d ' ' postgres || true; }
-
-start_hub() {
-  [ -n "$hub_pid" ] && { kill "$hub_pid"; wait "$hub_pid" 2>/dev/null || true; }
-  if [ "$store" = postgres ]; then
-    psql -X -q "$admin" -c "DO \$\$BEGIN CREATE ROLE proxyhub_bench LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END\$\$" \
-      -c "DROP DATABASE IF EXISTS proxyhub_bench" -c "CREATE DATABASE proxyhub_bench OWNER proxyhub_bench"
-    export PROXYHUB_DATABASE_URL=${admin%/*}/proxyhub_bench
-    PROXYHUB_DATABASE_URL=$(sed -E 's#//[^@/]*@#//proxyhub_bench@#' <<<"$PROXYHUB_DATABASE_URL")
-  else
-    unset PROXYHUB_DATABASE_URL
-    rm -rf "$work/data"
-    export PROXYHUB_DATA_DIR=$work/data
-    [ "$store" = memory ] && PROXYHUB_DATA_DIR=:memory:
-  fi
-  "$ph" serve >"$work/hub.log" 2>&1 &
-  hub_pid=$!
-  for _ in $(seq 50); do curl -fs "$hub/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  export PROXYHUB_LOADTEST_JWT
-  PROXYHUB_LOADTEST_JWT=$("$ph" jwt --role platform)
-}
 
 echo "store: $store; $(nproc) cores; $proxies proxies"
 for c in "${conns[@]}"; do
