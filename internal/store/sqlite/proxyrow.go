@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
@@ -44,7 +46,7 @@ const (
 
 // foldChunk is how many proxy rows one step of a fold writes: the longest
 // a heartbeat batch waits behind a fold is one such transaction.
-const foldChunk = 1000
+const foldChunk = 500
 
 // fold is a checkpoint in progress. It writes the rows of the proxies
 // that were dirty when it began, foldChunk per transaction, with the
@@ -69,6 +71,9 @@ func (s *Store) beginFold() {
 		f.rows = append(f.rows, p)
 	}
 	clear(s.st.dirty)
+	// In row order, a step's rows share their B-tree pages: a step writes
+	// a few dozen pages to the WAL instead of one page per row.
+	slices.SortFunc(f.rows, func(a, b *proxyRec) int { return cmp.Compare(a.id, b.id) })
 	f.upTo, f.logRows = s.st.seq.batch, s.st.logRows
 }
 

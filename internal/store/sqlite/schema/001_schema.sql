@@ -85,7 +85,7 @@ CREATE TABLE proxies (
 -- batch onto a proxy row whose log_seq is below the batch's id:
 -- last_seen = max(last_seen, time), peer_ip = the peer, deadline =
 -- last_seen + the effective timeout. The store folds the log into the
--- proxies rows every second or so, and when it opens and closes, and then
+-- proxies rows every 30 s (sooner when the log grows long), when it opens and closes, and then
 -- deletes what it folded.
 CREATE TABLE heartbeat_log (
     id    INTEGER PRIMARY KEY,
