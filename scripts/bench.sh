@@ -9,7 +9,8 @@
 # ordinary role, so row-level security applies), PROXIES proxies (default
 # 100,000) registered under one heartbeat token by the load tool, then wrk
 # (THREADS threads, default 2; 64 connections on the embedded store, 256
-# on PostgreSQL; DURATION each, default 20s) sends their heartbeats with
+# on PostgreSQL; DURATION each, default 20s, after a WARMUP of 5s) sends
+# their heartbeats with
 # scripts/bench/heartbeat.lua, then the same wrk command against the bare
 # handler (proxyhub-loadtest --serve-baseline). Last, the load tool's
 # burst with 10 % of the proxies changing IP and its audit check (every
@@ -43,8 +44,11 @@ export PROXYHUB_RATE_HEARTBEAT=100000/1m
 "$lt" --serve-baseline 127.0.0.1:3198 --proxies "$proxies" &
 base_pid=$!
 
-# wrk_run URL CONNS: wrk's figures as "requests/s p50_ms p99_ms non2xx errors".
+# wrk_run URL CONNS: wrk's figures as "requests/s p50_ms p99_ms non2xx
+# errors", after WARMUP (default 5s) of the same load whose figures are
+# dropped (connections opened, caches and heap grown).
 wrk_run() {
+  TOKEN=$token PROXIES=$proxies wrk -t "$threads" -c "$2" -d "${WARMUP:-5s}" -s scripts/bench/heartbeat.lua "$1" >/dev/null
   TOKEN=$token PROXIES=$proxies wrk -t "$threads" -c "$2" -d "$duration" --latency -s scripts/bench/heartbeat.lua "$1" >"$work/wrk.out"
   python3 - "$work/wrk.out" <<'PY'
 import re, sys
