@@ -102,3 +102,26 @@ func TestRateLimit_AdminPerPrincipal(t *testing.T) {
 		}
 	}
 }
+
+// Finding: the admin limit was keyed by the JWT subject alone, which is not
+// unique across tenants (the CLI's default subject, an identity provider's
+// user in several tenants): one tenant's admin could use up another's
+// budget. Each tenant's (and role's) principal has its own.
+func TestRateLimit_AdminBudgetIsPerTenantNotPerSubject(t *testing.T) {
+	t.Parallel()
+	th, _ := newAcme(t, withLimits(100, 2, 100))
+	th.tenant("globex")
+	acme, globex := th.jwt("acme", auth.RoleAdmin), th.jwt("globex", auth.RoleAdmin) // both "test-admin"
+	for range 2 {
+		if res := th.do(request{target: "/v1/tenants/acme", bearer: acme}); res.code != http.StatusOK {
+			t.Fatalf("acme: %d", res.code)
+		}
+	}
+	assert429(t, th.do(request{target: "/v1/tenants/acme", bearer: acme}))
+	if res := th.do(request{target: "/v1/tenants/globex", bearer: globex}); res.code != http.StatusOK {
+		t.Fatalf("globex's admin, same subject, after acme's used its budget: %d, want 200", res.code)
+	}
+	if res := th.do(request{target: "/v1/tenants/acme", bearer: th.jwt("acme", auth.RoleViewer)}); res.code != http.StatusOK {
+		t.Fatalf("acme's viewer, same subject: %d, want 200", res.code)
+	}
+}

@@ -146,7 +146,7 @@ func (h *handlers) gate(ctx context.Context, g gateRequest) (auth.Principal, err
 	if action == policy.HeartbeatSend {
 		limiter, key = h.Limits.Heartbeat, p.ID+"/"+g.proxy
 	} else {
-		limiter, key = h.Limits.Admin, p.LogID()
+		limiter, key = h.Limits.Admin, principalLimitKey(p)
 	}
 	if err := h.allow(ctx, g.answer, limiter, key, true); err != nil {
 		return auth.Principal{}, err
@@ -165,6 +165,17 @@ func (h *handlers) gate(ctx context.Context, g gateRequest) (auth.Principal, err
 		return auth.Principal{}, h.problem(ctx, err)
 	}
 	return p, nil
+}
+
+// principalLimitKey is the rate-limit key of a principal: a heartbeat
+// token by its id (unique), an admin by tenant, role and subject, since a
+// JWT subject is not unique across tenants (the CLI's default subject, an
+// identity provider's user who administers several tenants).
+func principalLimitKey(p auth.Principal) string {
+	if p.Kind != auth.KindAdmin {
+		return p.LogID()
+	}
+	return string(p.Kind) + ":" + p.TenantID + "/" + string(p.Role) + "/" + p.ID
 }
 
 // sourceKey is the rate-limit key of the caller's address: the resolved
