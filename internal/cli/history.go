@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/api/client"
 	"github.com/proxyhub/proxyhub/internal/config"
+	"github.com/proxyhub/proxyhub/internal/csvsafe"
 )
 
 // maxPage is the largest page the API's listings answer.
@@ -155,7 +156,7 @@ func (c *call) exportCSV(ctx context.Context, q historyQuery) error {
 		_, err = io.Copy(c.Stdout, body)
 		return err
 	}
-	r, w := csv.NewReader(body), csv.NewWriter(c.Stdout)
+	r, w := csv.NewReader(body), csvsafe.NewWriter(c.Stdout)
 	r.ReuseRecord = true
 	for n := int64(-1); n < q.limit; n++ { // the header, then q.limit records
 		rec, err := r.Read()

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/proxyhub/proxyhub/internal/config"
+	"github.com/proxyhub/proxyhub/internal/csvsafe"
 )
 
 // format is how a command prints what it got.
@@ -62,7 +62,7 @@ func writeList[T any](w io.Writer, f format, items []T, cols []column[T], footer
 	case formatJSON:
 		return writeJSON(w, asJSON)
 	case formatCSV:
-		cw := csv.NewWriter(w)
+		cw := csvsafe.NewWriter(w)
 		row := make([]string, len(cols))
 		for i, c := range cols {
 			row[i] = c.key

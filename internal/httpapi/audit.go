@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/proxyhub/proxyhub/api"
+	"github.com/proxyhub/proxyhub/internal/csvsafe"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/policy"
 )
@@ -340,7 +340,7 @@ func (h *handlers) exportStream(media, name string, header []string, scan func(c
 		hctx.SetHeader("Content-Disposition", `attachment; filename="`+name+ext+`"`)
 		hctx.SetStatus(http.StatusOK)
 		out := hctx.BodyWriter()
-		cw := csv.NewWriter(out)
+		cw := csvsafe.NewWriter(out)
 		enc := json.NewEncoder(out)
 		if media == mediaCSV {
 			_ = cw.Write(header)

@@ -183,3 +183,45 @@ func TestExports_UnknownTenantIsNotFound(t *testing.T) {
 		assertProblem(t, th.do(request{target: "/v1/tenants/nosuch/" + path, bearer: platform}), http.StatusNotFound)
 	}
 }
+
+// Finding: CSV exports carried caller-chosen text (request ids from
+// X-Request-Id) as it came, so a spreadsheet evaluated "-2-3-A1" or
+// "=HYPERLINK(…)" as a formula. A request id outside the allowed
+// characters is replaced (never stored or echoed), and a cell that starts
+// a formula is exported with a leading quote.
+func TestExports_CSVCellsNeverStartAFormula(t *testing.T) {
+	t.Parallel()
+	th, tok := newAcme(t)
+	viewer := th.jwt("acme", auth.RoleViewer)
+	formula := `=HYPERLINK("http://evil.example/","x")`
+	for i, id := range []string{"", "-2-3-A1", formula} {
+		h := http.Header{}
+		if id != "" {
+			h.Set("X-Request-Id", id)
+		}
+		res := th.do(request{target: "/proxy_server?name=edge-1", peer: fmt.Sprintf("203.0.113.%d:1", i+1), bearer: tok, header: h})
+		if res.code != http.StatusOK {
+			t.Fatalf("heartbeat %d: %d %s", i, res.code, res.body)
+		}
+		if echoed := res.header.Get("X-Request-Id"); id == formula && (echoed == formula || !strings.HasPrefix(string(res.body), "{")) {
+			t.Fatalf("a request id with a formula was echoed: %q", echoed)
+		}
+	}
+	res := th.do(request{target: "/v1/tenants/acme/ip-changes.csv", bearer: viewer})
+	rows, err := csv.NewReader(strings.NewReader(string(res.body))).ReadAll()
+	if err != nil || len(rows) != 1+2 {
+		t.Fatalf("csv: %v, %d rows\n%s", err, len(rows), res.body)
+	}
+	ids := map[string]bool{}
+	for _, row := range rows[1:] {
+		for _, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("cell %q starts a formula", cell)
+			}
+		}
+		ids[row[6]] = true
+	}
+	if !ids["'-2-3-A1"] {
+		t.Errorf("request ids exported: %v, want '-2-3-A1 among them", ids)
+	}
+}
