@@ -155,8 +155,48 @@ func TestWebhooks_ValidationAndSSRFGuard(t *testing.T) {
 		wh := createWebhook(t, th, map[string]any{"kind": "generic", "url": target})
 		res := th.do(request{method: http.MethodPost, target: "/v1/tenants/acme/webhooks/" + wh["id"].(string) + "/test", bearer: admin})
 		d := res.json(t)
-		if res.code != 200 || d["status_code"] != nil || !strings.Contains(fmt.Sprint(d["error"]), "refused") {
+		if res.code != 200 || d["status_code"] != nil || d["error"] != "destination not allowed" {
 			t.Errorf("%s: %d %v, want a refused delivery", target, res.code, d)
+		}
+	}
+}
+
+// Finding: a webhook test call answered the resolver's or the SSRF guard's
+// own text ("lookup … on 10.0.0.2:53: no such host", "intranet resolves to
+// 10.1.2.3, which is private"), which names internal resolvers and
+// addresses. The tenant reads a generic reason; the detail is in the hub's
+// log only.
+func TestWebhooks_TestCallErrorsNameNoInternalAddresses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		guard  bool
+		url    string
+		answer string
+	}{
+		{true, "http://localhost:9/hook", "destination not allowed"},
+		{true, "http://10.1.2.3/hook", "destination not allowed"},
+		{false, "http://127.0.0.1:1/hook", "could not connect"},
+		{false, "http://no-such-host.invalid/hook", "could not connect"},
+	} {
+		var opts []hubOption
+		if tc.guard {
+			opts = append(opts, withSSRFGuard)
+		}
+		th, _ := newAcme(t, opts...)
+		admin := th.jwt("acme", auth.RoleAdmin)
+		wh := createWebhook(t, th, map[string]any{"kind": "generic", "url": tc.url})
+		res := th.do(request{method: http.MethodPost, target: "/v1/tenants/acme/webhooks/" + wh["id"].(string) + "/test", bearer: admin})
+		d := res.json(t)
+		if res.code != http.StatusOK || d["error"] != tc.answer {
+			t.Errorf("%s: %d, error %q, want %q", tc.url, res.code, d["error"], tc.answer)
+		}
+		for _, leak := range []string{"127.0.0.1", "10.1.2.3", "lookup", "resolves", ":53"} {
+			if strings.Contains(string(res.body), leak) {
+				t.Errorf("%s: the answer names %q: %s", tc.url, leak, res.body)
+			}
+		}
+		if !strings.Contains(th.logs.String(), `"detail"`) {
+			t.Errorf("%s: the hub's log has no detail of the failure", tc.url)
 		}
 	}
 }

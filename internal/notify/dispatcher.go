@@ -354,7 +354,9 @@ func (d *Dispatcher) deliver(ctx context.Context, w hub.Webhook) (bool, error) {
 		return true, errors.Join(recErr, d.save(ctx, w))
 	}
 
-	del.Error = d.errorText(sendErr, w)
+	var detail string
+	del.Error, detail = d.errorText(sendErr, w)
+	logArgs = append(logArgs, "detail", detail)
 	failingSince := w.FailingSince
 	if failingSince.IsZero() {
 		failingSince = start
@@ -408,14 +410,15 @@ func (d *Dispatcher) SendTest(ctx context.Context, w hub.Webhook) (hub.Delivery,
 	m := message{id: w.ID + ":test:" + hex.EncodeToString(nonce), tenant: w.TenantID, test: true, at: start}
 	status, err := d.send(ctx, w, m)
 	del := hub.Delivery{TenantID: w.TenantID, WebhookID: w.ID, At: start, Attempt: 1, StatusCode: status, Test: true}
+	var detail string
 	if err != nil {
-		del.Error = d.errorText(err, w)
+		del.Error, detail = d.errorText(err, w)
 	}
 	id, recErr := d.s.RecordDelivery(ctx, del)
 	if recErr != nil {
 		return del, fmt.Errorf("notify: record test delivery: %w", recErr)
 	}
 	del.ID = id
-	d.log.Info("webhook test message", "tenant", w.TenantID, "webhook", w.ID, "kind", w.Kind, "status", status, "error", del.Error)
+	d.log.Info("webhook test message", "tenant", w.TenantID, "webhook", w.ID, "kind", w.Kind, "status", status, "error", del.Error, "detail", detail)
 	return del, nil
 }

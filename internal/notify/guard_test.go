@@ -177,8 +177,11 @@ func TestDispatcherRecordsRefusals(t *testing.T) {
 			t.Fatalf("%s: deliveries %+v", w.URL, ds)
 		}
 		e := ds[0].Error
-		if !strings.Contains(e, "destination refused") || !strings.Contains(e, urls[w.URL]) {
-			t.Errorf("%s: error %q, want %q", w.URL, e, urls[w.URL])
+		if e != "destination not allowed" {
+			t.Errorf("%s: error %q, want the generic %q (the reason is the operator's)", w.URL, e, "destination not allowed")
+		}
+		if !strings.Contains(logs.String(), urls[w.URL]) {
+			t.Errorf("%s: the hub's log lacks the reason %q", w.URL, urls[w.URL])
 		}
 		if strings.Contains(e, "SECRETPATH") || len(e) > maxErrorLen {
 			t.Errorf("%s: error leaks the URL or is too long: %q", w.URL, e)
@@ -238,14 +241,16 @@ func TestErrorTextHidesURL(t *testing.T) {
 	d := NewDispatcher(newStore(t), Config{SMTP: SMTPConfig{Password: "hunter2"}})
 	w := hub.Webhook{URL: "https://hooks.slack.com/services/T/B/SECRET", Secret: "whsec_abc"}
 	err := &url.Error{Op: "Post", URL: w.URL, Err: errors.New("dial tcp: hunter2 whsec_abc " + w.URL + " " + strings.Repeat("x", 500))}
-	got := d.errorText(err, w)
-	for _, s := range []string{"SECRET", "hunter2", "whsec_abc"} {
-		if strings.Contains(got, s) {
-			t.Fatalf("%q leaks %q", got, s)
+	got, detail := d.errorText(err, w)
+	for _, text := range []string{got, detail} {
+		for _, s := range []string{"SECRET", "hunter2", "whsec_abc"} {
+			if strings.Contains(text, s) {
+				t.Fatalf("%q leaks %q", text, s)
+			}
 		}
-	}
-	if len([]rune(got)) > maxErrorLen {
-		t.Fatalf("error text has %d runes", len([]rune(got)))
+		if len([]rune(text)) > maxErrorLen {
+			t.Fatalf("error text has %d runes", len([]rune(text)))
+		}
 	}
 	_ = context.Background()
 }

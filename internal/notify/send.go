@@ -206,22 +206,41 @@ func messageIDLocal(id string) string {
 }
 
 // errorText is the short, secret-free text of a failure kept in the
-// delivery log: the URL (a Slack URL is a credential) is cut out of
-// transport errors, and the webhook secret, the URL and the SMTP password
-// are redacted should they appear anyway.
-func (d *Dispatcher) errorText(err error, w hub.Webhook) string {
+// delivery log and shown to the tenant, and detail the fuller text for the
+// hub's own log. A destination the SSRF guard refuses reads "destination
+// not allowed" and a failure to resolve or reach the host "could not
+// connect": what the resolver answered or which internal address a name
+// has is the hub operator's business, not the tenant's (detail keeps it).
+// The URL (a Slack URL is a credential) is cut out of transport errors,
+// and the webhook secret, the URL and the SMTP password are redacted
+// should they appear anyway, in both texts.
+func (d *Dispatcher) errorText(err error, w hub.Webhook) (text, detail string) {
+	detail = d.redact(err.Error(), w)
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		if ue.Timeout() {
-			return fmt.Sprintf("timeout: no answer within %s", d.cfg.Timeout)
+			return fmt.Sprintf("timeout: no answer within %s", d.cfg.Timeout), detail
 		}
 		err = ue.Err
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Sprintf("timeout: no answer within %s", d.cfg.Timeout)
+		return fmt.Sprintf("timeout: no answer within %s", d.cfg.Timeout), detail
 	}
-	s := err.Error()
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, ErrRefusedAddress):
+		return "destination not allowed", detail
+	case errors.As(err, &opErr), errors.As(err, &dnsErr):
+		return "could not connect", detail
+	}
+	return d.redact(err.Error(), w), detail
+}
+
+// redact removes the webhook's URL and secret and the SMTP password from
+// s, replaces control characters and cuts it to maxErrorLen.
+func (d *Dispatcher) redact(s string, w hub.Webhook) string {
 	for _, secret := range []string{w.URL, w.Secret, d.cfg.SMTP.Password} {
 		if secret != "" {
 			s = strings.ReplaceAll(s, secret, "[redacted]")
