@@ -53,6 +53,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	ln = httpapi.ProblemListener(ln)
 	srv := newHTTPServer(hub.Handler(), log, cfg.StoreTimeout)
 	// Requests run under a context of their own, which the shutdown
 	// cancels (with httpapi.ErrShuttingDown: answered 503) when its
