@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,4 +125,55 @@ func TestRateLimit_AdminBudgetIsPerTenantNotPerSubject(t *testing.T) {
 	if res := th.do(request{target: "/v1/tenants/acme", bearer: th.jwt("acme", auth.RoleViewer)}); res.code != http.StatusOK {
 		t.Fatalf("acme's viewer, same subject: %d, want 200", res.code)
 	}
+}
+
+// Finding: /v1/auth/token let anyone try client secrets without limit.
+// Failed attempts are limited per source address and per client id (so
+// neither one address nor many addresses can keep guessing one client's
+// secret), answered 429 with Retry-After, counted in the metrics and
+// logged without the secret.
+func TestRateLimit_TokenEndpointThrottlesFailedSecrets(t *testing.T) {
+	t.Parallel()
+	th, _ := newAcme(t, withLimits(100, 100, 3))
+	res := th.do(request{method: http.MethodPost, target: "/v1/tenants/acme/credentials", bearer: th.jwt("acme", auth.RoleAdmin),
+		body: map[string]any{"role": "viewer", "label": "siem"}})
+	cred := res.json(t)
+	id, secret := cred["client_id"].(string), cred["client_secret"].(string)
+	exchangeFrom := func(peer, clientID, sec string) response {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {sec}}.Encode()
+		return th.do(request{method: http.MethodPost, target: "/v1/auth/token", body: form, peer: peer,
+			header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
+	}
+	const guess = "phs_wrong-guess-of-the-secret"
+	for i := range 3 {
+		if res := exchangeFrom("198.51.100.1:1", id, guess); res.code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i, res.code)
+		}
+	}
+	// The address is stalled, even with the right secret.
+	assert429(t, exchangeFrom("198.51.100.1:1", id, secret))
+	// So is the client id, from any other address.
+	assert429(t, exchangeFrom("198.51.100.2:1", id, secret))
+	// Another client from another address is not.
+	if res := exchangeFrom("198.51.100.3:1", "phc_someoneelse000000", guess); res.code != http.StatusUnauthorized {
+		t.Fatalf("another client: %d, want 401", res.code)
+	}
+	if strings.Contains(th.logs.String(), guess) || strings.Contains(th.logs.String(), secret) {
+		t.Fatal("a client secret was logged")
+	}
+	metrics := string(th.do(request{target: "/metrics"}).body)
+	if !strings.Contains(metrics, `proxyhub_authentication_failures_total{method="client_credentials"} 4`) {
+		t.Fatalf("failures not counted:\n%s", grepLines(metrics, "authentication_failures"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

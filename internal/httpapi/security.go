@@ -13,6 +13,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/metrics"
 	"github.com/proxyhub/proxyhub/internal/policy"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
 )
@@ -132,6 +133,7 @@ func (h *handlers) gate(ctx context.Context, g gateRequest) (auth.Principal, err
 		}
 		h.Logger.LogAttrs(ctx, slog.LevelInfo, "authentication failed",
 			slog.String("reason", err.Error()), slog.String("source", source), slog.String("request_id", requestIDFrom(ctx)))
+		h.Metrics.AuthenticationFailed(metrics.AuthBearer)
 		_ = h.allow(ctx, g.answer, h.Limits.AuthFailures, source, true) // count the failure; the answer is 401 either way
 		g.answer.Set("WWW-Authenticate", wwwAuthenticate)
 		return auth.Principal{}, huma.Error401Unauthorized(unauthenticatedDetail)
@@ -240,10 +242,13 @@ func documentRateLimits(oapi *huma.OpenAPI) {
 	retry := &huma.Param{Description: "Seconds to wait before retrying.", Schema: &huma.Schema{Type: huma.TypeInteger}}
 	for _, item := range oapi.Paths {
 		for _, o := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
-			if o == nil || len(o.Security) == 0 {
+			if o == nil {
 				continue
 			}
 			for code, res := range o.Responses {
+				if len(o.Security) == 0 && code != "429" {
+					continue // unsecured operations are limited only where they answer 429 (the token endpoint)
+				}
 				if res.Headers == nil && (code[0] == '2' || code == "429" || code == "503") {
 					res.Headers = map[string]*huma.Param{}
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/metrics"
 )
 
 // maxTokenRequestBytes bounds the token request body.
@@ -55,7 +56,7 @@ func (h *handlers) registerTokenExchange(a huma.API) {
 		Description: "The OAuth2 client credentials grant (RFC 6749 section 4.4): send grant_type=client_credentials with the " +
 			"client_id and client_secret of an admin credential, form-encoded or as JSON, or authenticate with HTTP Basic. " +
 			"Answers a JWT valid for 15 minutes carrying the credential's tenant and role.",
-		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized},
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusTooManyRequests},
 	}
 	o.RequestBody = &huma.RequestBody{
 		Required: true,
@@ -104,10 +105,26 @@ func (h *handlers) exchangeToken(ctx context.Context, in *TokenExchangeInput) (*
 		}
 		req.ClientID, req.ClientSecret = id, secret
 	}
+	// An address or a client id whose failed attempts are used up is
+	// refused before the secret is looked at: guessing stalls, from one
+	// address or spread over many.
+	keys := []string{sourceKey(ctx), "client:" + req.ClientID}
+	if l := h.Limits.AuthFailures; l != nil && l.Exhausted() {
+		for _, key := range keys {
+			answer := http.Header{}
+			if err := h.allow(ctx, answer, l, key, false); err != nil {
+				return nil, huma.ErrorWithHeaders(err, answer)
+			}
+		}
+	}
 	jwt, ttl, err := h.Hub.ExchangeClientCredentials(ctx, req.ClientID, req.ClientSecret)
 	switch {
 	case errors.Is(err, hub.ErrInvalidClient):
-		h.Logger.InfoContext(ctx, "client credentials refused", "reason", err.Error(), "request_id", requestIDFrom(ctx))
+		h.Logger.InfoContext(ctx, "client credentials refused", "reason", err.Error(), "source", keys[0], "request_id", requestIDFrom(ctx))
+		h.Metrics.AuthenticationFailed(metrics.AuthClientCredentials)
+		for _, key := range keys {
+			_ = h.allow(ctx, http.Header{}, h.Limits.AuthFailures, key, true) // counted; the answer is 401 either way
+		}
 		return nil, huma.ErrorWithHeaders(newOAuthError(http.StatusUnauthorized, "invalid_client", "client authentication failed"),
 			http.Header{"WWW-Authenticate": {`Basic realm="proxyhub"`}})
 	case err != nil:

@@ -22,6 +22,7 @@ type Metrics struct {
 	ipChanges  prometheus.Counter
 	offline    prometheus.Counter
 	sweeps     prometheus.Histogram
+	authFailed *prometheus.CounterVec
 }
 
 // New registers every collector, plus the Go runtime and process
@@ -59,11 +60,24 @@ func New() *Metrics {
 			Help:    "Time of one sweep for expired proxies.",
 			Buckets: []float64{.0005, .001, .005, .01, .05, .1, .5, 1, 5},
 		}),
+		authFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxyhub_authentication_failures_total",
+			Help: "Refused credentials by method: bearer (heartbeat tokens and admin JWTs) or client_credentials (the token endpoint).",
+		}, []string{"method"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.heartbeats, m.created, m.ipChanges, m.offline, m.sweeps,
+	m.reg.MustRegister(m.requests, m.latency, m.heartbeats, m.created, m.ipChanges, m.offline, m.sweeps, m.authFailed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// Authentication methods, as AuthenticationFailed counts them.
+const (
+	AuthBearer            = "bearer"
+	AuthClientCredentials = "client_credentials"
+)
+
+// AuthenticationFailed counts one refused credential of method.
+func (m *Metrics) AuthenticationFailed(method string) { m.authFailed.WithLabelValues(method).Inc() }
 
 // ObserveRequest counts one finished HTTP request.
 func (m *Metrics) ObserveRequest(operation string, code int, d time.Duration) {

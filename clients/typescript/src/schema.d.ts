@@ -1965,6 +1965,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Internal Server Error */
             500: {
                 headers: {
