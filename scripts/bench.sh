@@ -40,7 +40,7 @@ build_binaries
 # A proxy is heartbeated every PROXIES/rate seconds here, far more often
 # than cron's once a minute: the per-name limit must not be what is
 # measured.
-export PROXYHUB_RATE_HEARTBEAT=100000/1m
+export PROXYHUB_RATE_HEARTBEAT=100000/1m PROXYHUB_RATE_HEARTBEAT_TOKEN=off
 "$lt" --serve-baseline 127.0.0.1:3198 --proxies "$proxies" &
 base_pid=$!
 

@@ -161,7 +161,7 @@ func call(t *testing.T, method, url, bearer, body string) (int, map[string]any) 
 // its URL and the bootstrap platform JWT.
 func loadtestHub(t *testing.T) (string, string) {
 	t.Helper()
-	return startHub(t, "PROXYHUB_TRUSTED_PROXIES", "127.0.0.1", "PROXYHUB_RATE_HEARTBEAT", "100000/1m")
+	return startHub(t, "PROXYHUB_TRUSTED_PROXIES", "127.0.0.1", "PROXYHUB_RATE_HEARTBEAT", "100000/1m", "PROXYHUB_RATE_HEARTBEAT_TOKEN", "off")
 }
 
 // loadtestSummary is the part of the --json summary the tests check.

@@ -69,7 +69,9 @@ path is exercised. The hub must trust this machine: PROXYHUB_TRUSTED_PROXIES=127
 
 Rate limits: the hub allows PROXYHUB_RATE_HEARTBEAT (default 6/1m) heartbeats per token and
 proxy name; cron with compression and steady at high rates over few proxies exceed it and get
-429, reported apart. Raise it on the hub under test, e.g. PROXYHUB_RATE_HEARTBEAT=200000/1m.
+429, reported apart; so does each token's limit across its names (PROXYHUB_RATE_HEARTBEAT_TOKEN,
+default twice the tenant's max_proxies a minute). Raise them on the hub under test, e.g.
+PROXYHUB_RATE_HEARTBEAT=200000/1m PROXYHUB_RATE_HEARTBEAT_TOKEN=off.
 
 --baseline also loads a bare net/http handler returning a fixed JSON body of a heartbeat
 answer's size (127.0.0.1:0, in this process) with the same engine and settings, and reports

@@ -195,7 +195,7 @@ func (f *faultEnv) startHub(name string, kv ...string) *hubProc {
 		"PROXYHUB_TRUSTED_PROXIES=127.0.0.1",
 		"PROXYHUB_ADDR=127.0.0.1:0",
 		"PROXYHUB_LOG_FORMAT=json",
-		"PROXYHUB_RATE_HEARTBEAT=100000/1m",
+		"PROXYHUB_RATE_HEARTBEAT=100000/1m", "PROXYHUB_RATE_HEARTBEAT_TOKEN=off",
 		"PROXYHUB_RATE_ADMIN=100000/1m",
 	)
 	for i := 0; i+1 < len(kv); i += 2 {

@@ -50,7 +50,7 @@ func startHubProcess(t *testing.T, bin, dir string) *hubProcess {
 			cmd.Env = append(cmd.Env, e)
 		}
 	}
-	cmd.Env = append(cmd.Env, "PROXYHUB_TRUSTED_PROXIES=127.0.0.1", "PROXYHUB_RATE_HEARTBEAT=100000/1m")
+	cmd.Env = append(cmd.Env, "PROXYHUB_TRUSTED_PROXIES=127.0.0.1", "PROXYHUB_RATE_HEARTBEAT=100000/1m", "PROXYHUB_RATE_HEARTBEAT_TOKEN=off")
 	h := &hubProcess{cmd: cmd, stdout: &syncBuffer{}, exited: make(chan struct{})}
 	stderr := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = h.stdout, stderr

@@ -30,7 +30,7 @@ func newPGHub(t *testing.T) *pgHub {
 	}
 	return &pgHub{t: t, keyFile: keyFile, getenv: env(
 		"PROXYHUB_DATABASE_URL", url, "PROXYHUB_SIGNING_KEY_FILE", keyFile,
-		"PROXYHUB_TRUSTED_PROXIES", "127.0.0.1", "PROXYHUB_RATE_HEARTBEAT", "10000/1m",
+		"PROXYHUB_TRUSTED_PROXIES", "127.0.0.1", "PROXYHUB_RATE_HEARTBEAT", "10000/1m", "PROXYHUB_RATE_HEARTBEAT_TOKEN", "off",
 	)}
 }
 

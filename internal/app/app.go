@@ -210,7 +210,7 @@ func (a *App) Close() error {
 // back, their callers get hub.ErrUnavailable) and closes at once. What was
 // committed stays committed.
 func (a *App) Shutdown(ctx context.Context) error {
-	for _, l := range []*ratelimit.Limiter{a.limits.Heartbeat, a.limits.Admin, a.limits.AuthFailures} {
+	for _, l := range []*ratelimit.Limiter{a.limits.Heartbeat, a.limits.Admin, a.limits.AuthFailures, a.limits.HeartbeatToken} {
 		if l != nil {
 			_ = l.Close(context.Background())
 		}
@@ -284,6 +284,17 @@ func newLimits(cfg config.Serve) (httpapi.Limits, error) {
 	if l.Admin, err = ratelimit.New("admin", cfg.RateAdmin); err != nil {
 		return l, err
 	}
-	l.AuthFailures, err = ratelimit.New("auth-failures", cfg.RateAuthFailure)
+	if l.AuthFailures, err = ratelimit.New("auth-failures", cfg.RateAuthFailure); err != nil {
+		return l, err
+	}
+	if cfg.NoHeartbeatTokenLimit {
+		return l, nil
+	}
+	l.TokenRate = cfg.RateHeartbeatToken
+	base := cfg.RateHeartbeatToken
+	if base == (ratelimit.Rate{}) {
+		base = ratelimit.PerMinute(uint64(hub.TokenHeartbeatsPerMinute(hub.Tenant{})))
+	}
+	l.HeartbeatToken, err = ratelimit.New("heartbeat-token", base)
 	return l, err
 }

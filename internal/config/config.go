@@ -37,16 +37,22 @@ type Serve struct {
 	ShutdownTimeout time.Duration
 	// StoreTimeout bounds how long a request waits for the store before
 	// it is answered 503.
-	StoreTimeout    time.Duration
-	SigningKeyFile  string
-	JWKSURL         string // external identity provider's JWK Set
-	JWTIssuer       string // its iss
-	JWTAudience     string // the aud its tokens must carry
-	PolicyDir       string // operator's own Rego policies instead of the embedded ones
-	RateHeartbeat   ratelimit.Rate
-	RateAdmin       ratelimit.Rate
-	RateAuthFailure ratelimit.Rate
-	AutoMigrate     bool
+	StoreTimeout   time.Duration
+	SigningKeyFile string
+	JWKSURL        string // external identity provider's JWK Set
+	JWTIssuer      string // its iss
+	JWTAudience    string // the aud its tokens must carry
+	PolicyDir      string // operator's own Rego policies instead of the embedded ones
+	RateHeartbeat  ratelimit.Rate
+	// RateHeartbeatToken is what one heartbeat token may send across all
+	// its names; the zero Rate means per tenant (hub.TokenHeartbeatsPerMinute).
+	RateHeartbeatToken ratelimit.Rate
+	// NoHeartbeatTokenLimit turns that limit off (load tests of one token
+	// over a large simulated fleet).
+	NoHeartbeatTokenLimit bool
+	RateAdmin             ratelimit.Rate
+	RateAuthFailure       ratelimit.Rate
+	AutoMigrate           bool
 	// HistoryRetention is how long history (IP changes, denied heartbeats,
 	// events, webhook deliveries) is kept; 0 keeps it for ever.
 	HistoryRetention time.Duration
@@ -215,6 +221,18 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 		}},
 		{Name: "rate-heartbeat", Default: "6/1m", Usage: "heartbeats allowed per token and proxy name", Parse: func(v string) (err error) {
 			c.RateHeartbeat, err = ratelimit.ParseRate(v)
+			return err
+		}},
+		{Name: "rate-heartbeat-token", Default: "auto", Usage: "heartbeats allowed per token across all its proxy names; auto: twice the tenant's max_proxies a minute (at least 600); off: no such limit (load tests)", Parse: func(v string) (err error) {
+			c.RateHeartbeatToken, c.NoHeartbeatTokenLimit = ratelimit.Rate{}, false
+			switch v {
+			case "auto":
+				return nil
+			case "off":
+				c.NoHeartbeatTokenLimit = true
+				return nil
+			}
+			c.RateHeartbeatToken, err = ratelimit.ParseRate(v)
 			return err
 		}},
 		{Name: "rate-admin", Default: "600/1m", Usage: "admin API calls allowed per principal", Parse: func(v string) (err error) {

@@ -25,7 +25,7 @@ import (
 //
 //	go test -run x -bench FullStack -benchmem ./internal/httpapi
 func BenchmarkHeartbeat_FullStack(b *testing.B) {
-	th, tok := newAcme(b, withTrusted("127.0.0.1"), withLimits(30000, 30000, 30000), withLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	th, tok := newAcme(b, withTrusted("127.0.0.1"), withLimits(30000, 30000, 30000), withoutTokenLimit, withLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
 	names := make([]string, 1000)
 	for i := range names {
 		names[i] = fmt.Sprintf("/proxy_server?name=edge-%d", i)
@@ -69,7 +69,7 @@ func BenchmarkHeartbeat_Parallel(b *testing.B) {
 	}
 	for _, st := range stores {
 		b.Run(st.name, func(b *testing.B) {
-			th, tok := newAcme(b, withStore(st.open(b)), withTrusted("127.0.0.1"), withLimits(30000, 30000, 30000),
+			th, tok := newAcme(b, withStore(st.open(b)), withTrusted("127.0.0.1"), withLimits(30000, 30000, 30000), withoutTokenLimit,
 				withLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
 			const perCaller = 16
 			var callers atomic.Int64
@@ -133,7 +133,7 @@ func BenchmarkHeartbeat_Hub(b *testing.B) {
 	for _, st := range stores {
 		for _, tc := range cases {
 			b.Run(st.name+"/"+tc.name, func(b *testing.B) {
-				th, tok := newAcme(b, withStore(st.open(b)), withTrusted("127.0.0.1"), withLimits(30000, 30000, 30000),
+				th, tok := newAcme(b, withStore(st.open(b)), withTrusted("127.0.0.1"), withLimits(30000, 30000, 30000), withoutTokenLimit,
 					withLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
 				if res := th.do(request{method: http.MethodPut, target: "/v1/tenants/acme/allowlist", bearer: th.jwt("acme", auth.RoleAdmin),
 					body: map[string]any{"cidrs": []string{"203.0.113.0/24"}}}); res.code != http.StatusOK {

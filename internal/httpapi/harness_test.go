@@ -306,3 +306,7 @@ func newAcme(t testing.TB, opts ...hubOption) (*testHub, string) {
 
 // forbiddenKinds are the kinds of 403 finer than forbidden.
 var forbiddenKinds = []api.ProblemType{api.ProblemSourceNotAllowed, api.ProblemQuotaExceeded, api.ProblemProxyNotRegistered}
+
+// withoutTokenLimit turns off the per-token heartbeat limit, for
+// benchmarks that send one token's heartbeats faster than any fleet.
+func withoutTokenLimit(o *app.Options) { o.Config.NoHeartbeatTokenLimit = true }

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/proxyhub/proxyhub/internal/app"
 	"github.com/proxyhub/proxyhub/internal/auth"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
 )
 
@@ -32,8 +34,10 @@ func assert429(t *testing.T, res response) {
 	if err != nil || ra < 1 {
 		t.Fatalf("Retry-After %q", res.header.Get("Retry-After"))
 	}
-	if !strings.Contains(res.header.Get("RateLimit"), "r=0") || res.header.Get("RateLimit-Policy") == "" {
-		t.Fatalf("RateLimit %q, RateLimit-Policy %q", res.header.Get("RateLimit"), res.header.Get("RateLimit-Policy"))
+	// The fields list every limit the request took from: the one used up
+	// reads r=0.
+	if !strings.Contains(strings.Join(res.header.Values("RateLimit"), ","), "r=0") || res.header.Get("RateLimit-Policy") == "" {
+		t.Fatalf("RateLimit %q, RateLimit-Policy %q", res.header.Values("RateLimit"), res.header.Values("RateLimit-Policy"))
 	}
 }
 
@@ -176,4 +180,44 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Finding: limits were per token and proxy name only, so one token could
+// send 6 a minute to each of any number of names (about 60,000 a minute
+// at the default quota). A token also has a budget across all its names:
+// by default twice its tenant's max_proxies a minute (at least 600), or
+// the hub's own setting.
+func TestRateLimit_TokenBudgetAcrossNames(t *testing.T) {
+	t.Parallel()
+	t.Run("per tenant", func(t *testing.T) {
+		t.Parallel()
+		th := newTestHub(t)
+		small := 10
+		th.tenant("acme", hub.TenantSettings{MaxProxies: &small}) // budget max(2×10, 600) = 600 a minute
+		tok := th.token("acme")
+		budget := hub.TokenHeartbeatsPerMinute(hub.Tenant{MaxProxies: small})
+		for i := range budget {
+			name := fmt.Sprintf("edge-%d", i%small) // within the quota; the per-name limit is not what trips
+			if res := th.do(request{target: "/proxy_server?name=" + name, peer: "203.0.113.7:1", bearer: tok}); res.code != http.StatusOK {
+				t.Fatalf("heartbeat %d of %d: %d %s", i+1, budget, res.code, res.body)
+			}
+		}
+		res := th.do(request{target: "/proxy_server?name=edge-0", peer: "203.0.113.7:1", bearer: tok})
+		assert429(t, res)
+		if !strings.Contains(strings.Join(res.header.Values("RateLimit-Policy"), ","), fmt.Sprintf(`"heartbeat-token";q=%d;w=60`, budget)) {
+			t.Errorf("RateLimit-Policy %q", res.header.Values("RateLimit-Policy"))
+		}
+		// Another token of the tenant has its own budget.
+		if res := th.do(request{target: "/proxy_server?name=edge-0", peer: "203.0.113.7:1", bearer: th.token("acme")}); res.code != http.StatusOK {
+			t.Fatalf("another token: %d", res.code)
+		}
+	})
+	t.Run("hub setting", func(t *testing.T) {
+		t.Parallel()
+		th, tok := newAcme(t, func(o *app.Options) { o.Config.RateHeartbeatToken = ratelimit.Rate{Tokens: 5, Interval: time.Minute} })
+		for i := range 5 {
+			th.heartbeat(tok, fmt.Sprintf("edge-%d", i), "203.0.113.7:1", http.StatusOK)
+		}
+		assert429(t, th.do(request{target: "/proxy_server?name=edge-99", peer: "203.0.113.7:1", bearer: tok}))
+	})
 }

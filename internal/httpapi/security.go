@@ -153,6 +153,11 @@ func (h *handlers) gate(ctx context.Context, g gateRequest) (auth.Principal, err
 	if err := h.allow(ctx, g.answer, limiter, key, true); err != nil {
 		return auth.Principal{}, err
 	}
+	if action == policy.HeartbeatSend {
+		if err := h.allowToken(ctx, g.answer, p); err != nil {
+			return auth.Principal{}, err
+		}
+	}
 	res := policy.Resource{}
 	switch scope {
 	case scopePath:
@@ -224,12 +229,46 @@ func (h *handlers) allow(ctx context.Context, answer http.Header, l *ratelimit.L
 	return huma.Error429TooManyRequests("rate limit exceeded (" + l.Name() + "); retry after the number of seconds in Retry-After")
 }
 
+// allowToken takes one heartbeat from the token's budget across all its
+// names (spreading heartbeats over many names does not multiply it) and
+// answers 429 when it is used up. Like allow, it lets the request through
+// when the budget cannot be read.
+func (h *handlers) allowToken(ctx context.Context, answer http.Header, p auth.Principal) error {
+	l := h.Limits.HeartbeatToken
+	if l == nil {
+		return nil
+	}
+	rate := h.Limits.TokenRate
+	if rate == (ratelimit.Rate{}) {
+		n, err := h.Hub.TokenHeartbeatsPerMinute(ctx, p.TenantID)
+		if err != nil {
+			return nil // the heartbeat meets the same error, answered as such
+		}
+		rate = ratelimit.PerMinute(uint64(n))
+	}
+	r, err := l.TakeRate(ctx, p.ID, rate)
+	if err != nil {
+		h.Logger.WarnContext(ctx, "rate limiter failed", slog.String("limit", l.Name()), slog.String("error", err.Error()))
+		return nil
+	}
+	if r.Allowed {
+		return nil // the answer reports the per-name limit; this one shows when it refuses
+	}
+	l.SetHeaders(answer, r, time.Now())
+	return huma.Error429TooManyRequests("rate limit exceeded (" + l.Name() + ": this token's heartbeats across all its proxies); retry after the number of seconds in Retry-After")
+}
+
 // Limits are the rate limits the security middleware applies; a nil
 // limiter does not limit.
 type Limits struct {
 	Heartbeat    *ratelimit.Limiter // per heartbeat token and proxy name
 	Admin        *ratelimit.Limiter // per principal, every other operation
-	AuthFailures *ratelimit.Limiter // failed authentications per client IP
+	AuthFailures *ratelimit.Limiter // failed authentications per client IP and per client id
+	// HeartbeatToken limits a heartbeat token across all its names, at
+	// TokenRate, or when that is zero at the rate of the token's tenant
+	// (hub.TokenHeartbeatsPerMinute).
+	HeartbeatToken *ratelimit.Limiter
+	TokenRate      ratelimit.Rate
 }
 
 // documentRateLimits adds the rate-limit header fields to the success and

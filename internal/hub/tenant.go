@@ -35,3 +35,26 @@ type TenantStore interface {
 	// creation time); ErrNotFound when it does not exist.
 	UpdateTenant(ctx context.Context, t Tenant) error
 }
+
+// TokenHeartbeatsPerMinute is how many heartbeats one token of t may send
+// a minute across all its proxy names, unless the hub sets its own
+// limit: twice the tenant's max_proxies (every proxy once a minute, with
+// room for retries and clock skew), at least 600; a tenant without a cap
+// counts as DefaultMaxProxies.
+func TokenHeartbeatsPerMinute(t Tenant) int {
+	n := t.MaxProxies
+	if n <= 0 {
+		n = DefaultMaxProxies
+	}
+	return max(2*n, 600)
+}
+
+// TokenHeartbeatsPerMinute is TokenHeartbeatsPerMinute of the tenant's
+// settings (cached like every heartbeat's).
+func (s *Service) TokenHeartbeatsPerMinute(ctx context.Context, tenantID string) (int, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	return TokenHeartbeatsPerMinute(t), nil
+}

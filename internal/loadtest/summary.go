@@ -185,7 +185,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "errors: %s\n", errs)
 	if s.Errors["429"] > 0 || (s.Warmup != nil && s.Warmup.Errors["429"] > 0) {
-		fmt.Fprintln(w, "  429: the hub's heartbeat rate limit (per token and proxy name) refused some; raise PROXYHUB_RATE_HEARTBEAT on the hub under test")
+		fmt.Fprintln(w, "  429: the hub's heartbeat rate limits (per token and proxy name, per token) refused some; raise PROXYHUB_RATE_HEARTBEAT and PROXYHUB_RATE_HEARTBEAT_TOKEN on the hub under test")
 	}
 	if s.Baseline != nil && s.Baseline.ErrorTotal > 0 {
 		fmt.Fprintf(w, "baseline errors: %s\n", fmtErrors(s.Baseline.Errors))

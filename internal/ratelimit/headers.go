@@ -45,9 +45,14 @@ func (l *Limiter) SetHeaders(h http.Header, r Result, now time.Time) {
 	if !r.Allowed {
 		remaining = 0
 	}
-	if len(h[canonicalPolicy]) == 0 {
+	switch {
+	case r.Interval != 0 && (r.Limit != l.rate.Tokens || r.Interval != l.rate.Interval): // a key with its own rate (TakeRate)
+		window := int64(max(ceilSeconds(r.Interval), 1))
+		l.setMember(h, canonicalPolicy, l.prefix+"q="+strconv.FormatUint(r.Limit, 10)+";w="+strconv.FormatInt(window, 10))
+		t = min(t, window)
+	case len(h[canonicalPolicy]) == 0:
 		h[canonicalPolicy] = l.policyField // the common case: no other limiter wrote one
-	} else {
+	default:
 		l.setMember(h, canonicalPolicy, l.policy)
 	}
 	var buf [96]byte

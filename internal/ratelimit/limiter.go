@@ -134,6 +134,9 @@ type Result struct {
 	// Reset is when the current window ends and the key's tokens are
 	// restored. See Peek for the cases in which it is an upper bound.
 	Reset time.Time
+	// Interval is the window of a key with its own rate (TakeRate); zero
+	// for the limiter's own.
+	Interval time.Duration
 }
 
 // storeKey returns the key under which key is stored: key itself when it is
@@ -174,6 +177,30 @@ func (l *Limiter) Take(ctx context.Context, key string) (Result, error) {
 		l.mu.Unlock()
 	}
 	return Result{Allowed: ok, Limit: limit, Remaining: remaining, Reset: time.Unix(0, int64(reset))}, nil
+}
+
+// TakeRate is Take with key's own rate r instead of the limiter's: a key
+// whose bucket does not exist yet, or was made for another rate, gets a
+// full bucket of r first. (A bucket made for another rate starts over: a
+// change of the rate resets the key's window.) r must be valid (Rate's
+// rules; PerMinute makes such rates).
+func (l *Limiter) TakeRate(ctx context.Context, key string, r Rate) (Result, error) {
+	if err := r.validate(); err != nil {
+		return Result{}, fmt.Errorf("ratelimit %s: %w", l.name, err)
+	}
+	k := storeKey(key)
+	limit, _, err := l.store.Get(ctx, k)
+	if err != nil {
+		return Result{}, fmt.Errorf("ratelimit %s: take: %w", l.name, err)
+	}
+	if limit != r.Tokens {
+		if err := l.store.Set(ctx, k, r.Tokens, r.Interval); err != nil {
+			return Result{}, fmt.Errorf("ratelimit %s: set: %w", l.name, err)
+		}
+	}
+	res, err := l.Take(ctx, key)
+	res.Interval = r.Interval
+	return res, err
 }
 
 // Peek reports the state of key without consuming a token (go-limiter's

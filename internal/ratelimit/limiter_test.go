@@ -333,3 +333,45 @@ func TestExhaustedWhileSomeKeyIsUsedUp(t *testing.T) {
 		t.Fatal("still exhausted after the window ended")
 	}
 }
+
+// PerMinute keeps a minute's window while the in-memory store can hold it
+// exactly, then counts per second.
+func TestPerMinute(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n    uint64
+		want Rate
+	}{
+		{0, Rate{1, time.Minute}},
+		{600, Rate{600, time.Minute}},
+		{244948, Rate{244948, time.Minute}},
+		{244949, Rate{4083, time.Second}},
+		{1_200_000, Rate{20000, time.Second}},
+	} {
+		if got := PerMinute(tc.n); got != tc.want || got.validate() != nil {
+			t.Errorf("PerMinute(%d) = %v, want %v", tc.n, got, tc.want)
+		}
+	}
+}
+
+// TakeRate gives a key its own rate; a change of the rate starts the key
+// over at the new one.
+func TestTakeRateUsesTheKeysOwnRate(t *testing.T) {
+	t.Parallel()
+	l := newTest(t, "heartbeat-token", Rate{Tokens: 100, Interval: time.Minute})
+	three := Rate{Tokens: 3, Interval: time.Minute}
+	for i := range 3 {
+		if r, err := l.TakeRate(t.Context(), "tok_a", three); err != nil || !r.Allowed || r.Limit != 3 || r.Interval != time.Minute {
+			t.Fatalf("take %d: %+v %v", i, r, err)
+		}
+	}
+	if r, _ := l.TakeRate(t.Context(), "tok_a", three); r.Allowed {
+		t.Fatal("the fourth take of three was allowed")
+	}
+	if r := mustTake(t, l, "tok_b"); !r.Allowed || r.Limit != 100 {
+		t.Fatalf("another key on the limiter's rate: %+v", r)
+	}
+	if r, _ := l.TakeRate(t.Context(), "tok_a", Rate{Tokens: 5, Interval: time.Minute}); !r.Allowed || r.Remaining != 4 {
+		t.Fatalf("after a change of rate: %+v", r)
+	}
+}

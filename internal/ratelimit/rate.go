@@ -105,3 +105,14 @@ func formatInterval(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// PerMinute is the rate of n events a minute (at least 1), in a window of
+// one minute where the in-memory store can keep it exactly, else of one
+// second (n/60 a second, rounded up).
+func PerMinute(n uint64) Rate {
+	n = max(n, 1)
+	if r := (Rate{Tokens: n, Interval: time.Minute}); r.validate() == nil {
+		return r
+	}
+	return Rate{Tokens: (n + 59) / 60, Interval: time.Second}
+}
