@@ -164,6 +164,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		Logger:   a.log,
 		Bus:      a.Bus,
 		Lifetime: ctx,
+		Clock:    a.clock,
 		// StoreTimeout bounds each request's wait for the store.
 		StoreTimeout: cfg.StoreTimeout,
 	})

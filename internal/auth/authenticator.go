@@ -86,6 +86,9 @@ func (a *Authenticator) adminJWT(ctx context.Context, raw string) (Principal, er
 		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
 	p := Principal{Kind: KindAdmin, ID: claims.Subject, TenantID: claims.Tenant, Role: claims.Role}
+	if claims.ExpiresAt != nil {
+		p.Expires = claims.ExpiresAt.Time
+	}
 	if p.IsPlatform() {
 		p.TenantID = ""
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // Kind says how a principal authenticated.
@@ -25,6 +26,10 @@ type Principal struct {
 	Proxy string
 	// AllowedCIDRs are a heartbeat token's own source networks (empty: any).
 	AllowedCIDRs []netip.Prefix
+	// Expires is when an admin JWT's exp says it ends (zero: a heartbeat
+	// token, which does not). Authentication tolerates Leeway past it for
+	// clock skew between hubs; what lasts (an event stream) ends at it.
+	Expires time.Time
 }
 
 // IsPlatform reports whether the principal operates the whole hub.

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/sse"
 
 	"github.com/proxyhub/proxyhub/api"
+	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/policy"
 )
@@ -77,12 +80,22 @@ type StreamEventsInput struct {
 	TenantPath
 	EventFilters
 	LastEventID int64 `header:"Last-Event-ID" minimum:"0" doc:"Resume after this event id (browsers send it when they reconnect)."`
-	After       int64 `query:"after" minimum:"0" doc:"Start after this event id; 0 (default) starts with new events only."`
+	// Authorization is read again while the stream is open: see
+	// streamRecheck.
+	Authorization string `header:"Authorization" hidden:"true"`
+	After         int64  `query:"after" minimum:"0" doc:"Start after this event id; 0 (default) starts with new events only."`
 }
 
 // keepAlive is how often an idle stream sends a comment, so proxies and
 // balancers do not close it.
 var keepAlive = 15 * time.Second
+
+// streamRecheck is how often an open stream checks its credential again
+// (expiry, revocation of the API credential a JWT was issued for, deletion
+// of the tenant): a stream ends within this of its credential ending, on
+// whichever hub it is open, since each hub checks against the shared
+// store.
+var streamRecheck = 2 * time.Second
 
 // streamBacklog is the most events sent per store read while catching up.
 const streamBacklog = 500
@@ -132,6 +145,8 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 	}
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
+	recheck := time.NewTicker(streamRecheck)
+	defer recheck.Stop()
 	for {
 		// Catch up: read until a short page says we are at the end.
 		for {
@@ -161,6 +176,11 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 			if err := h.comment(ctx, "keep-alive"); err != nil {
 				return
 			}
+		case <-recheck.C:
+			if !h.stillAllowed(ctx, in) {
+				_ = h.comment(ctx, "credential no longer valid")
+				return
+			}
 		}
 	}
 }
@@ -177,4 +197,27 @@ func (h *handlers) comment(ctx context.Context, text string) error {
 		return err
 	}
 	return rc.Flush()
+}
+
+// stillAllowed authenticates and authorizes an open stream's credential
+// again, as the gate did when it opened; a JWT's stream ends at its exp,
+// without the leeway a request gets. A store that cannot answer keeps
+// the stream open (the next check asks again); a refusal ends it.
+func (h *handlers) stillAllowed(ctx context.Context, in *StreamEventsInput) bool {
+	p, err := h.Auth.Authenticate(ctx, in.Authorization)
+	if err == nil && !p.Expires.IsZero() && !h.Clock().Before(p.Expires) {
+		err = fmt.Errorf("%w: the JWT expired at %s", auth.ErrUnauthenticated, p.Expires.UTC().Format(time.RFC3339))
+	}
+	if err == nil {
+		err = h.Authz.Authorize(ctx, p, policy.AuditRead, policy.Resource{TenantID: in.Tenant})
+	}
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, hub.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
+		return ctx.Err() == nil
+	}
+	h.Logger.InfoContext(ctx, "event stream closed: credential no longer valid", slog.String("reason", err.Error()),
+		slog.String("tenant", in.Tenant), slog.String("request_id", requestIDFrom(ctx)))
+	return false
 }

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
+	"github.com/proxyhub/proxyhub/internal/httpapi"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 )
@@ -335,4 +337,92 @@ func TestEventStream_WithoutItsStartingPointSendsNoHistory(t *testing.T) {
 	if !strings.Contains(th.logs.String(), "event stream not opened") {
 		t.Fatalf("the failure is not logged:\n%s", th.logs)
 	}
+}
+
+// Finding: an open event stream kept delivering after its API credential
+// was revoked, and after its JWT expired. A stream checks its credential
+// again every few seconds and ends when it no longer holds.
+func TestEventStream_EndsWhenItsCredentialIsRevokedOrExpires(t *testing.T) {
+	restore := httpapi.SetStreamRecheck(200 * time.Millisecond)
+	defer restore()
+	th, _ := newAcme(t)
+	srv := httptest.NewServer(th.handler)
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/v1/tenants/acme/events/stream"
+	admin := th.jwt("acme", auth.RoleAdmin)
+
+	// ends waits for the stream to end and returns when it did.
+	ends := func(ended <-chan time.Time) time.Time {
+		select {
+		case at := <-ended:
+			return at
+		case <-time.After(10 * time.Second):
+			t.Fatal("the stream is still open 10 s later")
+			return time.Time{}
+		}
+	}
+
+	// An API credential's JWT, revoked while its stream is open.
+	cred := th.do(request{method: http.MethodPost, target: "/v1/tenants/acme/credentials", bearer: admin,
+		body: map[string]any{"role": "viewer", "label": "dashboard"}}).json(t)
+	res := th.exchange(cred["client_id"].(string), cred["client_secret"].(string))
+	ended := streamEnded(openStream(t, url, res.json(t)["access_token"].(string), ""))
+	time.Sleep(300 * time.Millisecond) // open and checked at least once
+	revoked := time.Now()
+	if res := th.do(request{method: http.MethodDelete, target: "/v1/tenants/acme/credentials/" + cred["client_id"].(string), bearer: admin}); res.code != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", res.code, res.body)
+	}
+	if took := ends(ended).Sub(revoked); took > 3*time.Second {
+		t.Errorf("stream ended %s after the revocation", took)
+	}
+
+	// A JWT that expires while its stream is open (by the hub's clock,
+	// without the leeway a request gets for clock skew).
+	short, err := th.signer.Sign("dashboard", "acme", auth.RoleViewer, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended = streamEnded(openStream(t, url, short, ""))
+	time.Sleep(300 * time.Millisecond) // open and checked at least once
+	select {
+	case <-ended:
+		t.Fatal("the stream ended before its JWT expired")
+	default:
+	}
+	th.clock.Advance(jwtExpiry(t, short).Sub(th.clock.Now()) + time.Second)
+	expired := time.Now()
+	if took := ends(ended).Sub(expired); took > 3*time.Second {
+		t.Errorf("stream ended %s after its JWT expired", took)
+	}
+	if !strings.Contains(th.logs.String(), "event stream closed: credential no longer valid") {
+		t.Error("the closing is not logged")
+	}
+}
+
+// jwtExpiry reads a JWT's exp claim (no verification: the hub made it).
+func jwtExpiry(t *testing.T, token string) time.Time {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(claims.Exp, 0)
+}
+
+// streamEnded reads s to its end and then says when it ended.
+func streamEnded(s *sseClient) <-chan time.Time {
+	ended := make(chan time.Time, 1)
+	go func() {
+		for s.lines.Scan() {
+		}
+		ended <- time.Now()
+	}()
+	return ended
 }

@@ -16,3 +16,11 @@ var (
 	PlainHeartbeatName    = plainHeartbeatName
 	AppendHeartbeatAnswer = appendHeartbeatAnswer
 )
+
+// SetStreamRecheck changes how often open streams check their credential
+// (tests) and returns a function that restores it.
+func SetStreamRecheck(d time.Duration) func() {
+	old := streamRecheck
+	streamRecheck = d
+	return func() { streamRecheck = old }
+}

@@ -47,6 +47,9 @@ type Deps struct {
 	// excepted); when it passes, the answer is 503 with Retry-After.
 	// Zero: no bound of its own.
 	StoreTimeout time.Duration
+	// Clock is the hub's clock, the one JWTs are checked by; nil is
+	// time.Now.
+	Clock func() time.Time
 }
 
 // New returns the whole HTTP handler: middleware, API operations, OpenAPI
@@ -69,6 +72,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.Lifetime == nil {
 		d.Lifetime = context.Background()
+	}
+	if d.Clock == nil {
+		d.Clock = time.Now
 	}
 	mux := http.NewServeMux()
 	newAPI(mux, &handlers{Deps: d})
