@@ -9,9 +9,12 @@
 #              tokens; proxy is the only proxy a bound heartbeat token may
 #              heartbeat ("" when unbound)
 #   action     string, e.g. "token.create" (internal/authz lists them)
-#   resource   {"tenant", "grant_role", "proxy"}: the tenant the resource
-#              belongs to ("" for hub-wide collections), the role a credential
-#              being created would carry, the proxy a heartbeat is for
+#   resource   {"tenant", "grant_role", "proxy", "admin_allowlist", "force"}:
+#              the tenant the resource belongs to ("" for hub-wide
+#              collections), the role of the credential being created or
+#              revoked, the proxy a heartbeat is for; for
+#              tenant.admin_allowlist.update the new admin allowlist and
+#              whether the caller forces it on itself
 #   client_ip  string, the resolved client IP; absent when unknown
 #
 # data:
@@ -31,8 +34,16 @@
 #   5. a token bound to one proxy heartbeating another: forbidden
 #   6. an action not in the role's list (admin JWT) or the heartbeat token's
 #      list; any other kind of principal has no list: forbidden
-#   7. credential.create granting a role ranked above the caller's: forbidden
-#   8. allowed
+#   7. credential.create granting, or credential.revoke revoking, a role
+#      ranked above the caller's: forbidden
+#   8. tenant.admin_allowlist.update to a non-empty list the caller's own
+#      address is outside of (or unknown), unless forced: forbidden (the
+#      change would lock the caller out)
+#   9. allowed
+#
+# Admins and owners share every action but tenant.admin_allowlist.update,
+# which can lock others out and is the owner's alone; credentials of a role
+# above an admin's (an owner's) are out of an admin's reach by step 7.
 #
 # Steps 1-3 and 5-8 are the Go rules this policy replaced (kept as the
 # parity reference in internal/policy/gorules_test.go), messages included, except that the Go rules gave a principal of an unknown kind the
@@ -62,6 +73,14 @@ decision := forbid("platform principals do not heartbeat") if {
 } else := forbid(sprintf("%s may not grant %s", [principal_role, grant_role])) if {
 	input.action == "credential.create"
 	rank_of(grant_role) > rank_of(principal_role)
+} else := forbid(sprintf("%s may not revoke a %s credential", [principal_role, grant_role])) if {
+	input.action == "credential.revoke"
+	rank_of(grant_role) > rank_of(principal_role)
+} else := forbid("the new admin allowlist would lock out the caller's own address; force it to apply it anyway") if {
+	input.action == "tenant.admin_allowlist.update"
+	count(new_admin_allowlist) > 0
+	not object.get(input.resource, "force", false)
+	not in_new_admin_allowlist
 } else := allowed if {
 	action_permitted
 }
@@ -74,7 +93,7 @@ hide(reason) := {"allow": false, "hidden": true, "reason": reason}
 
 # role_actions lists what each admin role may do inside its own tenant.
 role_actions := {
-	"owner": tenant_admin_actions,
+	"owner": tenant_admin_actions | {"tenant.admin_allowlist.update"},
 	"admin": tenant_admin_actions,
 	"viewer": {"tenant.read", "proxy.list", "proxy.read", "audit.read", "status.read"},
 }
@@ -142,6 +161,19 @@ admin_ip_allowed if {
 	not contains(input.client_ip, "/")
 	client_is_v6 := contains(input.client_ip, ":")
 	some cidr in admin_allowlist
+	contains(cidr, ":") == client_is_v6
+	net.cidr_contains(cidr, input.client_ip)
+}
+
+new_admin_allowlist := object.get(input.resource, "admin_allowlist", [])
+
+# in_new_admin_allowlist: the caller's client IP is inside a network of the
+# admin allowlist being set, of the same family (as admin_ip_allowed).
+in_new_admin_allowlist if {
+	is_string(input.client_ip)
+	not contains(input.client_ip, "/")
+	client_is_v6 := contains(input.client_ip, ":")
+	some cidr in new_admin_allowlist
 	contains(cidr, ":") == client_is_v6
 	net.cidr_contains(cidr, input.client_ip)
 }

@@ -17,6 +17,7 @@ all_actions := {
 	"credential.create", "credential.list", "credential.revoke",
 	"proxy.list", "proxy.read", "proxy.delete", "proxy.update",
 	"audit.read", "webhook.read", "webhook.write",
+	"tenant.admin_allowlist.update",
 }
 
 platform := {"kind": "admin", "id": "ops", "tenant": "", "role": "platform", "proxy": ""}
@@ -122,7 +123,7 @@ admin_actions := {
 	"webhook.read", "webhook.write",
 }
 
-test_owner_actions if permitted(tenant_admin("acme", "owner"), res("acme")) == admin_actions
+test_owner_actions if permitted(tenant_admin("acme", "owner"), res("acme")) == admin_actions | {"tenant.admin_allowlist.update"}
 
 test_admin_actions if permitted(tenant_admin("acme", "admin"), res("acme")) == admin_actions
 
@@ -278,4 +279,38 @@ test_no_tenant_data_at_all if {
 		"resource": res("locked"),
 	}
 	d.allow
+}
+
+# The owner/admin split: an admin cannot touch an owner's credentials nor
+# the settings that can lock others out; nobody locks themselves out
+# without saying so.
+
+revoke(role, target) := decide(tenant_admin("acme", role), "credential.revoke", {"tenant": "acme", "grant_role": target})
+
+test_admin_may_not_revoke_an_owner_credential if {
+	d := revoke("admin", "owner")
+	forbidden(d)
+	d.reason == "admin may not revoke a owner credential"
+	revoke("admin", "admin").allow
+	revoke("admin", "viewer").allow
+	revoke("owner", "owner").allow
+	forbidden(revoke("viewer", "viewer"))
+}
+
+set_admin_allowlist(role, cidrs, force, ip) := decide_from(tenant_admin("acme", role), "tenant.admin_allowlist.update",
+	{"tenant": "acme", "admin_allowlist": cidrs, "force": force}, ip)
+
+test_admin_allowlist_is_the_owners if {
+	forbidden(set_admin_allowlist("admin", ["192.0.2.0/24"], false, "192.0.2.1"))
+	set_admin_allowlist("owner", ["192.0.2.0/24"], false, "192.0.2.1").allow
+}
+
+test_admin_allowlist_that_locks_the_caller_out_needs_force if {
+	d := set_admin_allowlist("owner", ["198.51.100.0/24"], false, "192.0.2.1")
+	forbidden(d)
+	contains(d.reason, "lock out")
+	set_admin_allowlist("owner", ["198.51.100.0/24"], true, "192.0.2.1").allow
+	set_admin_allowlist("owner", [], false, "192.0.2.1").allow
+	forbidden(set_admin_allowlist("owner", ["::/0"], false, "192.0.2.1"))
+	forbidden(decide(tenant_admin("acme", "owner"), "tenant.admin_allowlist.update", {"tenant": "acme", "admin_allowlist": ["0.0.0.0/0"]}))
 }

@@ -1241,6 +1241,12 @@ type HeartbeatParams struct {
 	Name string `form:"name" json:"name"`
 }
 
+// PutAllowlistParams defines parameters for PutAllowlist.
+type PutAllowlistParams struct {
+	// Force Apply admin_cidrs even when they exclude the caller's own address (which would lock the caller out).
+	Force *bool `form:"force,omitempty" json:"force,omitempty"`
+}
+
 // ListDeniedParams defines parameters for ListDenied.
 type ListDeniedParams struct {
 	// Proxy Only this proxy.
@@ -1681,21 +1687,21 @@ type ClientInterface interface {
 
 	// PutAllowlistWithBody Replace the allowlists
 	//
-	// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record.
+	// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record. Changing admin_cidrs is the owner's alone, and a list that excludes the caller's own address is refused (403) unless force=true: it would lock the caller out.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /v1/tenants/{tenant}/allowlist (the `PutAllowlist` operationId).
-	PutAllowlistWithBody(ctx context.Context, tenant string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PutAllowlistWithBody(ctx context.Context, tenant string, params *PutAllowlistParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutAllowlist Replace the allowlists
 	//
-	// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record.
+	// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record. Changing admin_cidrs is the owner's alone, and a list that excludes the caller's own address is refused (403) unless force=true: it would lock the caller out.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /v1/tenants/{tenant}/allowlist (the `PutAllowlist` operationId).
-	PutAllowlist(ctx context.Context, tenant string, body PutAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PutAllowlist(ctx context.Context, tenant string, params *PutAllowlistParams, body PutAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListCredentials List admin API credentials
 	//
@@ -2210,13 +2216,13 @@ func (c *Client) GetAllowlist(ctx context.Context, tenant string, reqEditors ...
 
 // PutAllowlistWithBody Replace the allowlists
 //
-// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record.
+// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record. Changing admin_cidrs is the owner's alone, and a list that excludes the caller's own address is refused (403) unless force=true: it would lock the caller out.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /v1/tenants/{tenant}/allowlist (the `PutAllowlist` operationId).
-func (c *Client) PutAllowlistWithBody(ctx context.Context, tenant string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutAllowlistRequestWithBody(c.Server, tenant, contentType, body)
+func (c *Client) PutAllowlistWithBody(ctx context.Context, tenant string, params *PutAllowlistParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutAllowlistRequestWithBody(c.Server, tenant, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2229,13 +2235,13 @@ func (c *Client) PutAllowlistWithBody(ctx context.Context, tenant string, conten
 
 // PutAllowlist Replace the allowlists
 //
-// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record.
+// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record. Changing admin_cidrs is the owner's alone, and a list that excludes the caller's own address is refused (403) unless force=true: it would lock the caller out.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /v1/tenants/{tenant}/allowlist (the `PutAllowlist` operationId).
-func (c *Client) PutAllowlist(ctx context.Context, tenant string, body PutAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutAllowlistRequest(c.Server, tenant, body)
+func (c *Client) PutAllowlist(ctx context.Context, tenant string, params *PutAllowlistParams, body PutAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutAllowlistRequest(c.Server, tenant, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3209,18 +3215,18 @@ func NewGetAllowlistRequest(server string, tenant string) (*http.Request, error)
 }
 
 // NewPutAllowlistRequest calls the generic PutAllowlist builder with application/json body
-func NewPutAllowlistRequest(server string, tenant string, body PutAllowlistJSONRequestBody) (*http.Request, error) {
+func NewPutAllowlistRequest(server string, tenant string, params *PutAllowlistParams, body PutAllowlistJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPutAllowlistRequestWithBody(server, tenant, "application/json", bodyReader)
+	return NewPutAllowlistRequestWithBody(server, tenant, params, "application/json", bodyReader)
 }
 
 // NewPutAllowlistRequestWithBody constructs an http.Request for the PutAllowlist method, with any body, and a specified content type
-func NewPutAllowlistRequestWithBody(server string, tenant string, contentType string, body io.Reader) (*http.Request, error) {
+func NewPutAllowlistRequestWithBody(server string, tenant string, params *PutAllowlistParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3243,6 +3249,33 @@ func NewPutAllowlistRequestWithBody(server string, tenant string, contentType st
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Force != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "force", *params.Force, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
@@ -5490,21 +5523,21 @@ type ClientWithResponsesInterface interface {
 
 	// PutAllowlistWithBodyWithResponse Replace the allowlists
 	//
-	// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record.
+	// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record. Changing admin_cidrs is the owner's alone, and a list that excludes the caller's own address is refused (403) unless force=true: it would lock the caller out.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1/tenants/{tenant}/allowlist (the `PutAllowlist` operationId).
-	PutAllowlistWithBodyWithResponse(ctx context.Context, tenant string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutAllowlistResponse, error)
+	PutAllowlistWithBodyWithResponse(ctx context.Context, tenant string, params *PutAllowlistParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutAllowlistResponse, error)
 
 	// PutAllowlistWithResponse Replace the allowlists
 	//
-	// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record.
+	// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record. Changing admin_cidrs is the owner's alone, and a list that excludes the caller's own address is refused (403) unless force=true: it would lock the caller out.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1/tenants/{tenant}/allowlist (the `PutAllowlist` operationId).
-	PutAllowlistWithResponse(ctx context.Context, tenant string, body PutAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAllowlistResponse, error)
+	PutAllowlistWithResponse(ctx context.Context, tenant string, params *PutAllowlistParams, body PutAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAllowlistResponse, error)
 
 	// ListCredentialsWithResponse List admin API credentials
 	//
@@ -9849,13 +9882,13 @@ func (c *ClientWithResponses) GetAllowlistWithResponse(ctx context.Context, tena
 
 // PutAllowlistWithBodyWithResponse Replace the allowlists
 //
-// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record.
+// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record. Changing admin_cidrs is the owner's alone, and a list that excludes the caller's own address is refused (403) unless force=true: it would lock the caller out.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v1/tenants/{tenant}/allowlist (the `PutAllowlist` operationId).
-func (c *ClientWithResponses) PutAllowlistWithBodyWithResponse(ctx context.Context, tenant string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutAllowlistResponse, error) {
-	rsp, err := c.PutAllowlistWithBody(ctx, tenant, contentType, body, reqEditors...)
+func (c *ClientWithResponses) PutAllowlistWithBodyWithResponse(ctx context.Context, tenant string, params *PutAllowlistParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutAllowlistResponse, error) {
+	rsp, err := c.PutAllowlistWithBody(ctx, tenant, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -9864,13 +9897,13 @@ func (c *ClientWithResponses) PutAllowlistWithBodyWithResponse(ctx context.Conte
 
 // PutAllowlistWithResponse Replace the allowlists
 //
-// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record.
+// Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record. Changing admin_cidrs is the owner's alone, and a list that excludes the caller's own address is refused (403) unless force=true: it would lock the caller out.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v1/tenants/{tenant}/allowlist (the `PutAllowlist` operationId).
-func (c *ClientWithResponses) PutAllowlistWithResponse(ctx context.Context, tenant string, body PutAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAllowlistResponse, error) {
-	rsp, err := c.PutAllowlist(ctx, tenant, body, reqEditors...)
+func (c *ClientWithResponses) PutAllowlistWithResponse(ctx context.Context, tenant string, params *PutAllowlistParams, body PutAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAllowlistResponse, error) {
+	rsp, err := c.PutAllowlist(ctx, tenant, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

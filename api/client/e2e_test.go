@@ -172,7 +172,7 @@ func TestE2E_Allowlists(t *testing.T) {
 		}
 
 		// Entries come back normalised: sorted, duplicates dropped.
-		put, err := admin.PutAllowlistWithResponse(ctx, "acme", client.Allowlists{
+		put, err := admin.PutAllowlistWithResponse(ctx, "acme", nil, client.Allowlists{
 			Cidrs: []string{"2001:db8::/32", "203.0.113.0/24", "203.0.113.0/24"},
 		})
 		check(t, err)
@@ -187,7 +187,7 @@ func TestE2E_Allowlists(t *testing.T) {
 		}
 		// An entry with host bits is refused with 400 invalid-input,
 		// naming it; nothing changes.
-		_, err = admin.PutAllowlistWithResponse(ctx, "acme", client.Allowlists{Cidrs: []string{"203.0.113.7/24"}})
+		_, err = admin.PutAllowlistWithResponse(ctx, "acme", nil, client.Allowlists{Cidrs: []string{"203.0.113.7/24"}})
 		pe := wantProblem(t, err, http.StatusBadRequest, client.ProblemInvalidInput)
 		if !namesField(pe, "body.cidrs") {
 			t.Fatalf("errors %s do not name body.cidrs", pe)
@@ -220,7 +220,7 @@ func TestE2E_Allowlists(t *testing.T) {
 		wantProblem(t, err, http.StatusNotFound, client.ProblemNotFound)
 
 		// Emptying the list lets every address in again.
-		_, err = admin.PutAllowlistWithResponse(ctx, "acme", client.Allowlists{Cidrs: []string{}})
+		_, err = admin.PutAllowlistWithResponse(ctx, "acme", nil, client.Allowlists{Cidrs: []string{}})
 		check(t, err)
 		h.MustHeartbeat(t, tok.Token, "edge-2", "198.51.100.23")
 	})

@@ -221,3 +221,62 @@ func TestProxiesAPI_PagesFiltersAndDecommission(t *testing.T) {
 	}
 	assertProblem(t, th.do(request{target: "/v1/tenants/acme/proxies/edge-3", bearer: viewer}), http.StatusNotFound)
 }
+
+// Finding: an admin could do everything an owner can: revoke the owner's
+// credentials, and set admin_cidrs so that the owners are locked out. The
+// split is decided in Rego: an owner's credentials are out of an admin's
+// reach, admin_cidrs are the owner's alone, and a list that excludes the
+// caller's own address needs force=true.
+func TestOwnerAdminSplit_AdminsCannotLockOutOwners(t *testing.T) {
+	t.Parallel()
+	th, _ := newAcme(t)
+	owner, admin := th.jwt("acme", auth.RoleOwner), th.jwt("acme", auth.RoleAdmin)
+	const home = "203.0.113.10:40000" // the harness's default peer
+	newCred := func(role string) string {
+		res := th.do(request{method: http.MethodPost, target: "/v1/tenants/acme/credentials", bearer: owner, body: map[string]any{"role": role, "label": role}})
+		if res.code != http.StatusCreated {
+			t.Fatalf("create %s credential: %d %s", role, res.code, res.body)
+		}
+		return res.json(t)["client_id"].(string)
+	}
+	ownerCred, adminCred := newCred("owner"), newCred("admin")
+
+	// Credentials: an admin revokes an admin's, never an owner's.
+	assertProblem(t, th.do(request{method: http.MethodDelete, target: "/v1/tenants/acme/credentials/" + ownerCred, bearer: admin}), http.StatusForbidden)
+	if res := th.do(request{method: http.MethodDelete, target: "/v1/tenants/acme/credentials/" + adminCred, bearer: admin}); res.code != http.StatusNoContent {
+		t.Fatalf("admin revokes an admin credential: %d %s", res.code, res.body)
+	}
+	if res := th.do(request{method: http.MethodDelete, target: "/v1/tenants/acme/credentials/" + ownerCred, bearer: owner}); res.code != http.StatusNoContent {
+		t.Fatalf("owner revokes an owner credential: %d %s", res.code, res.body)
+	}
+
+	// admin_cidrs: the owner's alone; the heartbeat list stays an admin's.
+	put := func(bearer, query string, lists map[string]any) response {
+		return th.do(request{method: http.MethodPut, target: "/v1/tenants/acme/allowlist" + query, bearer: bearer, body: lists})
+	}
+	assertProblem(t, put(admin, "", map[string]any{"cidrs": []string{}, "admin_cidrs": []string{"203.0.113.0/24"}}), http.StatusForbidden)
+	if res := put(admin, "", map[string]any{"cidrs": []string{"198.51.100.0/24"}}); res.code != http.StatusOK {
+		t.Fatalf("admin sets the heartbeat allowlist: %d %s", res.code, res.body)
+	}
+	// A list that excludes the caller: refused, unless forced.
+	res := put(owner, "", map[string]any{"cidrs": []string{}, "admin_cidrs": []string{"192.0.2.0/24"}})
+	assertProblem(t, res, http.StatusForbidden)
+	if !strings.Contains(string(res.body), "lock out") {
+		t.Errorf("the refusal does not say why: %s", res.body)
+	}
+	if got := th.do(request{target: "/v1/tenants/acme/allowlist", bearer: owner}).json(t); got["admin_cidrs"] != nil {
+		t.Fatalf("a refused change was stored: %v", got)
+	}
+	if res := put(owner, "", map[string]any{"cidrs": []string{}, "admin_cidrs": []string{"203.0.113.0/24"}}); res.code != http.StatusOK {
+		t.Fatalf("owner sets a list that includes their address: %d %s", res.code, res.body)
+	}
+	// Re-sending the same admin list is not a change: an admin may.
+	if res := put(admin, "", map[string]any{"cidrs": []string{}, "admin_cidrs": []string{"203.0.113.0/24"}}); res.code != http.StatusOK {
+		t.Fatalf("admin re-sends the same admin list: %d %s", res.code, res.body)
+	}
+	if res := put(owner, "?force=true", map[string]any{"cidrs": []string{}, "admin_cidrs": []string{"192.0.2.0/24"}}); res.code != http.StatusOK {
+		t.Fatalf("owner forces a list that excludes their address: %d %s", res.code, res.body)
+	}
+	// Forced: the owner is now outside the list, as they chose.
+	assertProblem(t, th.do(request{target: "/v1/tenants/acme", bearer: owner, peer: home}), http.StatusForbidden)
+}

@@ -67,6 +67,21 @@ func (h *handlers) listCredentials(ctx context.Context, in *TenantPath) (*Creden
 }
 
 func (h *handlers) revokeCredential(ctx context.Context, in *ItemPath) (*struct{}, error) {
+	// Whom the credential is for decides who may revoke it: nobody revokes
+	// the credential of a role above their own (an admin an owner's).
+	cs, err := h.Hub.Credentials(ctx, in.Tenant)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	for _, c := range cs {
+		if c.ID != in.ID {
+			continue
+		}
+		p, _ := auth.PrincipalFrom(ctx)
+		if err := h.Authz.Authorize(ctx, p, policy.CredentialRevoke, policy.Resource{TenantID: in.Tenant, GrantRole: auth.Role(c.Role)}); err != nil {
+			return nil, h.problem(ctx, err)
+		}
+	}
 	if err := h.Hub.RevokeCredential(ctx, in.Tenant, in.ID); err != nil {
 		return nil, h.problem(ctx, err)
 	}

@@ -2,11 +2,16 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/proxyhub/proxyhub/api"
+	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/policy"
 )
@@ -44,7 +49,9 @@ func (h *handlers) registerAllowlists(api huma.API) {
 		Summary: "Replace the allowlists",
 		Description: "Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); " +
 			"an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. " +
-			"A heartbeat from outside the list answers 403 and is kept as a denied record.",
+			"A heartbeat from outside the list answers 403 and is kept as a denied record. " +
+			"Changing admin_cidrs is the owner's alone, and a list that excludes the caller's own address is refused (403) " +
+			"unless force=true: it would lock the caller out.",
 		Errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
 	}, access{policy.TenantUpdate, scopePath}), h.putAllowlists)
 }
@@ -141,13 +148,63 @@ func (h *handlers) getAllowlists(ctx context.Context, in *TenantPath) (*Allowlis
 // PutAllowlistsInput replaces a tenant's allowlists.
 type PutAllowlistsInput struct {
 	TenantPath
-	Body api.Allowlists
+	Force bool `query:"force" doc:"Apply admin_cidrs even when they exclude the caller's own address (which would lock the caller out)."`
+	Body  api.Allowlists
 }
 
 func (h *handlers) putAllowlists(ctx context.Context, in *PutAllowlistsInput) (*AllowlistsOutput, error) {
+	if err := h.authorizeAdminAllowlist(ctx, in); err != nil {
+		return nil, err
+	}
 	t, err := h.Hub.SetAllowlists(ctx, in.Tenant, in.Body.CIDRs, in.Body.AdminCIDRs)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	return allowlistsOut(t), nil
+}
+
+// authorizeAdminAllowlist asks the policy about a change of the admin
+// allowlist (the owner's alone; not onto a list that excludes the caller,
+// unless forced). Leaving it as it is needs nothing more than
+// tenant.update. A list that does not parse is left to SetAllowlists,
+// which refuses it with the entry named.
+func (h *handlers) authorizeAdminAllowlist(ctx context.Context, in *PutAllowlistsInput) error {
+	t, err := h.Hub.Tenant(ctx, in.Tenant)
+	if err != nil {
+		return h.problem(ctx, err)
+	}
+	next := make([]netip.Prefix, 0, len(in.Body.AdminCIDRs))
+	for _, c := range in.Body.AdminCIDRs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil {
+			return nil
+		}
+		next = append(next, p.Masked())
+	}
+	if samePrefixes(next, t.AdminAllowlist) {
+		return nil
+	}
+	p, _ := auth.PrincipalFrom(ctx)
+	err = h.Authz.Authorize(ctx, p, policy.AdminAllowlistUpdate, policy.Resource{TenantID: in.Tenant, AdminAllowlist: prefixStrings(next), Force: in.Force})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, policy.ErrForbidden) && !in.Force:
+		// The caller should learn what force is for; the policy's own
+		// reason says it (and names nothing the caller does not know).
+		return huma.Error403Forbidden("admin_cidrs: " + strings.TrimPrefix(err.Error(), policy.ErrForbidden.Error()+": ") +
+			" (changing admin_cidrs is the tenant owner's; a list that excludes your own address needs force=true)")
+	}
+	return h.problem(ctx, err)
+}
+
+// samePrefixes reports whether a and b hold the same networks.
+func samePrefixes(a, b []netip.Prefix) bool { return maps.Equal(prefixSet(a), prefixSet(b)) }
+
+func prefixSet(ps []netip.Prefix) map[netip.Prefix]bool {
+	set := make(map[netip.Prefix]bool, len(ps))
+	for _, p := range ps {
+		set[p] = true
+	}
+	return set
 }

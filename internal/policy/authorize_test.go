@@ -14,7 +14,7 @@ import (
 
 var allActions = []Action{
 	HeartbeatSend, StatusRead,
-	TenantCreate, TenantList, TenantRead, TenantUpdate,
+	TenantCreate, TenantList, TenantRead, TenantUpdate, AdminAllowlistUpdate,
 	TokenCreate, TokenList, TokenRevoke,
 	CredentialCreate, CredentialList, CredentialRevoke,
 	ProxyList, ProxyRead, ProxyDelete, ProxyUpdate,
@@ -61,7 +61,7 @@ func parityCases() []struct {
 						for _, a := range allActions {
 							r := Resource{TenantID: rtenant}
 							switch a {
-							case CredentialCreate:
+							case CredentialCreate, CredentialRevoke:
 								for _, g := range allRoles {
 									r.GrantRole = g
 									cases = append(cases, c{p, a, r})

@@ -14,7 +14,7 @@ type goRules struct{}
 
 // roleActions lists what each tenant role may do inside its own tenant.
 var goRoleActions = map[auth.Role][]Action{
-	auth.RoleOwner: {TenantRead, TenantUpdate, TokenCreate, TokenList, TokenRevoke,
+	auth.RoleOwner: {TenantRead, TenantUpdate, AdminAllowlistUpdate, TokenCreate, TokenList, TokenRevoke,
 		CredentialCreate, CredentialList, CredentialRevoke, ProxyList, ProxyRead, ProxyDelete, ProxyUpdate, AuditRead, StatusRead,
 		WebhookRead, WebhookWrite},
 	auth.RoleAdmin: {TenantRead, TenantUpdate, TokenCreate, TokenList, TokenRevoke,
@@ -54,6 +54,9 @@ func (goRules) Authorize(_ context.Context, p auth.Principal, a Action, r Resour
 		if x == a {
 			if a == CredentialCreate && goRank[r.GrantRole] > goRank[p.Role] {
 				return fmt.Errorf("%w: %s may not grant %s", ErrForbidden, p.Role, r.GrantRole)
+			}
+			if a == CredentialRevoke && goRank[r.GrantRole] > goRank[p.Role] {
+				return fmt.Errorf("%w: %s may not revoke a %s credential", ErrForbidden, p.Role, r.GrantRole)
 			}
 			return nil
 		}

@@ -166,7 +166,7 @@ export interface paths {
         get: operations["get-allowlist"];
         /**
          * Replace the allowlists
-         * @description Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record.
+         * @description Replaces both lists. Entries are validated and normalised (sorted, duplicates dropped, IPv4-mapped IPv6 folded); an entry with host bits set (203.0.113.7/24) is refused with 400 naming it. At most 1000 entries each. A heartbeat from outside the list answers 403 and is kept as a denied record. Changing admin_cidrs is the owner's alone, and a list that excludes the caller's own address is refused (403) unless force=true: it would lock the caller out.
          */
         put: operations["put-allowlist"];
         post?: never;
@@ -2412,7 +2412,10 @@ export interface operations {
     };
     "put-allowlist": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Apply admin_cidrs even when they exclude the caller's own address (which would lock the caller out). */
+                force?: boolean;
+            };
             header?: never;
             path: {
                 /** @description Tenant id. */
