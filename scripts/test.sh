@@ -169,4 +169,23 @@ done
 
 status=0
 go test -race -count=1 "$@" "${packages[@]}" || status=$?
+
+# The fuzz targets, each for FUZZTIME (default 5s; longer on demand, e.g.
+# FUZZTIME=10m; 0 skips them), when the whole suite runs. Their seed
+# corpora (f.Add and testdata/fuzz) already ran above as ordinary tests.
+fuzz_targets=(
+	"FuzzResolve ./internal/clientip"
+	"FuzzValidName ./internal/hub"
+	"FuzzParseCIDRs ./internal/hub"
+	"FuzzWellFormedSecret ./internal/auth"
+	"FuzzVerify ./internal/auth"
+	"FuzzPlainHeartbeatName ./internal/httpapi"
+)
+if [[ ${#packages[@]} -gt 0 && ${FUZZTIME:-5s} != 0 ]]; then
+	for target in "${fuzz_targets[@]}"; do
+		read -r name pkg <<<"$target"
+		log "fuzz $name ($pkg) for ${FUZZTIME:-5s}"
+		go test -run '^$' -fuzz "^$name\$" -fuzztime "${FUZZTIME:-5s}" "$pkg" || status=1
+	done
+fi
 exit "$status"

@@ -182,3 +182,21 @@ func TestAccessLog_SuccessfulHeartbeatsAreCountedNotLogged(t *testing.T) {
 		t.Errorf("heartbeat access log lines above debug: %v, want only the 401", info)
 	}
 }
+
+// FuzzPlainHeartbeatName: the heartbeat route takes a query only when it
+// is exactly one valid name that needs no unescaping, and then the name it
+// reads is that name; it never panics.
+func FuzzPlainHeartbeatName(f *testing.F) {
+	for _, q := range []string{"name=edge-7", "name=", "name=edge%2D7", "name=a&name=b", "x=1", "name=" + strings.Repeat("x", 101)} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		name, plain := httpapi.PlainHeartbeatName(q)
+		if !plain {
+			return
+		}
+		if q != "name="+name || !hub.ValidName(name) || strings.ContainsAny(name, "%+&=") {
+			t.Fatalf("took %q as name %q", q, name)
+		}
+	})
+}

@@ -173,13 +173,9 @@ func (h *handlers) authorizeAdminAllowlist(ctx context.Context, in *PutAllowlist
 	if err != nil {
 		return h.problem(ctx, err)
 	}
-	next := make([]netip.Prefix, 0, len(in.Body.AdminCIDRs))
-	for _, c := range in.Body.AdminCIDRs {
-		p, err := netip.ParsePrefix(strings.TrimSpace(c))
-		if err != nil {
-			return nil
-		}
-		next = append(next, p.Masked())
+	next, err := hub.ParseCIDRs("admin_cidrs", in.Body.AdminCIDRs)
+	if err != nil {
+		return nil
 	}
 	if samePrefixes(next, t.AdminAllowlist) {
 		return nil
