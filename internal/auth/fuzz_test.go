@@ -26,7 +26,7 @@ func FuzzVerify(f *testing.F) {
 	signed := map[string]bool{good: true, platform: true}
 	f.Add(good)
 	f.Add(platform)
-	f.Add(good[:strings.LastIndexByte(good, '.')+1])                    // no signature
+	f.Add(good[:strings.LastIndexByte(good, '.')+1])                      // no signature
 	f.Add("eyJhbGciOiJub25lIn0." + good[strings.IndexByte(good, '.')+1:]) // alg none
 	f.Add(strings.Repeat("a.", 5000))
 	f.Add("")
