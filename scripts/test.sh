@@ -181,7 +181,7 @@ fuzz_targets=(
 	"FuzzVerify ./internal/auth"
 	"FuzzPlainHeartbeatName ./internal/httpapi"
 )
-if [[ ${#packages[@]} -gt 0 && ${FUZZTIME:-5s} != 0 ]]; then
+if [[ ${#packages[@]} -gt 0 && ${FUZZTIME:-5s} != 0 && ${FUZZTIME:-5s} != 0s ]]; then
 	for target in "${fuzz_targets[@]}"; do
 		read -r name pkg <<<"$target"
 		log "fuzz $name ($pkg) for ${FUZZTIME:-5s}"

@@ -25,14 +25,20 @@ func Cell(s string) string {
 	return s
 }
 
-// Writer is a csv.Writer whose every cell goes through Cell.
+// Writer writes CSV records as a csv.Writer does, every cell through Cell.
 type Writer struct {
-	*csv.Writer
+	w   *csv.Writer
 	row []string
 }
 
 // NewWriter returns a Writer writing to w.
-func NewWriter(w io.Writer) *Writer { return &Writer{Writer: csv.NewWriter(w)} }
+func NewWriter(w io.Writer) *Writer { return &Writer{w: csv.NewWriter(w)} }
+
+// Flush writes any buffered data to the underlying writer.
+func (w *Writer) Flush() { w.w.Flush() }
+
+// Error reports any error of a previous Write or Flush.
+func (w *Writer) Error() error { return w.w.Error() }
 
 // Write writes one record, each cell made safe by Cell; record itself is
 // not changed.
@@ -41,5 +47,5 @@ func (w *Writer) Write(record []string) error {
 	for _, s := range record {
 		w.row = append(w.row, Cell(s))
 	}
-	return w.Writer.Write(w.row)
+	return w.w.Write(w.row)
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/proxyhub/proxyhub/api"
 )
@@ -20,7 +21,8 @@ import (
 // of a fixed shape (status line, then exactly "Content-Type: text/plain;
 // charset=utf-8" and "Connection: close"), which no handler's answer has
 // (net/http writes a handler's header fields in sorted order, with Date):
-// only a write of that shape is rewritten.
+// only a write of that shape, and only the first write after reading from
+// the connection (never a later chunk of a response), is rewritten.
 func ProblemListener(ln net.Listener) net.Listener { return problemListener{ln} }
 
 type problemListener struct{ net.Listener }
@@ -30,13 +32,29 @@ func (l problemListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return problemConn{c}, nil
+	return &problemConn{Conn: c}, nil
 }
 
 // problemConn rewrites net/http's own plain-text error answers.
-type problemConn struct{ net.Conn }
+type problemConn struct {
+	net.Conn
+	// afterRead is set by a read and cleared by a write: net/http's own
+	// error answer is the first write after it read the bad request.
+	afterRead atomic.Bool
+}
 
-func (c problemConn) Write(b []byte) (int, error) {
+func (c *problemConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.afterRead.Store(true)
+	}
+	return n, err
+}
+
+func (c *problemConn) Write(b []byte) (int, error) {
+	if !c.afterRead.Swap(false) {
+		return c.Conn.Write(b)
+	}
 	if p, ok := problemForCannedError(b); ok {
 		if _, err := c.Conn.Write(p); err != nil {
 			return 0, err
@@ -48,7 +66,7 @@ func (c problemConn) Write(b []byte) (int, error) {
 
 // CloseWrite half-closes the connection when it can, as net/http does
 // after an error answer.
-func (c problemConn) CloseWrite() error {
+func (c *problemConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}

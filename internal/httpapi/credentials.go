@@ -3,10 +3,12 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/auth"
+	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/policy"
 )
 
@@ -73,14 +75,13 @@ func (h *handlers) revokeCredential(ctx context.Context, in *ItemPath) (*struct{
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	for _, c := range cs {
-		if c.ID != in.ID {
-			continue
-		}
-		p, _ := auth.PrincipalFrom(ctx)
-		if err := h.Authz.Authorize(ctx, p, policy.CredentialRevoke, policy.Resource{TenantID: in.Tenant, GrantRole: auth.Role(c.Role)}); err != nil {
-			return nil, h.problem(ctx, err)
-		}
+	i := slices.IndexFunc(cs, func(c hub.Credential) bool { return c.ID == in.ID })
+	if i < 0 {
+		return nil, h.problem(ctx, hub.ErrNotFound)
+	}
+	p, _ := auth.PrincipalFrom(ctx)
+	if err := h.Authz.Authorize(ctx, p, policy.CredentialRevoke, policy.Resource{TenantID: in.Tenant, GrantRole: auth.Role(cs[i].Role)}); err != nil {
+		return nil, h.problem(ctx, err)
 	}
 	if err := h.Hub.RevokeCredential(ctx, in.Tenant, in.ID); err != nil {
 		return nil, h.problem(ctx, err)

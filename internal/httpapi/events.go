@@ -203,7 +203,13 @@ func (h *handlers) comment(ctx context.Context, text string) error {
 // again, as the gate did when it opened; a JWT's stream ends at its exp,
 // without the leeway a request gets. A store that cannot answer keeps
 // the stream open (the next check asks again); a refusal ends it.
-func (h *handlers) stillAllowed(ctx context.Context, in *StreamEventsInput) bool {
+func (h *handlers) stillAllowed(stream context.Context, in *StreamEventsInput) bool {
+	ctx := stream
+	if h.StoreTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(stream, h.StoreTimeout)
+		defer cancel()
+	}
 	p, err := h.Auth.Authenticate(ctx, in.Authorization)
 	if err == nil && !p.Expires.IsZero() && !h.Clock().Before(p.Expires) {
 		err = fmt.Errorf("%w: the JWT expired at %s", auth.ErrUnauthenticated, p.Expires.UTC().Format(time.RFC3339))
@@ -215,7 +221,7 @@ func (h *handlers) stillAllowed(ctx context.Context, in *StreamEventsInput) bool
 	case err == nil:
 		return true
 	case errors.Is(err, hub.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
-		return ctx.Err() == nil
+		return stream.Err() == nil // the store did not answer in time: ask again at the next check
 	}
 	h.Logger.InfoContext(ctx, "event stream closed: credential no longer valid", slog.String("reason", err.Error()),
 		slog.String("tenant", in.Tenant), slog.String("request_id", requestIDFrom(ctx)))

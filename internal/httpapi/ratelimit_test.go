@@ -132,10 +132,11 @@ func TestRateLimit_AdminBudgetIsPerTenantNotPerSubject(t *testing.T) {
 }
 
 // Finding: /v1/auth/token let anyone try client secrets without limit.
-// Failed attempts are limited per source address and per client id (so
-// neither one address nor many addresses can keep guessing one client's
-// secret), answered 429 with Retry-After, counted in the metrics and
-// logged without the secret.
+// Failed attempts are limited per source address (which then waits, right
+// secret or not) and per client id (whose wrong secrets then answer 429
+// from any address, while its right secret still works: knowing a client
+// id is not enough to lock its owner out), answered 429 with Retry-After,
+// counted in the metrics and logged without the secret.
 func TestRateLimit_TokenEndpointThrottlesFailedSecrets(t *testing.T) {
 	t.Parallel()
 	th, _ := newAcme(t, withLimits(100, 100, 3))
@@ -156,8 +157,12 @@ func TestRateLimit_TokenEndpointThrottlesFailedSecrets(t *testing.T) {
 	}
 	// The address is stalled, even with the right secret.
 	assert429(t, exchangeFrom("198.51.100.1:1", id, secret))
-	// So is the client id, from any other address.
-	assert429(t, exchangeFrom("198.51.100.2:1", id, secret))
+	// The client id's wrong secrets answer 429 from any other address...
+	assert429(t, exchangeFrom("198.51.100.2:1", id, guess))
+	// ...but its owner, with the right secret, is not locked out.
+	if res := exchangeFrom("198.51.100.4:1", id, secret); res.code != http.StatusOK {
+		t.Fatalf("the right secret after the client id's failures: %d %s", res.code, res.body)
+	}
 	// Another client from another address is not.
 	if res := exchangeFrom("198.51.100.3:1", "phc_someoneelse000000", guess); res.code != http.StatusUnauthorized {
 		t.Fatalf("another client: %d, want 401", res.code)
@@ -166,7 +171,7 @@ func TestRateLimit_TokenEndpointThrottlesFailedSecrets(t *testing.T) {
 		t.Fatal("a client secret was logged")
 	}
 	metrics := string(th.do(request{target: "/metrics"}).body)
-	if !strings.Contains(metrics, `proxyhub_authentication_failures_total{method="client_credentials"} 4`) {
+	if !strings.Contains(metrics, `proxyhub_authentication_failures_total{method="client_credentials"} 5`) {
 		t.Fatalf("failures not counted:\n%s", grepLines(metrics, "authentication_failures"))
 	}
 }

@@ -105,20 +105,31 @@ func (h *handlers) exchangeToken(ctx context.Context, in *TokenExchangeInput) (*
 		}
 		req.ClientID, req.ClientSecret = id, secret
 	}
-	// An address or a client id whose failed attempts are used up is
-	// refused before the secret is looked at: guessing stalls, from one
-	// address or spread over many.
+	// An address whose failed attempts are used up is refused before the
+	// secret is looked at: guessing from it stalls. A client id whose
+	// failed attempts are used up (guesses spread over many addresses)
+	// answers every wrong secret 429 instead of 401, but its right secret
+	// still gets a token: anyone who knows a client id must not be able to
+	// lock its owner out, and a secret of 178 random bits is not guessed.
 	keys := []string{sourceKey(ctx), "client:" + req.ClientID}
+	var clientLimited error
 	if l := h.Limits.AuthFailures; l != nil && l.Exhausted() {
-		for _, key := range keys {
-			answer := http.Header{}
-			if err := h.allow(ctx, answer, l, key, false); err != nil {
-				return nil, huma.ErrorWithHeaders(err, answer)
-			}
+		answer := http.Header{}
+		if err := h.allow(ctx, answer, l, keys[0], false); err != nil {
+			return nil, huma.ErrorWithHeaders(err, answer)
+		}
+		answer = http.Header{}
+		if err := h.allow(ctx, answer, l, keys[1], false); err != nil {
+			clientLimited = huma.ErrorWithHeaders(err, answer)
 		}
 	}
 	jwt, ttl, err := h.Hub.ExchangeClientCredentials(ctx, req.ClientID, req.ClientSecret)
 	switch {
+	case errors.Is(err, hub.ErrInvalidClient) && clientLimited != nil:
+		h.Logger.InfoContext(ctx, "client credentials refused", "reason", err.Error(), "source", keys[0], "request_id", requestIDFrom(ctx))
+		h.Metrics.AuthenticationFailed(metrics.AuthClientCredentials)
+		_ = h.allow(ctx, http.Header{}, h.Limits.AuthFailures, keys[0], true)
+		return nil, clientLimited
 	case errors.Is(err, hub.ErrInvalidClient):
 		h.Logger.InfoContext(ctx, "client credentials refused", "reason", err.Error(), "source", keys[0], "request_id", requestIDFrom(ctx))
 		h.Metrics.AuthenticationFailed(metrics.AuthClientCredentials)
