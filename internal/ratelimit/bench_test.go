@@ -74,3 +74,15 @@ func BenchmarkTakeParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkTakeRate is one TakeRate on a key that has its own rate (the
+// per-token heartbeat budget on every heartbeat).
+func BenchmarkTakeRate(b *testing.B) {
+	l := newTest(b, "heartbeat-token", PerMinute(1200))
+	ctx := context.Background()
+	r := PerMinute(20000)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.TakeRate(ctx, "tok_0123456789abcdef", r)
+	}
+}
