@@ -52,6 +52,7 @@ type Limiter struct {
 	// lastDrainedEnd is the latest end in drained (Unix ns), kept as keys
 	// are added: while it lies ahead, some key is used up.
 	lastDrainedEnd atomic.Int64
+	setMu          sync.Mutex // TakeRate's starting of a key's bucket
 	closeErr       error
 	closeMu        sync.Mutex
 }
@@ -194,7 +195,16 @@ func (l *Limiter) TakeRate(ctx context.Context, key string, r Rate) (Result, err
 		return Result{}, fmt.Errorf("ratelimit %s: take: %w", l.name, err)
 	}
 	if limit != r.Tokens {
-		if err := l.store.Set(ctx, k, r.Tokens, r.Interval); err != nil {
+		// Rare (a key's first take, a change of rate): serialized and
+		// looked at again, so that two first takes do not both start the
+		// bucket over.
+		l.setMu.Lock()
+		limit, _, err = l.store.Get(ctx, k)
+		if err == nil && limit != r.Tokens {
+			err = l.store.Set(ctx, k, r.Tokens, r.Interval)
+		}
+		l.setMu.Unlock()
+		if err != nil {
 			return Result{}, fmt.Errorf("ratelimit %s: set: %w", l.name, err)
 		}
 	}

@@ -375,3 +375,29 @@ func TestTakeRateUsesTheKeysOwnRate(t *testing.T) {
 		t.Fatalf("after a change of rate: %+v", r)
 	}
 }
+
+// Concurrent first takes of a key with its own rate share one bucket:
+// exactly its tokens are allowed.
+func TestTakeRateConcurrentFirstTakes(t *testing.T) {
+	t.Parallel()
+	for round := range 20 {
+		l := newTest(t, "heartbeat-token", Rate{Tokens: 100, Interval: time.Minute})
+		r := Rate{Tokens: 5, Interval: time.Minute}
+		var allowed atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 50 {
+			wg.Go(func() {
+				<-start
+				if res, err := l.TakeRate(t.Context(), "tok_a", r); err == nil && res.Allowed {
+					allowed.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if n := allowed.Load(); n != 5 {
+			t.Fatalf("round %d: %d of 50 concurrent first takes allowed, want 5", round, n)
+		}
+	}
+}
