@@ -19,7 +19,10 @@ import (
 // exactly the acknowledged changes, chained, once each.
 func TestBatch_ConcurrentHeartbeatsAcknowledgedOnce(t *testing.T) {
 	t.Parallel()
-	s := open(t, pgtest.URL(t), postgres.Options{BatchMax: 64, BatchWait: 5 * time.Millisecond, Writers: 3})
+	// Writers of one hub contend for these 50 rows on purpose; on a loaded
+	// machine a batch may hold them longer than the default lock timeout,
+	// which is about stalled sessions, not this.
+	s := open(t, pgtest.URL(t), postgres.Options{BatchMax: 64, BatchWait: 5 * time.Millisecond, Writers: 3, LockTimeout: 30 * time.Second})
 	mustCreateTenants(t, s, "acme")
 	const proxies, each = 50, 10
 	var (

@@ -1,5 +1,7 @@
 package postgres
 
+import "time"
+
 // One batch, one transaction (READ COMMITTED), sent as pipelines on one
 // connection. In the common case, where every proxy exists, that is two
 // round trips:
@@ -113,16 +115,19 @@ SELECT 'tenant', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NUL
 SELECT 'refused', ord, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM checked WHERE NOT live`
 
 // plannerSQL keeps a batch transaction's joins to nested loops (see
-// above), and bounds its every lock wait by batchLockTimeout: a row or
-// lock held by a stalled session (a frozen hub, an operator's open
-// transaction) fails the batch quickly, which is then written one
-// heartbeat at a time, so that only the heartbeats that need the held
-// lock fail (503). The settings end with the transaction.
-const plannerSQL = `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true), set_config('enable_material', 'off', true), set_config('lock_timeout', '` + batchLockTimeout + `', true)`
+// above). The settings end with the transaction.
+const plannerSQL = `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true), set_config('enable_material', 'off', true)`
 
-// batchLockTimeout is how long a batch waits for any one lock. Between
-// the hub's own writers a lock is held for milliseconds.
-const batchLockTimeout = "1s"
+// lockTimeoutSQL bounds a batch transaction's every lock wait
+// (Options.LockTimeout): a row or lock held by a stalled session (a frozen
+// hub, an operator's open transaction) fails the batch quickly, which is
+// then written one heartbeat at a time, so that only the heartbeats that
+// need the held lock fail (503).
+const lockTimeoutSQL = `SELECT set_config('lock_timeout', $1, true)`
+
+// DefaultLockTimeout is Options.LockTimeout's default. Between the hub's
+// own writers a lock is held for milliseconds.
+const DefaultLockTimeout = time.Second
 
 // lockTenantSQL serializes proxy creation within a tenant; the trigger
 // that counts proxies takes the same lock.

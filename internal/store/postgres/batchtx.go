@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +27,9 @@ type batchTx struct {
 	begun  bool                            // BEGIN has been queued
 	used   map[string]map[string]time.Time // tenant → token → latest use
 	tokens *tokenCache                     // forgets the tokens found revoked
-	events map[string][]newEvent           // tenant → events to append at commit, in order
+	// lockTimeout bounds each lock wait (Options.LockTimeout).
+	lockTimeout time.Duration
+	events      map[string][]newEvent // tenant → events to append at commit, in order
 	// committing is set once the pipeline holding COMMIT is sent: a
 	// failure after it may or may not have committed.
 	committing bool
@@ -43,7 +46,7 @@ func (s *Store) writeBatch(ctx context.Context, items []*pending) (outs []outcom
 	// Release closes a connection left inside a transaction, which rolls
 	// it back; rollback below first tries to keep the connection.
 	defer conn.Release()
-	tx := &batchTx{conn: conn.Conn(), items: items, outs: make([]outcome, len(items)), tokens: s.tokens,
+	tx := &batchTx{conn: conn.Conn(), items: items, outs: make([]outcome, len(items)), tokens: s.tokens, lockTimeout: s.opts.LockTimeout,
 		used: map[string]map[string]time.Time{}, events: map[string][]newEvent{}}
 	// Last call: a heartbeat whose caller gave up while the batch waited
 	// for a connection is not written.
@@ -136,6 +139,7 @@ func (tx *batchTx) newBatch() *pgx.Batch {
 	if !tx.begun {
 		b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED").Exec(ignoreTag)
 		b.Queue(plannerSQL).Exec(ignoreTag)
+		b.Queue(lockTimeoutSQL, strconv.FormatInt(tx.lockTimeout.Milliseconds(), 10)+"ms").Exec(ignoreTag)
 		tx.begun = true
 	}
 	return b

@@ -85,6 +85,10 @@ type Options struct {
 	// BatchWait is how long the first heartbeat of a batch waits for others
 	// to join it (default DefaultBatchWait).
 	BatchWait time.Duration
+	// LockTimeout bounds each lock wait of a heartbeat batch (default
+	// DefaultLockTimeout): a row held by a stalled session costs its
+	// heartbeat a 503 after about this long, never the whole batch.
+	LockTimeout time.Duration
 	// Writers is how many batches may be in flight at once, each on its own
 	// connection (default DefaultWriters). The pool's size comes from the
 	// URL (pool_max_conns; DefaultMaxConns when it does not say).
@@ -214,6 +218,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 
 func newStore(pool *pgxpool.Pool, opts Options) *Store {
 	opts.BatchMax = cmp.Or(max(opts.BatchMax, 0), DefaultBatchMax)
+	opts.LockTimeout = cmp.Or(max(opts.LockTimeout, 0), DefaultLockTimeout)
 	opts.BatchWait = cmp.Or(max(opts.BatchWait, 0), DefaultBatchWait)
 	if opts.Writers <= 0 {
 		opts.Writers = DefaultWriters
