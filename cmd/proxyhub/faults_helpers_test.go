@@ -288,6 +288,19 @@ func (h *hubProc) logged(msg string) bool {
 	return strings.Contains(h.logs.String(), `"msg":"`+msg+`"`)
 }
 
+// loggedWithin reports whether the hub logs msg within d: a hub writes
+// its log line after the commit that others may already see.
+func (h *hubProc) loggedWithin(msg string, d time.Duration) bool {
+	for end := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if h.logged(msg) {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
+}
+
 // setupTenant creates tenant id (body: the JSON fields besides the id,
 // e.g. `"offline_after":2`) and a heartbeat token, through hub base, and
 // returns the token.
