@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/proxyhub/proxyhub/api"
@@ -96,7 +97,7 @@ func problemForCannedError(b []byte) ([]byte, bool) {
 	// if any, is what was wrong.
 	text := string(b[eol+len(cannedHeaders):])
 	detail := cannedDetails[status]
-	if i := bytes.Index([]byte(text), []byte(": ")); i >= 0 {
+	if i := strings.Index(text, ": "); i >= 0 {
 		detail = text[i+2:]
 	}
 	if detail == "" {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -43,7 +42,6 @@ type requestInfo struct {
 	id                string
 	operation         string
 	principal         auth.Principal // the authenticated caller, if any
-	client            netip.Addr
 	// w is the response writer, for the few handlers that write beside
 	// Huma (SSE comments).
 	w answerWriter
@@ -69,10 +67,11 @@ func (ri *requestInfo) principalForLog() string {
 
 // clientForLog is the resolved client IP as the access log prints it.
 func (ri *requestInfo) clientForLog() string {
-	if !ri.client.IsValid() {
+	res, err := clientip.FromContext(ri)
+	if err != nil || !res.Client.IsValid() {
 		return "-"
 	}
-	return ri.client.String()
+	return res.Client.String()
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
@@ -112,9 +111,6 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := &requestInfo{id: id, operation: "unmatched"}
 	ip, err := p.clientIP.Resolve(r.RemoteAddr, r.Header)
 	ri.Resolved = clientip.NewResolved(r.Context(), ip, err)
-	if err == nil {
-		ri.client = ip.Client
-	}
 	r = r.WithContext(ri)
 	ri.w = answerWriter{ResponseWriter: w, r: r}
 	p.serve(&ri.w, r)
