@@ -3,12 +3,10 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/proxyhub/proxyhub/api"
 	"github.com/proxyhub/proxyhub/internal/auth"
-	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/policy"
 )
 
@@ -71,16 +69,12 @@ func (h *handlers) listCredentials(ctx context.Context, in *TenantPath) (*Creden
 func (h *handlers) revokeCredential(ctx context.Context, in *ItemPath) (*struct{}, error) {
 	// Whom the credential is for decides who may revoke it: nobody revokes
 	// the credential of a role above their own (an admin an owner's).
-	cs, err := h.Hub.Credentials(ctx, in.Tenant)
+	c, err := h.Hub.Credential(ctx, in.Tenant, in.ID)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	i := slices.IndexFunc(cs, func(c hub.Credential) bool { return c.ID == in.ID })
-	if i < 0 {
-		return nil, h.problem(ctx, hub.ErrNotFound)
-	}
 	p, _ := auth.PrincipalFrom(ctx)
-	if err := h.Authz.Authorize(ctx, p, policy.CredentialRevoke, policy.Resource{TenantID: in.Tenant, GrantRole: auth.Role(cs[i].Role)}); err != nil {
+	if err := h.Authz.Authorize(ctx, p, policy.CredentialRevoke, policy.Resource{TenantID: in.Tenant, GrantRole: auth.Role(c.Role)}); err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	if err := h.Hub.RevokeCredential(ctx, in.Tenant, in.ID); err != nil {

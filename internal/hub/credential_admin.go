@@ -66,6 +66,20 @@ func (s *Service) Credentials(ctx context.Context, tenantID string) ([]Credentia
 	return s.store.ListCredentials(ctx, tenantID)
 }
 
+// Credential returns the tenant's admin API credential id (without its
+// secret); ErrNotFound when the tenant has no such credential.
+func (s *Service) Credential(ctx context.Context, tenantID, id string) (Credential, error) {
+	c, err := s.store.CredentialByID(ctx, id)
+	switch {
+	case err != nil:
+		return Credential{}, err
+	case c.TenantID != tenantID:
+		return Credential{}, fmt.Errorf("credential %s: %w", id, ErrNotFound)
+	}
+	c.SecretHash = ""
+	return c, nil
+}
+
 // RevokeToken revokes a token of the tenant at once.
 func (s *Service) RevokeToken(ctx context.Context, tenantID, id string) error {
 	if err := s.store.RevokeToken(ctx, tenantID, id, s.timestamp()); err != nil {
