@@ -240,7 +240,12 @@ func openStore(ctx context.Context, cfg config.Serve, log *slog.Logger) (hub.Sto
 	}
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	st, err := postgres.Open(octx, cfg.DatabaseURL, postgres.Options{AutoMigrate: cfg.AutoMigrate, Logger: log})
+	st, err := postgres.Open(octx, cfg.DatabaseURL, postgres.Options{
+		AutoMigrate:    cfg.AutoMigrate,
+		AllowBypassRLS: cfg.AllowSuperuser,
+		WarnOwner:      true,
+		Logger:         log,
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("open the database: %w", err)
 	}

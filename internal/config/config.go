@@ -53,6 +53,9 @@ type Serve struct {
 	RateAdmin             ratelimit.Rate
 	RateAuthFailure       ratelimit.Rate
 	AutoMigrate           bool
+	// AllowSuperuser lets serve connect to PostgreSQL as a superuser or
+	// BYPASSRLS role, to which row-level security does not apply.
+	AllowSuperuser bool
 	// HistoryRetention is how long history (IP changes, denied heartbeats,
 	// events, webhook deliveries) is kept; 0 keeps it for ever.
 	HistoryRetention time.Duration
@@ -258,6 +261,10 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 			c.AutoMigrate, err = strconv.ParseBool(v)
 			return err
 		}},
+		{Name: "allow-superuser", Default: "false", Usage: "let serve connect to PostgreSQL as a superuser or BYPASSRLS role (row-level security off); connect as the application role `proxyhub migrate` prepares instead", Parse: func(v string) (err error) {
+			c.AllowSuperuser, err = strconv.ParseBool(v)
+			return err
+		}},
 		{Name: "webhook-allow-private", Default: "false", Usage: "let webhooks reach loopback, private and link-local addresses (SSRF guard off)", Parse: func(v string) (err error) {
 			c.WebhookPrivate, err = strconv.ParseBool(v)
 			return err
@@ -290,6 +297,10 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 // Migrate holds the settings of `proxyhub migrate`.
 type Migrate struct {
 	DatabaseURL string
+	// AppRole is the application role to create or grant ("" for none).
+	AppRole string
+	// AppPassword, when set, becomes the application role's password.
+	AppPassword string
 }
 
 // LoadMigrate parses the migrate settings.
@@ -303,8 +314,16 @@ func LoadMigrate(args []string, getenv func(string) string, out io.Writer) (Migr
 			c.DatabaseURL = v
 			return nil
 		}},
+		{Name: "app-role", Default: "proxyhub_app", Usage: "application role that serve connects as: created (LOGIN) if missing, granted the hub's privileges and nothing else; empty: none", Parse: func(v string) error {
+			c.AppRole = v
+			return nil
+		}},
+		{Name: "app-password", Default: "", Usage: "password to set for the application role (prefer the environment variable to the flag)", Parse: func(v string) error {
+			c.AppPassword = v
+			return nil
+		}},
 	}
-	return c, hubCommand("migrate", "Apply the database migrations (under an advisory lock: safe while hubs start).", settings).Load(args, getenv, out)
+	return c, hubCommand("migrate", "Apply the database migrations (under an advisory lock: safe while hubs start) and prepare the application role.", settings).Load(args, getenv, out)
 }
 
 // Keygen holds the settings of `proxyhub keygen`.

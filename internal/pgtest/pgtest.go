@@ -50,6 +50,10 @@ const EnvURL = "PROXYHUB_TEST_DATABASE_URL"
 // same as its name.
 const Role = "proxyhub_test"
 
+// AppRole is the application role of test databases (AppURL); its
+// password is the same as its name.
+const AppRole = "proxyhub_test_app"
+
 // lockKey is the advisory lock (in the server URL's database) under which
 // the role and the template are created, across test processes.
 const lockKey = int64(0x70726f787968) // "proxyh"
@@ -59,6 +63,7 @@ type server struct {
 	admin    *pgxpool.Pool // the server URL's role, for CREATE/DROP DATABASE
 	base     *url.URL      // the server URL
 	role     *url.Userinfo // who test URLs connect as
+	app      *url.Userinfo // who AppURL connects as; nil: the server cannot create it
 	template string        // the migrated template database
 }
 
@@ -96,6 +101,34 @@ func AdminURL(t testing.TB, dbURL string) string {
 		t.Fatalf("pgtest: %v", err)
 	}
 	u.User = s.base.User
+	return u.String()
+}
+
+// AppURL returns dbURL (from URL) connecting as the application role
+// instead of the owner: an ordinary role that owns nothing and holds only
+// what postgres.GrantAppRole grants it on that database, as `proxyhub
+// serve` connects in production.
+func AppURL(t testing.TB, dbURL string) string {
+	t.Helper()
+	s := get(t)
+	if s.app == nil {
+		t.Fatalf("pgtest: the server URL's role may not create roles, so there is no application role (%s)", AppRole)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer pool.Close()
+	if _, err := postgres.GrantAppRole(ctx, pool, AppRole, ""); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	u.User = s.app
 	return u.String()
 }
 
@@ -200,6 +233,13 @@ func (s *server) ensureRole(ctx context.Context, conn *pgx.Conn) error {
 	} else if roleBypasses {
 		return fmt.Errorf("role %s exists but is a superuser or BYPASSRLS: drop it and let the tests recreate it", Role)
 	}
+	_, err = conn.Exec(ctx, `DO $$BEGIN
+		CREATE ROLE `+AppRole+` LOGIN PASSWORD '`+AppRole+`' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT;
+	EXCEPTION WHEN duplicate_object THEN NULL; END$$`)
+	if err != nil {
+		return fmt.Errorf("create role %s: %w", AppRole, err)
+	}
+	s.app = url.UserPassword(AppRole, AppRole)
 	if !super {
 		// CREATE DATABASE … OWNER needs membership in the owner.
 		if _, err := conn.Exec(ctx, `GRANT `+Role+` TO CURRENT_USER`); err != nil {

@@ -3,8 +3,9 @@
 # store (postgres, embedded or memory).
 #
 # PostgreSQL: a fresh database proxyhub_bench owned by the ordinary role
-# proxyhub_bench, so that row-level security applies, on the server the
-# admin URL reaches (PROXYHUB_TEST_DATABASE_URL, default
+# proxyhub_bench, which migrates it; the hub connects as the application
+# role proxyhub_bench_app, as in production, so that row-level security
+# applies; on the server the admin URL reaches (PROXYHUB_TEST_DATABASE_URL, default
 # postgres://postgres@127.0.0.1:5432/postgres).
 
 admin=${PROXYHUB_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -28,9 +29,12 @@ start_hub() {
   [ -n "$hub_pid" ] && { kill "$hub_pid"; wait "$hub_pid" 2>/dev/null || true; }
   if [ "$store" = postgres ]; then
     psql -X -q "$admin" -c "DO \$\$BEGIN CREATE ROLE proxyhub_bench LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END\$\$" \
+      -c "DO \$\$BEGIN CREATE ROLE proxyhub_bench_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END\$\$" \
       -c "DROP DATABASE IF EXISTS proxyhub_bench" -c "CREATE DATABASE proxyhub_bench OWNER proxyhub_bench"
-    export PROXYHUB_DATABASE_URL=${admin%/*}/proxyhub_bench
-    PROXYHUB_DATABASE_URL=$(sed -E 's#//[^@/]*@#//proxyhub_bench@#' <<<"$PROXYHUB_DATABASE_URL")
+    local db=${admin%/*}/proxyhub_bench
+    PROXYHUB_DATABASE_URL=$(sed -E 's#//[^@/]*@#//proxyhub_bench@#' <<<"$db") "$ph" migrate --app-role proxyhub_bench_app >/dev/null
+    export PROXYHUB_DATABASE_URL
+    PROXYHUB_DATABASE_URL=$(sed -E 's#//[^@/]*@#//proxyhub_bench_app@#' <<<"$db")
   else
     unset PROXYHUB_DATABASE_URL
     rm -rf "$work/data"

@@ -145,6 +145,9 @@ func openError(rawURL, target, what string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		e.wrapped = append(e.wrapped, context.DeadlineExceeded)
 	}
+	if errors.Is(err, ErrRLSBypassed) {
+		e.wrapped = append(e.wrapped, ErrRLSBypassed)
+	}
 	if what != "invalid database URL" && unavailable(err) {
 		e.wrapped = append(e.wrapped, hub.ErrUnavailable)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -64,25 +63,6 @@ func TestOpen_ErrorNamesServerButNeverThePassword(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestOpen_WarnsWhenRowLevelSecurityCannotApply(t *testing.T) {
-	t.Parallel()
-	url := pgtest.URL(t)
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
-	open(t, pgtest.AdminURL(t, url), postgres.Options{Logger: logger})
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(logs.String(), "row-level security is not enforced") {
-		t.Fatalf("opening as a superuser logged %q, want a warning about row-level security", logs.String())
-	}
-	logs.Reset()
-	open(t, url, postgres.Options{Logger: logger})
-	if logs.Len() != 0 {
-		t.Fatalf("opening as the ordinary role logged %q, want nothing", logs.String())
 	}
 }
 

@@ -18,12 +18,13 @@
 // in the read-only 'dispatcher' scope (migrations/004 to 006). A connection
 // that set no scope sees no rows at all.
 //
-// The policies are FORCEd, so they hold for the tables' owner, which is the
-// role the store connects as and runs migrations with. PostgreSQL never
-// applies row-level security to superusers or BYPASSRLS roles: connect as an
-// ordinary role (Open logs a warning when it cannot be enforced). Tests do
-// so: internal/pgtest creates a non-superuser role that owns each test
-// database.
+// The policies are FORCEd, so they hold for the tables' owner too, but
+// the store should connect as the application role that GrantAppRole
+// prepares, which owns nothing and so cannot switch them off. PostgreSQL
+// never applies row-level security to superusers or BYPASSRLS roles: Open
+// refuses them unless Options.AllowBypassRLS is set. Tests do the same:
+// internal/pgtest creates an ordinary role that owns each test database,
+// and an application role (pgtest.AppURL) granted as in production.
 //
 // # Writes
 //
@@ -101,6 +102,14 @@ type Options struct {
 	TokenCacheTTL  time.Duration
 	// Logger receives warnings and errors (default: discarded).
 	Logger *slog.Logger
+	// AllowBypassRLS lets Open connect as a superuser or BYPASSRLS role,
+	// to which row-level security does not apply (with a warning); without
+	// it Open refuses such a role with ErrRLSBypassed. Migrating needs the
+	// tables' owner, often a superuser; serving should not.
+	AllowBypassRLS bool
+	// WarnOwner logs a warning when the role owns the tables: serve
+	// should connect as the application role (GrantAppRole).
+	WarnOwner bool
 }
 
 // Defaults of Options.
@@ -205,15 +214,51 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, openError(url, target, "cannot connect to", err)
 	}
 	s := newStore(pool, opts)
+	role, err := currentRole(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, openError(url, target, "cannot connect to", err)
+	}
+	if role.BypassesRLS {
+		if !opts.AllowBypassRLS {
+			pool.Close()
+			return nil, openError(url, target, "refusing to serve from",
+				fmt.Errorf("role %s: %w; connect as the application role that `proxyhub migrate` prepares (PROXYHUB_ALLOW_SUPERUSER=true overrides)", role.Name, ErrRLSBypassed))
+		}
+		s.log.Warn("postgres: connected as a superuser or BYPASSRLS role: row-level security is not enforced", "role", role.Name)
+	}
 	if opts.AutoMigrate {
-		if err := Migrate(ctx, pool); err != nil {
+		if err := s.migrateIfBehind(ctx); err != nil {
 			pool.Close()
 			return nil, openError(url, target, "cannot migrate", err)
 		}
+		if role, err = currentRole(ctx, pool); err != nil {
+			pool.Close()
+			return nil, openError(url, target, "cannot connect to", err)
+		}
 	}
-	s.warnIfRLSBypassed(ctx)
+	if role.OwnsSchema && !role.BypassesRLS && opts.WarnOwner {
+		s.log.Warn("postgres: connected as the owner of the tables, which may turn row-level security off; connect as the application role that `proxyhub migrate` prepares", "role", role.Name)
+	}
 	s.start()
 	return s, nil
+}
+
+// migrateIfBehind runs Migrate unless the schema is already at the latest
+// version, which an application role (not the tables' owner, so unable
+// to migrate) can read but not change.
+func (s *Store) migrateIfBehind(ctx context.Context) error {
+	latest, err := LatestSchemaVersion()
+	if err != nil {
+		return err
+	}
+	if v, err := SchemaVersion(ctx, s.pool); err == nil && v == latest {
+		return nil
+	}
+	if err := Migrate(ctx, s.pool); err != nil {
+		return fmt.Errorf("%w (run `proxyhub migrate` as the tables' owner)", err)
+	}
+	return nil
 }
 
 func newStore(pool *pgxpool.Pool, opts Options) *Store {
@@ -243,22 +288,6 @@ func newStore(pool *pgxpool.Pool, opts Options) *Store {
 		work:            make(chan []*pending),
 		done:            make(chan struct{}),
 		leaders:         map[string]*leadership{},
-	}
-}
-
-// warnIfRLSBypassed logs when the connected role is not subject to
-// row-level security, so that the second lock is known to be off.
-func (s *Store) warnIfRLSBypassed(ctx context.Context) {
-	var role string
-	var bypass bool
-	err := s.pool.QueryRow(ctx,
-		`SELECT current_user, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user`,
-	).Scan(&role, &bypass)
-	switch {
-	case err != nil:
-		s.log.Warn("postgres: cannot tell whether row-level security applies", "error", err)
-	case bypass:
-		s.log.Warn("postgres: connected as a superuser or BYPASSRLS role: row-level security is not enforced; connect as an ordinary role that owns the schema", "role", role)
 	}
 }
 
