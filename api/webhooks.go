@@ -12,6 +12,8 @@ type Webhook struct {
 	UpdatedAt     Time        `json:"updated_at" doc:"When it last changed."`
 	Failing       bool        `json:"failing" doc:"The latest delivery attempt failed; retries continue with exponential backoff." example:"false"`
 	NextAttemptAt *Time       `json:"next_attempt_at,omitempty" doc:"When the next retry is due, while failing."`
+	// PreviousSecretUntil is the end of a rotation's grace period.
+	PreviousSecretUntil *Time `json:"previous_secret_until,omitempty" doc:"generic webhooks after a rotation: until then deliveries carry a second signature, by the secret the rotation replaced."`
 }
 
 // WebhookCreate is the body of a webhook creation.
@@ -26,6 +28,13 @@ type WebhookCreate struct {
 type WebhookCreated struct {
 	Webhook
 	Secret string `json:"secret,omitempty" doc:"generic webhooks: the Standard Webhooks signing secret (whsec_…). Shown only in this answer." example:"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"`
+}
+
+// WebhookSecretRotated is a webhook with its new signing secret, shown
+// this once.
+type WebhookSecretRotated struct {
+	Webhook
+	Secret string `json:"secret" doc:"The new Standard Webhooks signing secret (whsec_…). Shown only in this answer." example:"whsec_3nN1bVx0cQm5Yl8ZrT2uWkPq9sJd4HfA"`
 }
 
 // WebhookUpdate changes a webhook; absent fields stay.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/proxyhub/proxyhub/internal/pgtest"
 )
 
@@ -17,6 +20,7 @@ import (
 // fleet of hubs behind a balancer would run.
 type pgHub struct {
 	t       *testing.T
+	url     string // the database, as its owner
 	getenv  func(string) string
 	keyFile string
 }
@@ -28,7 +32,7 @@ func newPGHub(t *testing.T) *pgHub {
 	if err := run(t.Context(), []string{"proxyhub", "keygen", "--out", keyFile}, env(), os.Stderr, os.Stderr); err != nil {
 		t.Fatal(err)
 	}
-	return &pgHub{t: t, keyFile: keyFile, getenv: env(
+	return &pgHub{t: t, url: url, keyFile: keyFile, getenv: env(
 		"PROXYHUB_DATABASE_URL", url, "PROXYHUB_SIGNING_KEY_FILE", keyFile,
 		"PROXYHUB_TRUSTED_PROXIES", "127.0.0.1", "PROXYHUB_RATE_HEARTBEAT", "10000/1m", "PROXYHUB_RATE_HEARTBEAT_TOKEN", "off",
 	)}
@@ -210,5 +214,52 @@ func TestPostgres_TokenRevokedOnOneHubIsRefusedByTheOther(t *testing.T) {
 	items, _ := list["proxies"].([]any)
 	if len(items) != 1 || items[0].(map[string]any)["remote_ip"] != "203.0.113.1" {
 		t.Fatalf("proxies after the refused heartbeats: %v; want edge-1 unchanged and no edge-2", list)
+	}
+}
+
+// Webhook signing secrets are sealed in the database; a secret a hub
+// stored in the clear is sealed when a hub starts.
+func TestPostgres_WebhookSecretsAreSealedAtRest(t *testing.T) {
+	p := newPGHub(t)
+	base, stop := p.start()
+	platform := p.jwt("--role", "platform")
+	if code, b := call(t, http.MethodPost, base+"/v1/tenants", platform, `{"id":"acme"}`); code != http.StatusCreated {
+		t.Fatalf("create tenant: %d %v", code, b)
+	}
+	code, wh := call(t, http.MethodPost, base+"/v1/tenants/acme/webhooks", platform, `{"kind":"generic","url":"https://example.com/hook"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create webhook: %d %v", code, wh)
+	}
+	secret := wh["secret"].(string)
+	conn, err := pgx.Connect(t.Context(), pgtest.AdminURL(t, p.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var stored string
+	if err := conn.QueryRow(t.Context(), `SELECT secret FROM webhooks WHERE id = $1`, wh["id"]).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "sealed:v1:") || strings.Contains(stored, strings.TrimPrefix(secret, "whsec_")) {
+		t.Fatalf("the database holds %q for the secret", stored)
+	}
+
+	// A row holding a secret in the clear, as a hub that did not seal
+	// wrote it, is sealed by the next hub that starts.
+	if _, err := conn.Exec(t.Context(), `UPDATE webhooks SET secret = $1 WHERE id = $2`, secret, wh["id"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	_, logs, _, _ := startHubFull(t, p.getenv)
+	if err := conn.QueryRow(t.Context(), `SELECT secret FROM webhooks WHERE id = $1`, wh["id"]).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "sealed:v1:") || !strings.Contains(logs.String(), "sealed stored webhook secrets") {
+		t.Fatalf("after a restart the database holds %q; log:\n%s", stored, logs)
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Fatal("the hub logged the secret")
 	}
 }

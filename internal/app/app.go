@@ -31,6 +31,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/notify"
 	"github.com/proxyhub/proxyhub/internal/policy"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
+	"github.com/proxyhub/proxyhub/internal/secretbox"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
@@ -145,15 +146,28 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	a.Metrics = metrics.New()
 	a.Bus = &eventbus.Bus{}
+	// Webhook signing secrets are sealed with a key derived from the
+	// signing key, which every hub of one database shares.
+	secrets, err := secretbox.FromSigningKey(key)
+	if err != nil {
+		return nil, err
+	}
 	a.Dispatcher = notify.NewDispatcher(a.Store, notify.Config{
-		AllowPrivate: cfg.WebhookPrivate, Logger: a.log, Now: a.clock,
+		AllowPrivate: cfg.WebhookPrivate, Logger: a.log, Now: a.clock, Secrets: secrets,
 		SMTP: notify.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword},
 	})
 	a.Hub = hub.New(hub.Options{
 		Store: a.Store, Clock: a.clock, OfflineAfter: cfg.OfflineAfter, Logger: a.log, Observer: a.Metrics,
-		Sources: a.policy, Signer: a.Signer, Notifier: a.Dispatcher, OnTenantChange: a.policy.SetTenant,
+		Sources: a.policy, Signer: a.Signer, Notifier: a.Dispatcher, Secrets: secrets, OnTenantChange: a.policy.SetTenant,
 		LogEachHeartbeat: cfg.LogFormat == logging.FormatText,
 	})
+	// Secrets stored in the clear by a hub that did not seal them are
+	// sealed now; until then they still sign (and open as they are).
+	if n, err := a.Hub.SealWebhookSecrets(ctx); err != nil {
+		a.log.Warn("could not seal stored webhook secrets; retried at the next start", slog.String("error", err.Error()))
+	} else if n > 0 {
+		a.log.Info("sealed stored webhook secrets", slog.Int("webhooks", n))
+	}
 	a.handler = httpapi.New(httpapi.Deps{
 		Hub:      a.Hub,
 		Auth:     auth.NewAuthenticator(a.Hub, verifier),

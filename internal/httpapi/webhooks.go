@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -44,6 +45,14 @@ func (h *handlers) registerWebhooks(a huma.API) {
 		Description: "Sends a test message now and answers the delivery attempt (status code or error).",
 	}, access{policy.WebhookWrite, scopePath}), h.testWebhook)
 	huma.Register(a, secured(huma.Operation{
+		OperationID: "rotate-webhook-secret", Method: http.MethodPost, Path: "/tenants/{tenant}/webhooks/{id}/rotate-secret", Tags: tagWebhooks,
+		Summary: "Rotate a webhook's signing secret",
+		Description: "Gives a generic webhook a new signing secret, in this answer only. For grace_seconds (default one day, at most " +
+			"seven, 0 for none) every delivery carries two signatures in webhook-signature, by the new and by the replaced secret, " +
+			"so the receiver can switch keys without missing a message; previous_secret_until says when the old one stops.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, access{policy.WebhookWrite, scopePath}), h.rotateWebhookSecret)
+	huma.Register(a, secured(huma.Operation{
 		OperationID: "list-deliveries", Method: http.MethodGet, Path: "/tenants/{tenant}/webhooks/{id}/deliveries", Tags: tagWebhooks,
 		Summary:     "List delivery attempts",
 		Description: "The webhook's delivery log, newest first: status code, error, attempt, time.",
@@ -60,7 +69,27 @@ func webhookOut(w hub.Webhook) api.Webhook {
 	if w.Attempt > 0 {
 		out.NextAttemptAt = optTime(w.NextAttemptAt)
 	}
+	if w.PreviousSecret != "" {
+		out.PreviousSecretUntil = optTime(w.PreviousSecretUntil)
+	}
 	return out
+}
+
+// RotateWebhookSecretInput rotates a webhook's signing secret.
+type RotateWebhookSecretInput struct {
+	ItemPath
+	GraceSeconds int `query:"grace_seconds" minimum:"0" maximum:"604800" default:"86400" doc:"How long the replaced secret keeps signing, in seconds."`
+}
+
+// WebhookSecretRotatedOutput wraps a webhook with its new secret.
+type WebhookSecretRotatedOutput struct{ Body api.WebhookSecretRotated }
+
+func (h *handlers) rotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretInput) (*WebhookSecretRotatedOutput, error) {
+	w, secret, err := h.Hub.RotateWebhookSecret(ctx, in.Tenant, in.ID, time.Duration(in.GraceSeconds)*time.Second)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	return &WebhookSecretRotatedOutput{Body: api.WebhookSecretRotated{Webhook: webhookOut(w), Secret: secret}}, nil
 }
 
 func deliveryOut(d hub.Delivery) api.Delivery {

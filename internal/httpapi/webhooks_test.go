@@ -200,3 +200,98 @@ func TestWebhooks_TestCallErrorsNameNoInternalAddresses(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhooks_SecretIsSealedAtRestAndRotationSignsWithBothDuringGrace(t *testing.T) {
+	t.Parallel()
+	th, _ := newAcme(t)
+	rcv := newReceiver(t)
+	wh := createWebhook(t, th, map[string]any{"kind": "generic", "url": rcv.srv.URL})
+	id, old := wh["id"].(string), wh["secret"].(string)
+	admin := th.jwt("acme", auth.RoleAdmin)
+
+	// The store holds the secret sealed, never in the clear.
+	stored, err := th.store.GetWebhook(context.Background(), "acme", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored.Secret, "sealed:v1:") || strings.Contains(stored.Secret, strings.TrimPrefix(old, "whsec_")) {
+		t.Fatalf("stored secret %q is not sealed", stored.Secret)
+	}
+
+	testSend := func() received {
+		t.Helper()
+		before := len(rcv.all())
+		res := th.do(request{method: http.MethodPost, target: "/v1/tenants/acme/webhooks/" + id + "/test", bearer: admin})
+		if res.code != http.StatusOK || res.json(t)["status_code"] != 200.0 {
+			t.Fatalf("test send: %d %s", res.code, res.body)
+		}
+		got := rcv.all()
+		if len(got) != before+1 {
+			t.Fatalf("%d messages, want %d", len(got), before+1)
+		}
+		return got[before]
+	}
+	verifies := func(secret string, m received) bool {
+		return notify.Verify(secret, m.header, m.body, th.clock.Now()) == nil
+	}
+	if m := testSend(); !verifies(old, m) {
+		t.Fatal("the creation secret does not verify a delivery")
+	}
+
+	res := th.do(request{method: http.MethodPost, target: "/v1/tenants/acme/webhooks/" + id + "/rotate-secret?grace_seconds=3600", bearer: admin})
+	if res.code != http.StatusOK {
+		t.Fatalf("rotate: %d %s", res.code, res.body)
+	}
+	rotated := res.json(t)
+	fresh, _ := rotated["secret"].(string)
+	if !strings.HasPrefix(fresh, "whsec_") || fresh == old || rotated["previous_secret_until"] == nil {
+		t.Fatalf("rotate answered %s", res.body)
+	}
+	if get := th.do(request{target: "/v1/tenants/acme/webhooks/" + id, bearer: admin}); strings.Contains(string(get.body), fresh) ||
+		strings.Contains(string(get.body), old) || get.json(t)["previous_secret_until"] == nil {
+		t.Fatalf("webhook after rotation: %s", get.body)
+	}
+	// During the grace period a receiver with either secret verifies.
+	m := testSend()
+	if !verifies(old, m) || !verifies(fresh, m) || len(strings.Fields(m.header.Get(notify.HeaderSignature))) != 2 {
+		t.Fatalf("during grace: old %v new %v, header %q", verifies(old, m), verifies(fresh, m), m.header.Get(notify.HeaderSignature))
+	}
+	// After it, only the new one.
+	th.clock.Advance(time.Hour + time.Second)
+	m = testSend()
+	if verifies(old, m) || !verifies(fresh, m) {
+		t.Fatalf("after grace: old %v new %v", verifies(old, m), verifies(fresh, m))
+	}
+	// A rotation without grace retires the secret at once.
+	res = th.do(request{method: http.MethodPost, target: "/v1/tenants/acme/webhooks/" + id + "/rotate-secret?grace_seconds=0", bearer: admin})
+	third, _ := res.json(t)["secret"].(string)
+	if m := testSend(); res.code != http.StatusOK || verifies(fresh, m) || !verifies(third, m) {
+		t.Fatalf("rotation without grace: %d %s", res.code, res.body)
+	}
+
+	slack := createWebhook(t, th, map[string]any{"kind": "slack", "url": "https://hooks.slack.com/services/T0/B0/x"})
+	cases := []struct {
+		name, target, bearer string
+		want                 int
+	}{
+		{"grace too long", "/v1/tenants/acme/webhooks/" + id + "/rotate-secret?grace_seconds=604801", admin, http.StatusUnprocessableEntity},
+		{"negative grace", "/v1/tenants/acme/webhooks/" + id + "/rotate-secret?grace_seconds=-1", admin, http.StatusUnprocessableEntity},
+		{"unsigned kind", "/v1/tenants/acme/webhooks/" + slack["id"].(string) + "/rotate-secret", admin, http.StatusUnprocessableEntity},
+		{"unknown webhook", "/v1/tenants/acme/webhooks/wh_nope/rotate-secret", admin, http.StatusNotFound},
+		{"viewer", "/v1/tenants/acme/webhooks/" + id + "/rotate-secret", th.jwt("acme", auth.RoleViewer), http.StatusForbidden},
+		{"another tenant's admin", "/v1/tenants/acme/webhooks/" + id + "/rotate-secret", th.jwt("globex", auth.RoleAdmin), http.StatusNotFound},
+	}
+	for _, tc := range cases {
+		res := th.do(request{method: http.MethodPost, target: tc.target, bearer: tc.bearer})
+		if res.code != tc.want || res.header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s, want %d problem+json", tc.name, res.code, res.body, tc.want)
+		}
+	}
+	// None of the refusals changed the secret.
+	if m := testSend(); !verifies(third, m) {
+		t.Fatal("a refused rotation changed the secret")
+	}
+	if strings.Contains(th.logs.String(), third) || strings.Contains(th.logs.String(), fresh) {
+		t.Fatal("a secret is in the log")
+	}
+}

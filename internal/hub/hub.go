@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
+	"github.com/proxyhub/proxyhub/internal/secretbox"
 )
 
 // DefaultOfflineAfter is how long a proxy may stay silent before it counts
@@ -52,6 +53,10 @@ type Options struct {
 	// Notifier validates webhook destinations and sends test messages;
 	// nil refuses webhooks.
 	Notifier Notifier
+	// Secrets seals webhook signing secrets before they are stored; the
+	// notifier must open them with the same key. Nil: a key of this
+	// process only, for tests (stored secrets do not open after a restart).
+	Secrets *secretbox.Box
 	// OnTenantChange is told of every tenant created or changed through
 	// the hub (the policy engine keeps its tenant data with it).
 	OnTenantChange func(context.Context, Tenant) error
@@ -71,6 +76,7 @@ type Service struct {
 	sources        SourcePolicy
 	signer         *auth.Signer
 	notifier       Notifier
+	secrets        *secretbox.Box
 	onTenantChange func(context.Context, Tenant) error
 	tenants        tenantCache
 	// heartbeatLevel is the level of the line logged for a heartbeat that
@@ -81,7 +87,10 @@ type Service struct {
 // New returns a Service; Options.Store is required.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, now: o.Clock, offlineAfter: o.OfflineAfter, log: o.Logger, obs: o.Observer,
-		sources: o.Sources, signer: o.Signer, notifier: o.Notifier, onTenantChange: o.OnTenantChange}
+		sources: o.Sources, signer: o.Signer, notifier: o.Notifier, secrets: o.Secrets, onTenantChange: o.OnTenantChange}
+	if s.secrets == nil {
+		s.secrets = processBox()
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

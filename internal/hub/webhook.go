@@ -14,11 +14,17 @@ type Webhook struct {
 	URL      string // http(s) URL; for email, mailto:address
 	Events   []EventType
 	Enabled  bool
-	// Secret signs generic deliveries (Standard Webhooks). Kept so the hub
-	// can sign; the API shows it only at creation.
-	Secret    string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// Secret signs generic deliveries (Standard Webhooks). The hub keeps
+	// it sealed (secretbox, bound to the webhook: see WebhookSecrets); the
+	// API shows it in the clear only when it is created or rotated.
+	Secret string
+	// PreviousSecret is the secret a rotation replaced, sealed like Secret:
+	// deliveries are signed with both until PreviousSecretUntil, so
+	// receivers can switch keys without losing a message.
+	PreviousSecret      string
+	PreviousSecretUntil time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 
 	// Cursor is the id of the last event delivered (or given up on); new
 	// webhooks start at the newest event, so history is not replayed.
@@ -59,6 +65,9 @@ type WebhookStore interface {
 	// UpdateWebhook replaces URL, Kind, Events and Enabled (not the secret or
 	// the delivery state); ErrNotFound when missing.
 	UpdateWebhook(ctx context.Context, w Webhook) (Webhook, error)
+	// SetWebhookSecret replaces Secret, PreviousSecret, PreviousSecretUntil
+	// and UpdatedAt of w (nothing else); ErrNotFound when missing.
+	SetWebhookSecret(ctx context.Context, w Webhook) (Webhook, error)
 	// DeleteWebhook removes a webhook and its delivery log.
 	DeleteWebhook(ctx context.Context, tenantID, id string) error
 

@@ -43,7 +43,8 @@ func (s *Service) notifierOrErr() (Notifier, error) {
 }
 
 // CreateWebhook validates and stores a new webhook of the tenant; its
-// signing secret (generic webhooks) is in the returned record, shown once.
+// signing secret (generic webhooks) is in the returned record in the
+// clear, shown once; the store keeps it sealed.
 // It delivers only events that happen after its creation.
 func (s *Service) CreateWebhook(ctx context.Context, tenantID string, in NewWebhook) (Webhook, error) {
 	n, err := s.notifierOrErr()
@@ -63,10 +64,18 @@ func (s *Service) CreateWebhook(ctx context.Context, tenantID string, in NewWebh
 	now := s.now()
 	w := Webhook{ID: auth.NewID("wh_"), TenantID: tenantID, Kind: in.Kind, URL: in.URL, Events: types,
 		Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now}
-	if w.Secret, err = n.NewSigningSecret(in.Kind); err != nil {
+	plain, err := n.NewSigningSecret(in.Kind)
+	if err != nil {
 		return Webhook{}, fmt.Errorf("signing secret: %w", err)
 	}
-	return s.store.CreateWebhook(ctx, w)
+	if w.Secret, err = sealWebhookSecret(s.secrets, w, plain); err != nil {
+		return Webhook{}, err
+	}
+	if w, err = s.store.CreateWebhook(ctx, w); err != nil {
+		return Webhook{}, err
+	}
+	w.Secret = plain
+	return w, nil
 }
 
 // Webhooks returns the tenant's webhooks, oldest first.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/secretbox"
 )
 
 // Defaults of Config.
@@ -74,9 +75,12 @@ type Config struct {
 	BatchMax     int           // most events in one message; DefaultBatchMax (at least a sweep's size, so a sweep is one message)
 	Poll         time.Duration // how often Run looks for due webhooks; DefaultPoll
 	SMTP         SMTPConfig
-	Now          func() time.Time // the clock for scheduling and the delivery log; time.Now
-	Logger       *slog.Logger     // nil: discard
-	HTTPClient   *http.Client     // optional override (tests); default: GuardedClient(AllowPrivate, Timeout)
+	// Secrets opens the webhooks' sealed signing secrets: the hub's Box
+	// (hub.Options.Secrets). Nil: hub.EphemeralSecrets.
+	Secrets    *secretbox.Box
+	Now        func() time.Time // the clock for scheduling and the delivery log; time.Now
+	Logger     *slog.Logger     // nil: discard
+	HTTPClient *http.Client     // optional override (tests); default: GuardedClient(AllowPrivate, Timeout)
 }
 
 // Dispatcher delivers events to webhooks. Run it on every hub: only the
@@ -109,6 +113,9 @@ func NewDispatcher(s Store, cfg Config) *Dispatcher {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = hub.EphemeralSecrets()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

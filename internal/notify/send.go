@@ -27,6 +27,11 @@ const maxErrorLen = 300
 // userAgent identifies the hub to receivers.
 const userAgent = "proxyhub-webhooks/1"
 
+// errSecretUnavailable: the hub cannot open a webhook's sealed signing
+// secret (it was sealed with another hub's key). Tenants see only this;
+// the log has the key ids.
+var errSecretUnavailable = errors.New("cannot sign: this hub cannot open the webhook's signing secret")
+
 // send delivers m to w and returns the HTTP status (0 for email or when no
 // response came) and the failure, if any.
 func (d *Dispatcher) send(ctx context.Context, w hub.Webhook, m message) (int, error) {
@@ -39,14 +44,24 @@ func (d *Dispatcher) send(ctx context.Context, w hub.Webhook, m message) (int, e
 		if err != nil {
 			return 0, err
 		}
-		if w.Secret == "" {
+		ts := d.now()
+		secrets, err := hub.WebhookSecrets(d.cfg.Secrets, w, ts)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", errSecretUnavailable, err)
+		}
+		if len(secrets) == 0 {
 			return 0, errors.New("webhook has no signing secret")
 		}
-		ts := d.now()
-		sig, err := Sign(w.Secret, m.id, ts, body)
-		if err != nil {
-			return 0, err
+		// During a rotation's grace period the header carries a signature
+		// by each secret, space-separated (Standard Webhooks), so receivers
+		// with either verify.
+		sigs := make([]string, len(secrets))
+		for i, secret := range secrets {
+			if sigs[i], err = Sign(secret, m.id, ts, body); err != nil {
+				return 0, err
+			}
 		}
+		sig := strings.Join(sigs, " ")
 		h := http.Header{}
 		h.Set(HeaderID, m.id)
 		h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
@@ -232,6 +247,8 @@ func (d *Dispatcher) errorText(err error, w hub.Webhook) (text, detail string) {
 	switch {
 	case errors.Is(err, ErrRefusedAddress):
 		return "destination not allowed", detail
+	case errors.Is(err, errSecretUnavailable):
+		return errSecretUnavailable.Error(), detail
 	case errors.As(err, &opErr), errors.As(err, &dnsErr):
 		return "could not connect", detail
 	}

@@ -624,6 +624,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook's signing secret
+         * @description Gives a generic webhook a new signing secret, in this answer only. For grace_seconds (default one day, at most seven, 0 for none) every delivery carries two signatures in webhook-signature, by the new and by the replaced secret, so the receiver can switch keys without missing a message; previous_secret_until says when the old one stops.
+         */
+        post: operations["rotate-webhook-secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant}/webhooks/{id}/test": {
         parameters: {
             query?: never;
@@ -1550,6 +1570,12 @@ export interface components {
             next_attempt_at?: string;
             /**
              * Format: date-time
+             * @description generic webhooks after a rotation: until then deliveries carry a second signature, by the secret the rotation replaced.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            previous_secret_until?: string;
+            /**
+             * Format: date-time
              * @description When it last changed.
              * @example 2026-11-28T09:00:00.000Z
              */
@@ -1628,6 +1654,12 @@ export interface components {
              */
             next_attempt_at?: string;
             /**
+             * Format: date-time
+             * @description generic webhooks after a rotation: until then deliveries carry a second signature, by the secret the rotation replaced.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            previous_secret_until?: string;
+            /**
              * @description generic webhooks: the Standard Webhooks signing secret (whsec_…). Shown only in this answer.
              * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
              */
@@ -1652,6 +1684,71 @@ export interface components {
         WebhookList: {
             /** @description Webhooks, oldest first. */
             webhooks: components["schemas"]["Webhook"][];
+        };
+        WebhookSecretRotated: {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * @description Disabled webhooks receive nothing (and skip what happens meanwhile).
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * @description Event types delivered; empty means all.
+             * @example [
+             *       "offline",
+             *       "online",
+             *       "ip_changed"
+             *     ]
+             */
+            events: components["schemas"]["EventType"][];
+            /**
+             * @description The latest delivery attempt failed; retries continue with exponential backoff.
+             * @example false
+             */
+            failing: boolean;
+            /**
+             * @description Webhook id.
+             * @example wh_9Kq2ZbLc7XwPmN4r
+             */
+            id: string;
+            /**
+             * @description How it delivers.
+             * @example generic
+             */
+            kind: components["schemas"]["WebhookKind"];
+            /**
+             * Format: date-time
+             * @description When the next retry is due, while failing.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            next_attempt_at?: string;
+            /**
+             * Format: date-time
+             * @description generic webhooks after a rotation: until then deliveries carry a second signature, by the secret the rotation replaced.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            previous_secret_until?: string;
+            /**
+             * @description The new Standard Webhooks signing secret (whsec_…). Shown only in this answer.
+             * @example whsec_3nN1bVx0cQm5Yl8ZrT2uWkPq9sJd4HfA
+             */
+            secret: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            updated_at: string;
+            /**
+             * @description Where to deliver: an http(s) URL, or mailto:address for email.
+             * @example https://ops.example.com/proxyhub
+             */
+            url: string;
         };
         WebhookUpdate: {
             /**
@@ -5077,6 +5174,98 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "rotate-webhook-secret": {
+        parameters: {
+            query?: {
+                /** @description How long the replaced secret keeps signing, in seconds. */
+                grace_seconds?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Tenant id. */
+                tenant: string;
+                /** @description Token id or client id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecretRotated"];
                 };
             };
             /** @description Unauthorized */

@@ -86,6 +86,16 @@ func (s *Store) UpdateWebhook(ctx context.Context, w hub.Webhook) (out hub.Webho
 	return out, err
 }
 
+// SetWebhookSecret implements hub.WebhookStore.
+func (s *Store) SetWebhookSecret(ctx context.Context, w hub.Webhook) (out hub.Webhook, err error) {
+	err = s.withWebhook(ctx, w.TenantID, w.ID, true, func(t *tenant, i int) {
+		cur := t.webhooks[i]
+		cur.Secret, cur.PreviousSecret, cur.PreviousSecretUntil, cur.UpdatedAt = w.Secret, w.PreviousSecret, w.PreviousSecretUntil, w.UpdatedAt
+		out = cloneWebhook(*cur)
+	})
+	return out, err
+}
+
 // DeleteWebhook implements hub.WebhookStore.
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
 	return s.withWebhook(ctx, tenantID, id, true, func(t *tenant, i int) {

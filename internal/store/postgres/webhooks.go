@@ -12,14 +12,15 @@ import (
 )
 
 const webhookColumns = `tenant_id, id, kind, url, events, enabled, secret, created_at, updated_at,
-	cursor_id, attempt, next_attempt_at, failing_since`
+	cursor_id, attempt, next_attempt_at, failing_since, previous_secret, previous_secret_until`
 
 func scanWebhook(row pgx.Row) (hub.Webhook, error) {
 	var w hub.Webhook
 	var events []string
-	var next, failing pgtype.Timestamptz
+	var next, failing, prevUntil pgtype.Timestamptz
 	err := row.Scan(&w.TenantID, &w.ID, &w.Kind, &w.URL, &events, &w.Enabled, &w.Secret, &w.CreatedAt, &w.UpdatedAt,
-		&w.Cursor, &w.Attempt, &next, &failing)
+		&w.Cursor, &w.Attempt, &next, &failing, &w.PreviousSecret, &prevUntil)
+	w.PreviousSecretUntil = fromTimestamptz(prevUntil)
 	for _, e := range events {
 		w.Events = append(w.Events, hub.EventType(e))
 	}
@@ -87,6 +88,19 @@ func (s *Store) UpdateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, 
 			 WHERE tenant_id = $1 AND id = $2
 			RETURNING `+webhookColumns,
 			w.TenantID, w.ID, w.URL, w.Kind, eventTypeStrings(w.Events), w.Enabled, w.UpdatedAt)
+	})
+	return out, err
+}
+
+// SetWebhookSecret implements hub.WebhookStore.
+func (s *Store) SetWebhookSecret(ctx context.Context, w hub.Webhook) (hub.Webhook, error) {
+	var out hub.Webhook
+	err := s.inScope(ctx, tenantScope(w.TenantID), fmt.Sprintf("postgres: set webhook secret %q", w.ID), func(b *pgx.Batch) {
+		queueWebhookRow(b, &out, `
+			UPDATE webhooks SET secret = $3, previous_secret = $4, previous_secret_until = $5, updated_at = $6
+			 WHERE tenant_id = $1 AND id = $2
+			RETURNING `+webhookColumns,
+			w.TenantID, w.ID, w.Secret, w.PreviousSecret, timestamptz(w.PreviousSecretUntil), w.UpdatedAt)
 	})
 	return out, err
 }

@@ -13,15 +13,16 @@ import (
 // Webhooks and their delivery log are read from the database: the
 // dispatcher looks at them about once a second, on this hub only.
 
-const webhookColumns = `tenant_id, id, kind, url, events, enabled, secret, created_at, updated_at, cursor_id, attempt, next_attempt_at, failing_since`
+const webhookColumns = `tenant_id, id, kind, url, events, enabled, secret, created_at, updated_at, cursor_id, attempt, next_attempt_at, failing_since, previous_secret, previous_secret_until`
 
 func scanWebhook(rows *sql.Rows) (hub.Webhook, error) {
 	var w hub.Webhook
 	var events string
 	var created, updated int64
-	var next, failing sql.NullInt64
+	var next, failing, prevUntil sql.NullInt64
 	err := rows.Scan(&w.TenantID, &w.ID, &w.Kind, &w.URL, &events, &w.Enabled, &w.Secret, &created, &updated,
-		&w.Cursor, &w.Attempt, &next, &failing)
+		&w.Cursor, &w.Attempt, &next, &failing, &w.PreviousSecret, &prevUntil)
+	w.PreviousSecretUntil = fromNullNanos(prevUntil)
 	w.Events, w.CreatedAt, w.UpdatedAt = parseEventTypes(events), fromNanos(created), fromNanos(updated)
 	w.NextAttemptAt, w.FailingSince = fromNullNanos(next), fromNullNanos(failing)
 	return w, err
@@ -57,9 +58,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, 
 			return nil, tenantNotFound(w.TenantID)
 		}
 		w.Cursor, w.Attempt, w.NextAttemptAt, w.FailingSince = s.st.seq.event, 0, time.Time{}, time.Time{}
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?)`,
 			w.TenantID, w.ID, w.Kind, w.URL, eventTypesText(w.Events), boolInt(w.Enabled), w.Secret,
-			w.CreatedAt.UnixNano(), w.UpdatedAt.UnixNano(), w.Cursor)
+			w.CreatedAt.UnixNano(), w.UpdatedAt.UnixNano(), w.Cursor, w.PreviousSecret, nanos(w.PreviousSecretUntil))
 		return nil, translate(err, what)
 	})
 	if err != nil {
@@ -108,6 +109,27 @@ func (s *Store) UpdateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, 
 		out.URL, out.Kind, out.Events, out.Enabled, out.UpdatedAt = w.URL, w.Kind, w.Events, w.Enabled, w.UpdatedAt
 		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET url = ?, kind = ?, events = ?, enabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 			out.URL, out.Kind, eventTypesText(out.Events), boolInt(out.Enabled), out.UpdatedAt.UnixNano(), w.TenantID, w.ID)
+		return nil, translate(err, what)
+	})
+	return out, err
+}
+
+// SetWebhookSecret implements hub.WebhookStore.
+func (s *Store) SetWebhookSecret(ctx context.Context, w hub.Webhook) (hub.Webhook, error) {
+	const what = "sqlite: set webhook secret"
+	var out hub.Webhook
+	err := s.update(ctx, what, func(ctx context.Context, tx *sql.Tx) (func(), error) {
+		ws, err := queryWebhooks(ctx, tx, `tenant_id = ? AND id = ?`, w.TenantID, w.ID)
+		if err != nil {
+			return nil, translate(err, what)
+		}
+		if len(ws) == 0 {
+			return nil, fmt.Errorf("sqlite: webhook %q: %w", w.ID, hub.ErrNotFound)
+		}
+		out = ws[0]
+		out.Secret, out.PreviousSecret, out.PreviousSecretUntil, out.UpdatedAt = w.Secret, w.PreviousSecret, w.PreviousSecretUntil, w.UpdatedAt
+		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET secret = ?, previous_secret = ?, previous_secret_until = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
+			out.Secret, out.PreviousSecret, nanos(out.PreviousSecretUntil), out.UpdatedAt.UnixNano(), w.TenantID, w.ID)
 		return nil, translate(err, what)
 	})
 	return out, err

@@ -351,6 +351,25 @@ func testWebhookCRUD(t *testing.T, s LiveStore) {
 	if err != nil || up.URL != "https://example.com/other" || up.Enabled || up.Secret != "whsec_x" {
 		t.Fatalf("update: %+v %v (the secret is not updatable)", up, err)
 	}
+	// SetWebhookSecret changes the secrets and nothing else.
+	until := t0.Add(time.Hour)
+	rot := up
+	rot.Secret, rot.PreviousSecret, rot.PreviousSecretUntil, rot.UpdatedAt, rot.URL = "sealed-new", "sealed-old", until, t0.Add(time.Second), "https://ignored.example"
+	if _, err := s.SetWebhookSecret(ctx, hub.Webhook{ID: "wh_1", TenantID: "globex", Secret: "x"}); !errors.Is(err, hub.ErrNotFound) {
+		t.Fatalf("cross-tenant secret change: %v", err)
+	}
+	if _, err := s.SetWebhookSecret(ctx, rot); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetWebhook(ctx, "acme", "wh_1")
+	if err != nil || got.Secret != "sealed-new" || got.PreviousSecret != "sealed-old" || !got.PreviousSecretUntil.Equal(until) ||
+		!got.UpdatedAt.Equal(t0.Add(time.Second)) || got.URL != "https://example.com/other" {
+		t.Fatalf("after SetWebhookSecret: %+v %v", got, err)
+	}
+	rot.PreviousSecret, rot.PreviousSecretUntil = "", time.Time{}
+	if got, err = s.SetWebhookSecret(ctx, rot); err != nil || got.PreviousSecret != "" || !got.PreviousSecretUntil.IsZero() {
+		t.Fatalf("clearing the previous secret: %+v %v", got, err)
+	}
 	if l, _ := s.ListWebhooks(ctx, "globex"); len(l) != 0 {
 		t.Fatal("globex lists acme's webhooks")
 	}
