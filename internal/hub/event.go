@@ -62,8 +62,10 @@ type LivenessStore interface {
 	// with At = the deadline. A proxy is flipped once however many hubs
 	// sweep at the same time. It returns the events, ordered by id.
 	ExpireProxies(ctx context.Context, now time.Time, limit int) ([]Event, error)
-	// NextDeadline returns the earliest deadline of any online, unpaused
-	// proxy, or the zero time when there is none.
+	// NextDeadline returns when the sweeper should next look: the earliest
+	// deadline of any online, unpaused proxy, or an earlier time at which
+	// the store has sweeping work of its own (PostgreSQL's check_at); the
+	// zero time when there is no online, unpaused proxy.
 	NextDeadline(ctx context.Context) (time.Time, error)
 
 	// SetPaused pauses a proxy (no flips, no alerts; heartbeats are still

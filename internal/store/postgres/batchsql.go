@@ -92,7 +92,11 @@ WITH input AS (
            last_seen = greatest(p.last_seen, i.at),
            ip_changes = p.ip_changes + (p.ip <> i.ip)::int,
            state = 'online',
-           deadline = greatest(p.last_seen, i.at) + p.timeout_ms * interval '1 millisecond'
+           deadline = greatest(p.last_seen, i.at) + p.timeout_ms * interval '1 millisecond',
+           -- check_at (indexed) moves only when the proxy comes back online:
+           -- a steady heartbeat changes no indexed column, so it is HOT.
+           check_at = CASE WHEN p.state = 'online' THEN p.check_at
+                           ELSE greatest(p.last_seen, i.at) + p.timeout_ms * interval '1 millisecond' END
       FROM checked i
      WHERE p.tenant_id = i.tenant_id AND p.name = i.name AND i.live
  RETURNING i.ord, i.name, i.ip AS new_ip, i.at, i.token_id, i.request_id,
@@ -157,8 +161,9 @@ WITH input AS (
 ), fresh AS (
     SELECT p.*, row_number() OVER (ORDER BY p.ord) AS k FROM probed p WHERE NOT p.found
 ), created AS (
-    INSERT INTO proxies (tenant_id, name, ip, peer_ip, created_at, last_seen, state, timeout_ms, deadline)
-    SELECT $1, f.name, f.ip, f.peer_ip, f.at, f.at, 'online', c.timeout_ms, f.at + c.timeout_ms * interval '1 millisecond'
+    INSERT INTO proxies (tenant_id, name, ip, peer_ip, created_at, last_seen, state, timeout_ms, deadline, check_at)
+    SELECT $1, f.name, f.ip, f.peer_ip, f.at, f.at, 'online', c.timeout_ms, f.at + c.timeout_ms * interval '1 millisecond',
+           f.at + c.timeout_ms * interval '1 millisecond'
       FROM fresh f, current c
      WHERE $6::int = 0 OR c.proxy_count + f.k <= $6::int
      ORDER BY f.ord

@@ -48,9 +48,9 @@ func BenchmarkSweep(b *testing.B) {
 	// to one tenant. Proxy g belongs to tenant g % 10; the first 1,000 are
 	// past their deadline (t0), the others due an hour later.
 	_, err := admin.Exec(ctx, `
-		INSERT INTO proxies (tenant_id, name, ip, peer_ip, created_at, last_seen, state, timeout_ms, deadline)
+		INSERT INTO proxies (tenant_id, name, ip, peer_ip, created_at, last_seen, state, timeout_ms, deadline, check_at)
 		SELECT ($1::text[])[g % 10 + 1], 'p-' || lpad(g::text, 8, '0'), '10.0.0.1', '10.0.0.1', ls.at, ls.at, 'online', 80000,
-		       ls.at + interval '80 seconds'
+		       ls.at + interval '80 seconds', ls.at + interval '80 seconds'
 		  FROM generate_series(1, $2::int) AS g,
 		       LATERAL (SELECT CASE WHEN g <= $3::int THEN $4::timestamptz - interval '81 seconds' - g * interval '1 millisecond'
 		                            ELSE $4::timestamptz + interval '1 hour' + (g % 60000) * interval '1 millisecond' END AS at) ls`,

@@ -58,32 +58,36 @@ func (s *Store) ScanEvents(ctx context.Context, tenantID string, q hub.EventQuer
 }
 
 // sweepSelectSQL selects and locks at most $2 online, unpaused proxies
-// whose deadline is before $1, earliest first, across tenants (sweeper
-// scope). It reads the partial index proxies_due (migrations/004), so it
-// costs what expires, not the fleet. SKIP LOCKED leaves the rows another
-// sweeper (or a heartbeat) holds, so concurrent sweepers never flip one
-// proxy twice and a sweep waits for nobody; a row a heartbeat updated
-// meanwhile is checked again under the lock (READ COMMITTED rechecks the
-// condition on the newest version).
+// whose check_at is before $1, earliest first, across tenants (sweeper
+// scope). check_at is never after a proxy's deadline (migrations/011), so
+// every proxy due is among them. It reads the partial index proxies_due,
+// so it costs what is due, not the fleet. SKIP LOCKED leaves the rows
+// another sweeper (or a heartbeat) holds, so concurrent sweepers never
+// flip one proxy twice and a sweep waits for nobody; a row a heartbeat
+// updated meanwhile is checked again under the lock (READ COMMITTED
+// rechecks the condition on the newest version).
 const sweepSelectSQL = `
 SELECT tenant_id, name
   FROM proxies
- WHERE state = 'online' AND NOT paused AND deadline < $1
- ORDER BY deadline
+ WHERE state = 'online' AND NOT paused AND check_at < $1
+ ORDER BY check_at
  LIMIT $2
    FOR NO KEY UPDATE SKIP LOCKED`
 
-// expireSQL flips the proxies sweepSelectSQL selects to offline (one probe
-// of the primary key each) and returns them.
+// expireSQL visits the proxies sweepSelectSQL selects (one probe of the
+// primary key each): those whose deadline has passed go offline, the
+// others (heartbeats moved their deadline on) get check_at = deadline.
+// It returns every visited proxy and whether it was flipped.
 const expireSQL = `
 WITH due AS MATERIALIZED (` + sweepSelectSQL + `
 )
 UPDATE proxies p
-   SET state = 'offline'
+   SET state = CASE WHEN p.deadline < $1 THEN 'offline' ELSE 'online' END,
+       check_at = p.deadline
   FROM due d
  WHERE p.tenant_id = d.tenant_id AND p.name = d.name
-   AND p.state = 'online' AND NOT p.paused AND p.deadline < $1
-RETURNING p.tenant_id, p.name, p.deadline, p.ip`
+   AND p.state = 'online' AND NOT p.paused AND p.check_at < $1
+RETURNING p.tenant_id, p.name, p.deadline, p.ip, p.state = 'offline'`
 
 // insertOfflineSQL appends the offline events of a sweep (sweeper scope,
 // which may append nothing else), in the arrays' order.
@@ -106,37 +110,55 @@ const sweepChunk = 1000
 // of 0 or less flips everything due, sweepChunk proxies per transaction.
 func (s *Store) ExpireProxies(ctx context.Context, now time.Time, limit int) ([]hub.Event, error) {
 	if limit > 0 {
-		return s.expire(ctx, now, limit)
+		// A visit that only moved check_at flips nothing: go on until
+		// limit proxies are flipped or nothing is left to visit.
+		var all []hub.Event
+		for len(all) < limit {
+			want := limit - len(all)
+			evs, visited, err := s.expire(ctx, now, want)
+			all = append(all, evs...)
+			if err != nil || visited < want {
+				return all, err
+			}
+		}
+		return all, nil
 	}
 	var all []hub.Event
 	for {
-		evs, err := s.expire(ctx, now, sweepChunk)
+		evs, visited, err := s.expire(ctx, now, sweepChunk)
 		all = append(all, evs...)
-		if err != nil || len(evs) < sweepChunk {
+		if err != nil || visited < sweepChunk {
 			return all, err
 		}
 	}
 }
 
-// expire is one transaction of ExpireProxies; limit > 0.
-func (s *Store) expire(ctx context.Context, now time.Time, limit int) ([]hub.Event, error) {
+// expire is one transaction of ExpireProxies; limit > 0. It returns the
+// offline events and how many proxies it visited (flipped or not).
+func (s *Store) expire(ctx context.Context, now time.Time, limit int) ([]hub.Event, int, error) {
 	type flip struct {
 		tenant, name string
 		deadline     time.Time
 		ip           netip.Addr
 	}
 	var out []hub.Event
+	visited := 0
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		var flips []flip
+		visited = 0
 		b := &pgx.Batch{}
 		sweeperScope.queue(b)
 		b.Queue(expireSQL, now, limit).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var f flip
-				if err := rows.Scan(&f.tenant, &f.name, &f.deadline, &f.ip); err != nil {
+				var flipped bool
+				if err := rows.Scan(&f.tenant, &f.name, &f.deadline, &f.ip, &flipped); err != nil {
 					return err
 				}
-				flips = append(flips, f)
+				visited++
+				if flipped {
+					flips = append(flips, f)
+				}
 			}
 			return rows.Err()
 		})
@@ -168,18 +190,19 @@ func (s *Store) expire(ctx context.Context, now time.Time, limit int) ([]hub.Eve
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
-		return nil, translate(err, "postgres: expire proxies")
+		return nil, 0, translate(err, "postgres: expire proxies")
 	}
 	slices.SortFunc(out, func(a, b hub.Event) int { return cmp.Compare(a.ID, b.ID) })
-	return out, nil
+	return out, visited, nil
 }
 
 // NextDeadline implements hub.LivenessStore: the first entry of the
-// partial index proxies_due (sweeper scope).
+// partial index proxies_due (sweeper scope), the earliest check_at, which
+// is never after the earliest deadline.
 func (s *Store) NextDeadline(ctx context.Context) (time.Time, error) {
 	var next pgtype.Timestamptz
 	err := s.inScope(ctx, sweeperScope, "postgres: next deadline", func(b *pgx.Batch) {
-		b.Queue(`SELECT min(deadline) FROM proxies WHERE state = 'online' AND NOT paused`).QueryRow(func(row pgx.Row) error {
+		b.Queue(`SELECT min(check_at) FROM proxies WHERE state = 'online' AND NOT paused`).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&next)
 		})
 	})
@@ -196,7 +219,10 @@ func (s *Store) SetPaused(ctx context.Context, tenantID, name string, paused boo
 			    SET paused = $3,
 			        deadline = CASE WHEN paused AND NOT $3::boolean
 			                        THEN greatest(last_seen, $4) + timeout_ms * interval '1 millisecond'
-			                        ELSE deadline END
+			                        ELSE deadline END,
+			        check_at = CASE WHEN paused AND NOT $3::boolean
+			                        THEN greatest(last_seen, $4) + timeout_ms * interval '1 millisecond'
+			                        ELSE check_at END
 			  WHERE tenant_id = $1 AND name = $2
 			RETURNING `+proxyColumns, tenantID, name, paused, at).QueryRow(func(row pgx.Row) (err error) {
 			p, err = scanProxy(row)
@@ -217,7 +243,8 @@ func (s *Store) SetOfflineAfter(ctx context.Context, tenantID, name string, d ti
 		b.Queue(`UPDATE proxies
 			    SET offline_after_ms = nullif($3::bigint, 0),
 			        timeout_ms = proxyhub_timeout_ms($3, (SELECT offline_after_ms FROM tenants WHERE id = $1)),
-			        deadline = last_seen + proxyhub_timeout_ms($3, (SELECT offline_after_ms FROM tenants WHERE id = $1)) * interval '1 millisecond'
+			        deadline = last_seen + proxyhub_timeout_ms($3, (SELECT offline_after_ms FROM tenants WHERE id = $1)) * interval '1 millisecond',
+			        check_at = last_seen + proxyhub_timeout_ms($3, (SELECT offline_after_ms FROM tenants WHERE id = $1)) * interval '1 millisecond'
 			  WHERE tenant_id = $1 AND name = $2
 			RETURNING `+proxyColumns, tenantID, name, ms).QueryRow(func(row pgx.Row) (err error) {
 			p, err = scanProxy(row)

@@ -466,9 +466,9 @@ func insertProxies(t testing.TB, admin *pgx.Conn, tenantID string, n, expired in
 	t.Helper()
 	ctx := context.Background()
 	_, err := admin.Exec(ctx, `
-		INSERT INTO proxies (tenant_id, name, ip, peer_ip, created_at, last_seen, state, timeout_ms, deadline)
+		INSERT INTO proxies (tenant_id, name, ip, peer_ip, created_at, last_seen, state, timeout_ms, deadline, check_at)
 		SELECT $1, 'p-' || lpad(g::text, 8, '0'), '10.0.0.1', '10.0.0.1', $2::timestamptz, ls.last_seen, 'online', 80000,
-		       ls.last_seen + interval '80 seconds'
+		       ls.last_seen + interval '80 seconds', ls.last_seen + interval '80 seconds'
 		  FROM generate_series(1, $3::int) AS g,
 		       LATERAL (SELECT CASE WHEN g <= $4::int THEN $2::timestamptz - interval '81 seconds' - g * interval '1 millisecond'
 		                            ELSE $2::timestamptz + interval '1 hour' + (g % 1000) * interval '1 millisecond' END AS last_seen) ls`,

@@ -49,8 +49,12 @@
 // an offline proxy back online, decided under the row's lock like an IP
 // change. ExpireProxies flips expired proxies across tenants in the
 // 'sweeper' scope through the partial index proxies_due (online, unpaused,
-// by deadline), with FOR UPDATE SKIP LOCKED, so a sweep costs what expires
-// and concurrent sweepers never flip one proxy twice.
+// by check_at, a time never after the deadline), with FOR UPDATE SKIP
+// LOCKED, so a sweep costs what is due and concurrent sweepers never flip
+// one proxy twice. Heartbeats move only the deadline, which nothing
+// indexes, so their updates are HOT; the sweeper moves a proxy's check_at
+// up to its deadline when it visits one that heartbeats kept alive
+// (migrations/011).
 //
 // Events (registered, ip_changed, online, offline, denied) are appended in
 // the transaction of what they record. Readers follow a tenant's stream by

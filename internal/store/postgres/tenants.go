@@ -90,7 +90,8 @@ func (s *Store) UpdateTenant(ctx context.Context, t hub.Tenant) error {
 		).Exec(affectedOne)
 		b.Queue(`UPDATE proxies
 			    SET timeout_ms = proxyhub_timeout_ms(NULL, $2),
-			        deadline = last_seen + proxyhub_timeout_ms(NULL, $2) * interval '1 millisecond'
+			        deadline = last_seen + proxyhub_timeout_ms(NULL, $2) * interval '1 millisecond',
+			        check_at = last_seen + proxyhub_timeout_ms(NULL, $2) * interval '1 millisecond'
 			  WHERE tenant_id = $1 AND offline_after_ms IS NULL AND timeout_ms <> proxyhub_timeout_ms(NULL, $2)`,
 			t.ID, t.OfflineAfter.Milliseconds(),
 		).Exec(ignoreTag)
