@@ -13,7 +13,9 @@ import (
 
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/pgtest"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
+	"github.com/proxyhub/proxyhub/internal/store/postgres"
 	"github.com/proxyhub/proxyhub/internal/store/sqlite"
 )
 
@@ -49,8 +51,10 @@ func BenchmarkHeartbeat_FullStack(b *testing.B) {
 // BenchmarkHeartbeat_Parallel compares the stores under a burst:
 // heartbeats of 1,024 proxies through the whole handler stack (as
 // BenchmarkHeartbeat_FullStack) from 32 callers per core at once, on the
-// in-memory store and on the durable embedded store (SQLite in a temporary
-// directory, synchronous NORMAL, the default, and FULL), whose group
+// in-memory store, on PostgreSQL (a fresh test database; each caller is
+// answered after its batch commits) and on the durable embedded store
+// (SQLite in a temporary directory, synchronous NORMAL, the default, and
+// FULL), whose group
 // commit then writes many heartbeats per transaction: with NORMAL these
 // steady-state heartbeats are answered once decided and their log rows
 // follow within 5 ms; with FULL each caller is answered after its COMMIT,
@@ -66,6 +70,7 @@ func BenchmarkHeartbeat_Parallel(b *testing.B) {
 		{"store=memory", func(*testing.B) hub.Store { return memory.New() }},
 		{"store=sqlite", func(b *testing.B) hub.Store { return openSQLite(b, "NORMAL") }},
 		{"store=sqlite-full", func(b *testing.B) hub.Store { return openSQLite(b, "FULL") }},
+		{"store=postgres", openPostgres},
 	}
 	for _, st := range stores {
 		b.Run(st.name, func(b *testing.B) {
@@ -188,6 +193,18 @@ const benchProxies = 64
 func openSQLite(b *testing.B, synchronous string) hub.Store {
 	b.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "proxyhub.db"), sqlite.Options{Synchronous: synchronous})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// openPostgres opens the PostgreSQL store on a fresh test database (as
+// the application role), closed when b ends.
+func openPostgres(b *testing.B) hub.Store {
+	b.Helper()
+	s, err := postgres.Open(context.Background(), pgtest.AppURL(b, pgtest.URL(b)), postgres.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
