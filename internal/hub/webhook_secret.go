@@ -49,11 +49,11 @@ func WebhookSecrets(box *secretbox.Box, w Webhook, now time.Time) ([]string, err
 	}
 	out := []string{cur}
 	if w.PreviousSecret != "" && now.Before(w.PreviousSecretUntil) {
-		prev, err := openWebhookSecret(box, w, w.PreviousSecret)
-		if err != nil {
-			return nil, err
+		// A replaced secret that no longer opens (sealed under a signing
+		// key since changed) only loses its second signature.
+		if prev, err := openWebhookSecret(box, w, w.PreviousSecret); err == nil {
+			out = append(out, prev)
 		}
-		out = append(out, prev)
 	}
 	return out, nil
 }
@@ -84,7 +84,10 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, tenantID, id string, 
 	}
 	now := s.timestamp()
 	w.PreviousSecret, w.PreviousSecretUntil = "", time.Time{}
-	if grace > 0 && w.Secret != "" {
+	// The replaced secret keeps signing for the grace period, if this hub
+	// can still open it (after a change of signing key it cannot, and the
+	// rotation is how the webhook recovers).
+	if _, oerr := openWebhookSecret(s.secrets, w, w.Secret); grace > 0 && w.Secret != "" && oerr == nil {
 		if w.PreviousSecret, err = sealWebhookSecret(s.secrets, w, w.Secret); err != nil {
 			return Webhook{}, "", err
 		}
