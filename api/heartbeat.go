@@ -34,4 +34,6 @@ type StatusReport struct {
 // Health is the body of /healthz and /readyz.
 type Health struct {
 	Status string `json:"status" enum:"ok,unavailable" doc:"ok when the check passed." example:"ok"`
+	// RateLimits says how rate limits are kept (readyz only).
+	RateLimits string `json:"rate_limits,omitempty" enum:"per-hub,shared,per-hub-redis-unreachable" doc:"readyz: per-hub (no Redis configured), shared (through Redis across hubs), or per-hub-redis-unreachable (Redis is configured but not answering: each hub limits on its own until it returns; the hub is still ready)." example:"shared"`
 }

@@ -160,6 +160,29 @@ else
 	trap warn_skipped EXIT # again after go test's output, where it is seen
 fi
 
+# Redis for the shared rate-limit tests: PROXYHUB_TEST_REDIS_ADDR, else a
+# server on 127.0.0.1:6379, else a throwaway redis-server (from PATH) on a
+# free port that keeps nothing, stopped at exit; else the tests that need
+# it are skipped (and fail with CI=true).
+redis_pid=
+redis_answers() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}" && printf 'PING\r\n' >&3 && read -r -t 2 line <&3 && [[ $line == +PONG* ]]) 2>/dev/null; }
+if [[ -z ${PROXYHUB_TEST_REDIS_ADDR:-} ]]; then
+	if redis_answers 127.0.0.1:6379; then
+		export PROXYHUB_TEST_REDIS_ADDR=127.0.0.1:6379
+		log "Redis: the server on 127.0.0.1:6379"
+	elif command -v redis-server >/dev/null 2>&1; then
+		redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
+		redis_pid=$!
+		for _ in $(seq 50); do redis_answers "127.0.0.1:$redis_port" && break; sleep 0.1; done
+		export PROXYHUB_TEST_REDIS_ADDR=127.0.0.1:$redis_port
+		log "Redis: a throwaway redis-server on 127.0.0.1:$redis_port"
+	else
+		log "Redis: none (the shared rate-limit tests are skipped; they fail with CI=true)"
+	fi
+fi
+stop_redis() { [[ -n $redis_pid ]] && kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true; }
+
 packages=(./...)
 for arg in "$@"; do
 	case $arg in
@@ -192,4 +215,5 @@ if [[ ${#packages[@]} -gt 0 && ${FUZZTIME:-50000x} != 0 && ${FUZZTIME:-50000x} !
 		go test -run '^$' -fuzz "^$name\$" -fuzztime "${FUZZTIME:-50000x}" "$pkg" || status=1
 	done
 fi
+stop_redis
 exit "$status"

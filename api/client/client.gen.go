@@ -74,6 +74,27 @@ func (e EventType) Valid() bool {
 	}
 }
 
+// Defines values for HealthRateLimits.
+const (
+	PerHub                 HealthRateLimits = "per-hub"
+	PerHubRedisUnreachable HealthRateLimits = "per-hub-redis-unreachable"
+	Shared                 HealthRateLimits = "shared"
+)
+
+// Valid indicates whether the value is a known member of the HealthRateLimits enum.
+func (e HealthRateLimits) Valid() bool {
+	switch e {
+	case PerHub:
+		return true
+	case PerHubRedisUnreachable:
+		return true
+	case Shared:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok          HealthStatus = "ok"
@@ -517,11 +538,21 @@ type EventType string
 
 // Health defines model for Health.
 type Health struct {
+	// RateLimits readyz: per-hub (no Redis configured), shared (through Redis across hubs), or per-hub-redis-unreachable (Redis is configured but not answering: each hub limits on its own until it returns; the hub is still ready).
+	//
+	// Examples: shared
+	RateLimits *HealthRateLimits `json:"rate_limits,omitempty"`
+
 	// Status ok when the check passed.
 	//
 	// Examples: ok
 	Status HealthStatus `json:"status"`
 }
+
+// HealthRateLimits readyz: per-hub (no Redis configured), shared (through Redis across hubs), or per-hub-redis-unreachable (Redis is configured but not answering: each hub limits on its own until it returns; the hub is still ready).
+//
+// Examples: shared
+type HealthRateLimits string
 
 // HealthStatus ok when the check passed.
 //

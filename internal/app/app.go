@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/proxyhub/proxyhub/internal/auth"
 	"github.com/proxyhub/proxyhub/internal/clientip"
 	"github.com/proxyhub/proxyhub/internal/config"
@@ -83,6 +85,7 @@ type App struct {
 	clock     func() time.Time
 	policy    *policy.Engine
 	limits    httpapi.Limits
+	redis     *redis.Client // the shared rate limits' client; nil without Redis
 	handler   http.Handler
 	ownsStore bool
 }
@@ -137,6 +140,12 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if a.limits, err = newLimits(cfg); err != nil {
 		return nil, err
 	}
+	a.Metrics = metrics.New()
+	if cfg.RedisURL != "" {
+		if err := a.shareLimits(ctx, cfg.RedisURL); err != nil {
+			return nil, err
+		}
+	}
 	a.policy, err = policy.New(ctx, policy.Options{Dir: cfg.PolicyDir, Logger: a.log})
 	if err != nil {
 		return nil, &config.Error{Setting: "policy-dir", Env: "PROXYHUB_POLICY_DIR", Err: err}
@@ -144,7 +153,6 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err := a.policy.Load(ctx, a.Store); err != nil {
 		return nil, fmt.Errorf("load tenant data into the policy engine: %w", err)
 	}
-	a.Metrics = metrics.New()
 	a.Bus = &eventbus.Bus{}
 	// Webhook signing secrets are sealed with a key derived from the
 	// signing key, which every hub of one database shares.
@@ -230,6 +238,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 			_ = l.Close(context.Background())
 		}
 	}
+	if a.redis != nil {
+		_ = a.redis.Close()
+		a.redis = nil
+	}
 	if a.ownsStore && a.Store != nil {
 		var err error
 		if s, ok := a.Store.(interface{ Shutdown(context.Context) error }); ok {
@@ -264,6 +276,53 @@ func openStore(ctx context.Context, cfg config.Serve, log *slog.Logger) (hub.Sto
 		return nil, "", fmt.Errorf("open the database: %w", err)
 	}
 	return st, "", nil
+}
+
+// Redis timeouts of the shared rate limits: a Redis that hangs costs a
+// request at most about redisTimeout once, then the limiters use their
+// own buckets (ratelimit.SharedRetry) until it answers again.
+const (
+	redisDialTimeout = 500 * time.Millisecond
+	redisTimeout     = 250 * time.Millisecond
+)
+
+// shareLimits makes every rate limit share its buckets through the Redis
+// server at url. An unreachable Redis does not stop start-up: the limits
+// stay per hub until it answers.
+func (a *App) shareLimits(ctx context.Context, url string) error {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		// The URL may hold a password: name the setting, not the value.
+		return &config.Error{Setting: "redis-url", Env: "PROXYHUB_REDIS_URL", Err: errors.New("not a redis:// or rediss:// URL")}
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = redisDialTimeout, redisTimeout, redisTimeout
+	opts.MaxRetries = -1   // a failed take goes to the local bucket at once
+	opts.DialerRetries = 1 // one dial per attempt, not five with backoff
+	redis.SetLogger(redisLog{a.log})
+	a.redis = redis.NewClient(opts)
+	sh := ratelimit.NewShared(a.redis, a.log, a.Metrics.RateLimitsShared)
+	a.limits.Shared = sh
+	for _, l := range []*ratelimit.Limiter{a.limits.Heartbeat, a.limits.Admin, a.limits.AuthFailures, a.limits.HeartbeatToken} {
+		if l != nil {
+			l.Share(sh)
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*redisTimeout)
+	defer cancel()
+	if err := a.redis.Ping(pctx).Err(); err != nil {
+		a.log.Warn("rate limits: Redis does not answer at start-up; each hub limits on its own until it does", "redis", opts.Addr, "error", err.Error())
+	} else {
+		a.log.Info("rate limits shared through Redis", "redis", opts.Addr)
+	}
+	return nil
+}
+
+// redisLog sends go-redis's own messages (dial failures of its pool) to
+// the hub's log at debug level: the limiters already log an outage once.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // configuredKey loads the configured key file; with PostgreSQL one is

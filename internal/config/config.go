@@ -53,6 +53,9 @@ type Serve struct {
 	RateAdmin             ratelimit.Rate
 	RateAuthFailure       ratelimit.Rate
 	AutoMigrate           bool
+	// RedisURL, when set, makes every rate limit share its buckets across
+	// hubs through that Redis server.
+	RedisURL string
 	// AllowSuperuser lets serve connect to PostgreSQL as a superuser or
 	// BYPASSRLS role, to which row-level security does not apply.
 	AllowSuperuser bool
@@ -260,6 +263,10 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 		{Name: "auto-migrate", Default: "true", Usage: "apply database migrations at start-up (else run `proxyhub migrate`)", Parse: func(v string) (err error) {
 			c.AutoMigrate, err = strconv.ParseBool(v)
 			return err
+		}},
+		{Name: "redis-url", Default: "", Usage: "Redis URL (redis:// or rediss://) through which every rate limit is shared by all hubs; empty: limits per hub", Parse: func(v string) error {
+			c.RedisURL = v
+			return nil
 		}},
 		{Name: "allow-superuser", Default: "false", Usage: "let serve connect to PostgreSQL as a superuser or BYPASSRLS role (row-level security off); connect as the application role `proxyhub migrate` prepares instead", Parse: func(v string) (err error) {
 			c.AllowSuperuser, err = strconv.ParseBool(v)

@@ -40,5 +40,17 @@ func (h *handlers) readyz(ctx context.Context, _ *struct{}) (*HealthOutput, erro
 		h.Logger.WarnContext(ctx, "store not ready", slog.String("error", err.Error()))
 		return &HealthOutput{Status: http.StatusServiceUnavailable, Body: api.Health{Status: "unavailable"}}, nil
 	}
-	return &HealthOutput{Status: http.StatusOK, Body: api.Health{Status: "ok"}}, nil
+	return &HealthOutput{Status: http.StatusOK, Body: api.Health{Status: "ok", RateLimits: h.rateLimitMode()}}, nil
+}
+
+// rateLimitMode is readyz's rate_limits: how limits are kept now. (Why
+// Redis is unreachable is in the log, not here: readyz answers anyone.)
+func (h *handlers) rateLimitMode() string {
+	if h.Limits.Shared == nil {
+		return "per-hub"
+	}
+	if up, _ := h.Limits.Shared.Up(); up {
+		return "shared"
+	}
+	return "per-hub-redis-unreachable"
 }

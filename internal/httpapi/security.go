@@ -269,6 +269,9 @@ type Limits struct {
 	// (hub.TokenHeartbeatsPerMinute).
 	HeartbeatToken *ratelimit.Limiter
 	TokenRate      ratelimit.Rate
+	// Shared, when not nil, shares every limit across hubs through Redis;
+	// readyz reports whether it is in use.
+	Shared *ratelimit.Shared
 }
 
 // documentRateLimits adds the rate-limit header fields to the success and

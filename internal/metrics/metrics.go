@@ -23,6 +23,7 @@ type Metrics struct {
 	offline    prometheus.Counter
 	sweeps     prometheus.Histogram
 	authFailed *prometheus.CounterVec
+	shared     prometheus.Gauge
 }
 
 // New registers every collector, plus the Go runtime and process
@@ -64,8 +65,12 @@ func New() *Metrics {
 			Name: "proxyhub_authentication_failures_total",
 			Help: "Refused credentials by method: bearer (heartbeat tokens and admin JWTs) or client_credentials (the token endpoint).",
 		}, []string{"method"}),
+		shared: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "proxyhub_ratelimit_shared",
+			Help: "1 while rate limits are shared across hubs through Redis; 0 while each hub limits on its own (no Redis configured, or unreachable).",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.heartbeats, m.created, m.ipChanges, m.offline, m.sweeps, m.authFailed,
+	m.reg.MustRegister(m.requests, m.latency, m.heartbeats, m.created, m.ipChanges, m.offline, m.sweeps, m.authFailed, m.shared,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +80,15 @@ const (
 	AuthBearer            = "bearer"
 	AuthClientCredentials = "client_credentials"
 )
+
+// RateLimitsShared sets whether rate limits are shared through Redis.
+func (m *Metrics) RateLimitsShared(up bool) {
+	if up {
+		m.shared.Set(1)
+	} else {
+		m.shared.Set(0)
+	}
+}
 
 // AuthenticationFailed counts one refused credential of method.
 func (m *Metrics) AuthenticationFailed(method string) { m.authFailed.WithLabelValues(method).Inc() }

@@ -55,6 +55,19 @@ type Limiter struct {
 	setMu          sync.Mutex // TakeRate's starting of a key's bucket
 	closeErr       error
 	closeMu        sync.Mutex
+
+	// remote holds the buckets in Redis when the limiter is shared
+	// (Share); store is then the fallback while Redis is unreachable.
+	remote *RedisStore
+	shared *Shared
+}
+
+// Share makes l keep its buckets in Redis through sh, shared with every
+// hub whose limiter of the same name does, falling back to its own
+// buckets while Redis is unreachable. Call it before l is used.
+func (l *Limiter) Share(sh *Shared) {
+	l.shared = sh
+	l.remote = NewRedisStore(sh.client, l.name, l.rate)
 }
 
 // New returns a Limiter named name that allows r.Tokens events per r.Interval
@@ -160,12 +173,45 @@ func storeKey(key string) string {
 // than MaxKeyLen bytes are hashed with SHA-256. A denied Take consumes
 // nothing. The error is non-nil only after Close (errors.Is ErrClosed).
 func (l *Limiter) Take(ctx context.Context, key string) (Result, error) {
-	k := storeKey(key)
-	limit, remaining, reset, ok, err := l.store.Take(ctx, k)
-	if err != nil {
-		return Result{}, fmt.Errorf("ratelimit %s: take: %w", l.name, err)
+	return l.take(ctx, storeKey(key), nil)
+}
+
+// take is Take of stored key k, with k's own rate r when r is not nil.
+func (l *Limiter) take(ctx context.Context, k string, r *Rate) (Result, error) {
+	if l.closed.Load() {
+		return Result{}, fmt.Errorf("ratelimit %s: take: %w", l.name, ErrClosed)
 	}
-	if ok && remaining == 0 {
+	var limit, remaining, reset uint64
+	var ok bool
+	var err error
+	remote := false
+	if l.remote != nil && l.shared.try() {
+		if r != nil {
+			limit, remaining, reset, ok, err = l.remote.TakeRate(ctx, k, *r)
+		} else {
+			limit, remaining, reset, ok, err = l.remote.Take(ctx, k)
+		}
+		if err == nil {
+			l.shared.succeeded()
+			remote = true
+		} else {
+			l.shared.failed(ctx, err)
+		}
+	}
+	if !remote {
+		if r != nil {
+			if err := l.setLocalRate(ctx, k, *r); err != nil {
+				return Result{}, err
+			}
+		}
+		limit, remaining, reset, ok, err = l.store.Take(ctx, k)
+		if err != nil {
+			return Result{}, fmt.Errorf("ratelimit %s: take: %w", l.name, err)
+		}
+	}
+	// A shared bucket may be drained by another hub: a refusal tells this
+	// one as much.
+	if ok && remaining == 0 || remote && !ok {
 		// The last token of this window is gone: remember when the window ends,
 		// because go-limiter's Get cannot tell (see Peek).
 		l.mu.Lock()
@@ -189,28 +235,33 @@ func (l *Limiter) TakeRate(ctx context.Context, key string, r Rate) (Result, err
 	if err := r.validate(); err != nil {
 		return Result{}, fmt.Errorf("ratelimit %s: %w", l.name, err)
 	}
-	k := storeKey(key)
-	limit, _, err := l.store.Get(ctx, k)
-	if err != nil {
-		return Result{}, fmt.Errorf("ratelimit %s: take: %w", l.name, err)
-	}
-	if limit != r.Tokens {
-		// Rare (a key's first take, a change of rate): serialized and
-		// looked at again, so that two first takes do not both start the
-		// bucket over.
-		l.setMu.Lock()
-		limit, _, err = l.store.Get(ctx, k)
-		if err == nil && limit != r.Tokens {
-			err = l.store.Set(ctx, k, r.Tokens, r.Interval)
-		}
-		l.setMu.Unlock()
-		if err != nil {
-			return Result{}, fmt.Errorf("ratelimit %s: set: %w", l.name, err)
-		}
-	}
-	res, err := l.Take(ctx, key)
+	res, err := l.take(ctx, storeKey(key), &r)
 	res.Interval = r.Interval
 	return res, err
+}
+
+// setLocalRate gives stored key k of the in-memory store a full bucket of
+// r unless it has one of r's size already.
+func (l *Limiter) setLocalRate(ctx context.Context, k string, r Rate) error {
+	limit, _, err := l.store.Get(ctx, k)
+	if err != nil {
+		return fmt.Errorf("ratelimit %s: take: %w", l.name, err)
+	}
+	if limit == r.Tokens {
+		return nil
+	}
+	// Rare (a key's first take, a change of rate): serialized and looked
+	// at again, so that two first takes do not both start the bucket over.
+	l.setMu.Lock()
+	defer l.setMu.Unlock()
+	limit, _, err = l.store.Get(ctx, k)
+	if err == nil && limit != r.Tokens {
+		err = l.store.Set(ctx, k, r.Tokens, r.Interval)
+	}
+	if err != nil {
+		return fmt.Errorf("ratelimit %s: set: %w", l.name, err)
+	}
+	return nil
 }
 
 // Peek reports the state of key without consuming a token (go-limiter's
@@ -225,6 +276,22 @@ func (l *Limiter) TakeRate(ctx context.Context, key string, r Rate) (Result, err
 // current window can end. An unknown key reports a full bucket.
 func (l *Limiter) Peek(ctx context.Context, key string) (Result, error) {
 	k := storeKey(key)
+	if l.remote != nil && l.shared.try() {
+		// Redis knows the window: the answer is exact.
+		limit, remaining, reset, err := l.remote.peek(ctx, k)
+		if err == nil {
+			l.shared.succeeded()
+			now := time.Now()
+			switch {
+			case limit == 0:
+				return Result{Allowed: true, Limit: l.rate.Tokens, Remaining: l.rate.Tokens, Reset: now.Add(l.rate.Interval)}, nil
+			case remaining > 0:
+				return Result{Allowed: true, Limit: limit, Remaining: remaining, Reset: time.Unix(0, int64(reset))}, nil
+			}
+			return Result{Allowed: false, Limit: limit, Reset: time.Unix(0, int64(reset))}, nil
+		}
+		l.shared.failed(ctx, err)
+	}
 	limit, remaining, err := l.store.Get(ctx, k)
 	if err != nil {
 		return Result{}, fmt.Errorf("ratelimit %s: peek: %w", l.name, err)

@@ -942,6 +942,12 @@ export interface components {
         EventType: "registered" | "ip_changed" | "offline" | "online" | "denied";
         Health: {
             /**
+             * @description readyz: per-hub (no Redis configured), shared (through Redis across hubs), or per-hub-redis-unreachable (Redis is configured but not answering: each hub limits on its own until it returns; the hub is still ready).
+             * @example shared
+             * @enum {string}
+             */
+            rate_limits?: "per-hub" | "shared" | "per-hub-redis-unreachable";
+            /**
              * @description ok when the check passed.
              * @example ok
              * @enum {string}
