@@ -1,42 +1,16 @@
 package httpapi_test
 
 import (
-	"context"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/proxyhub/proxyhub/internal/app"
 	"github.com/proxyhub/proxyhub/internal/ratelimit"
+	"github.com/proxyhub/proxyhub/internal/redistest"
 	"github.com/proxyhub/proxyhub/internal/store/memory"
 )
-
-// testRedisURL is the Redis the shared-limit tests use:
-// PROXYHUB_TEST_REDIS_ADDR, else the machine's 127.0.0.1:6379. Without
-// one the test is skipped, and fails under CI=true.
-func testRedisURL(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("PROXYHUB_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		msg := "no Redis at " + addr + " (set PROXYHUB_TEST_REDIS_ADDR): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return "redis://" + addr + "/0"
-}
 
 // withRedis shares the hub's limits through the Redis at url, with a
 // heartbeat budget of perName a minute per token and name.
@@ -49,7 +23,7 @@ func withRedis(url string, perName uint64) hubOption {
 
 func TestRateLimit_SharedAcrossHubsThroughRedis(t *testing.T) {
 	t.Parallel()
-	url := testRedisURL(t)
+	url := "redis://" + redistest.Addr(t) + "/0"
 	store := memory.New() // two hubs of one fleet: one store, one Redis
 	a := newTestHub(t, withStore(store), withRedis(url, 4))
 	b := newTestHub(t, withStore(store), withRedis(url, 4))

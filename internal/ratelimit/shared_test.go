@@ -8,36 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// testRedisAddr is the Redis server the tests use: PROXYHUB_TEST_REDIS_ADDR,
-// else the one this project's machines run on 127.0.0.1:6379.
-func testRedisAddr(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("PROXYHUB_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		msg := "no Redis for the shared-limit tests at " + addr + " (set PROXYHUB_TEST_REDIS_ADDR): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return addr
-}
+	"github.com/proxyhub/proxyhub/internal/redistest"
+)
 
 // testClient is a client of addr with the hub's short timeouts, closed
 // when t ends.
@@ -73,7 +52,7 @@ func hubLimiter(t *testing.T, addr, name string, r Rate) (*Limiter, *Shared) {
 
 func TestShared_HubsShareOneBudgetPerKey(t *testing.T) {
 	t.Parallel()
-	addr := testRedisAddr(t)
+	addr := redistest.Addr(t)
 	name := uniqueName(t)
 	r := Rate{Tokens: 10, Interval: time.Minute}
 	hubs := make([]*Limiter, 3)
@@ -111,7 +90,7 @@ func TestShared_HubsShareOneBudgetPerKey(t *testing.T) {
 
 func TestShared_WindowRefillsAndKeysOwnRates(t *testing.T) {
 	t.Parallel()
-	addr := testRedisAddr(t)
+	addr := redistest.Addr(t)
 	name := uniqueName(t)
 	a, _ := hubLimiter(t, addr, name, Rate{Tokens: 2, Interval: 300 * time.Millisecond})
 	b, _ := hubLimiter(t, addr, name, Rate{Tokens: 2, Interval: 300 * time.Millisecond})
@@ -203,7 +182,7 @@ func (f *forwarder) stop() {
 
 func TestShared_UnreachableRedisFallsBackToLocalLimitsAndReturns(t *testing.T) {
 	t.Parallel()
-	addr := testRedisAddr(t)
+	addr := redistest.Addr(t)
 	fw := newForwarder(t, addr)
 	var logs bytes.Buffer
 	var logMu sync.Mutex

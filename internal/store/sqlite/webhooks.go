@@ -95,28 +95,27 @@ func (s *Store) ListWebhooks(ctx context.Context, tenantID string) ([]hub.Webhoo
 
 // UpdateWebhook implements hub.WebhookStore.
 func (s *Store) UpdateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, error) {
-	const what = "sqlite: update webhook"
-	var out hub.Webhook
-	err := s.update(ctx, what, func(ctx context.Context, tx *sql.Tx) (func(), error) {
-		ws, err := queryWebhooks(ctx, tx, `tenant_id = ? AND id = ?`, w.TenantID, w.ID)
-		if err != nil {
-			return nil, translate(err, what)
-		}
-		if len(ws) == 0 {
-			return nil, fmt.Errorf("sqlite: webhook %q: %w", w.ID, hub.ErrNotFound)
-		}
-		out = ws[0]
+	return s.rewriteWebhook(ctx, "sqlite: update webhook", w, func(out *hub.Webhook) (string, []any) {
 		out.URL, out.Kind, out.Events, out.Enabled, out.UpdatedAt = w.URL, w.Kind, w.Events, w.Enabled, w.UpdatedAt
-		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET url = ?, kind = ?, events = ?, enabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
-			out.URL, out.Kind, eventTypesText(out.Events), boolInt(out.Enabled), out.UpdatedAt.UnixNano(), w.TenantID, w.ID)
-		return nil, translate(err, what)
+		return `url = ?, kind = ?, events = ?, enabled = ?, updated_at = ?`,
+			[]any{out.URL, out.Kind, eventTypesText(out.Events), boolInt(out.Enabled), out.UpdatedAt.UnixNano()}
 	})
-	return out, err
 }
 
 // SetWebhookSecret implements hub.WebhookStore.
 func (s *Store) SetWebhookSecret(ctx context.Context, w hub.Webhook) (hub.Webhook, error) {
-	const what = "sqlite: set webhook secret"
+	return s.rewriteWebhook(ctx, "sqlite: set webhook secret", w, func(out *hub.Webhook) (string, []any) {
+		out.Secret, out.PreviousSecret, out.PreviousSecretUntil, out.UpdatedAt = w.Secret, w.PreviousSecret, w.PreviousSecretUntil, w.UpdatedAt
+		return `secret = ?, previous_secret = ?, previous_secret_until = ?, updated_at = ?`,
+			[]any{out.Secret, out.PreviousSecret, nanos(out.PreviousSecretUntil), out.UpdatedAt.UnixNano()}
+	})
+}
+
+// rewriteWebhook reads the stored webhook w names (ErrNotFound when
+// missing), lets apply change it and name the columns it set (an UPDATE's
+// SET list and its values), writes them, and returns the webhook as
+// stored, in one transaction.
+func (s *Store) rewriteWebhook(ctx context.Context, what string, w hub.Webhook, apply func(*hub.Webhook) (string, []any)) (hub.Webhook, error) {
 	var out hub.Webhook
 	err := s.update(ctx, what, func(ctx context.Context, tx *sql.Tx) (func(), error) {
 		ws, err := queryWebhooks(ctx, tx, `tenant_id = ? AND id = ?`, w.TenantID, w.ID)
@@ -127,9 +126,8 @@ func (s *Store) SetWebhookSecret(ctx context.Context, w hub.Webhook) (hub.Webhoo
 			return nil, fmt.Errorf("sqlite: webhook %q: %w", w.ID, hub.ErrNotFound)
 		}
 		out = ws[0]
-		out.Secret, out.PreviousSecret, out.PreviousSecretUntil, out.UpdatedAt = w.Secret, w.PreviousSecret, w.PreviousSecretUntil, w.UpdatedAt
-		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET secret = ?, previous_secret = ?, previous_secret_until = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
-			out.Secret, out.PreviousSecret, nanos(out.PreviousSecretUntil), out.UpdatedAt.UnixNano(), w.TenantID, w.ID)
+		set, args := apply(&out)
+		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET `+set+` WHERE tenant_id = ? AND id = ?`, append(args, w.TenantID, w.ID)...)
 		return nil, translate(err, what)
 	})
 	return out, err
