@@ -11,8 +11,8 @@ serve: ## run the hub on the embedded store
 test: ## the whole test suite, with the race detector; finds or starts PostgreSQL (scripts/test.sh)
 	bash scripts/test.sh
 
-build: ## build bin/proxyhub and bin/proxyhub-loadtest
-	$(GO) build -o bin/proxyhub ./cmd/proxyhub
+build: ## build bin/proxyhub and bin/proxyhub-loadtest (the commit recorded for `proxyhub version`)
+	$(GO) build -buildvcs=auto -trimpath -o bin/proxyhub ./cmd/proxyhub
 	$(GO) build -o bin/proxyhub-loadtest ./cmd/proxyhub-loadtest
 
 openapi: ## regenerate openapi.yaml from the code

@@ -72,7 +72,7 @@ func hubBinary(t *testing.T) string {
 			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
 		hubBinPath = filepath.Join(hubBinDir, "proxyhub")
-		out, err := exec.Command(goTool, "build", "-o", hubBinPath, "github.com/proxyhub/proxyhub/cmd/proxyhub").CombinedOutput()
+		out, err := exec.Command(goTool, "build", "-buildvcs=auto", "-o", hubBinPath, "github.com/proxyhub/proxyhub/cmd/proxyhub").CombinedOutput()
 		if err != nil {
 			hubBinErr = fmt.Errorf("go build ./cmd/proxyhub: %v\n%s", err, out)
 		}

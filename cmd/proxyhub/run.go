@@ -39,9 +39,10 @@ type command struct {
 var commands = append([]command{
 	{name: "serve", summary: "run the hub (embedded store unless PROXYHUB_DATABASE_URL is set)", run: serve},
 	{name: "openapi", summary: "print the OpenAPI 3.1 document (YAML) generated from the code", run: printOpenAPI},
-	{name: "migrate", summary: "apply the PostgreSQL migrations (serve does it too unless PROXYHUB_AUTO_MIGRATE=false)", run: migrate},
+	{name: "migrate", summary: "apply the PostgreSQL migrations and prepare the application role serve connects as", run: migrate},
 	{name: "keygen", summary: "write a new Ed25519 key for signing admin JWTs", run: keygen},
 	{name: "jwt", summary: "mint an admin JWT with the signing key (bootstrap, scripts)", run: mintJWT},
+	{name: "version", summary: "print the version, the commit it was built from and the Go release", run: printVersion},
 }, adminCommands()...)
 
 // run is the whole program: it dispatches args[1] to a subcommand. It

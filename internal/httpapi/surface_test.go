@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -85,6 +86,8 @@ func TestMetrics_CountHeartbeatsWithoutPerProxyLabels(t *testing.T) {
 		"proxyhub_proxies_registered_total 1",
 		`proxyhub_http_requests_total{code="200",operation="heartbeat"} 2`,
 		`proxyhub_http_request_duration_seconds_bucket{operation="heartbeat"`,
+		`goversion="` + runtime.Version() + `",version="`, // proxyhub_build_info{commit=…,goversion=…,version=…} 1
+		"proxyhub_ratelimit_shared 0",                     // no Redis: limits per hub
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/proxyhub/proxyhub/internal/buildinfo"
 )
 
 // Metrics holds the hub's collectors in their own registry.
@@ -70,7 +72,14 @@ func New() *Metrics {
 			Help: "1 while rate limits are shared across hubs through Redis; 0 while each hub limits on its own (no Redis configured, or unreachable).",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.heartbeats, m.created, m.ipChanges, m.offline, m.sweeps, m.authFailed, m.shared,
+	b := buildinfo.Get()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "proxyhub_build_info",
+		Help:        "Always 1; the labels say which build runs: version, commit, Go release.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.Commit, "goversion": b.GoVersion},
+	})
+	build.Set(1)
+	m.reg.MustRegister(m.requests, m.latency, m.heartbeats, m.created, m.ipChanges, m.offline, m.sweeps, m.authFailed, m.shared, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
