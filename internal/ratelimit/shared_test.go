@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/proxyhub/proxyhub/internal/redistest"
+	"github.com/proxyhub/proxyhub/internal/relaytest"
 )
 
 // testClient is a client of addr with the hub's short timeouts, closed
@@ -120,70 +119,10 @@ func TestShared_WindowRefillsAndKeysOwnRates(t *testing.T) {
 	}
 }
 
-// forwarder is a TCP proxy to Redis that the test can cut and restore: the
-// connection path to Redis goes away while the server others use stays.
-type forwarder struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func newForwarder(t *testing.T, target string) *forwarder {
-	f := &forwarder{t: t, target: target}
-	f.start("127.0.0.1:0")
-	t.Cleanup(f.stop)
-	return f
-}
-
-func (f *forwarder) start(addr string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.mu.Lock()
-	f.ln, f.addr = ln, ln.Addr().String()
-	f.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", f.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			f.mu.Lock()
-			f.conns = append(f.conns, c, up)
-			f.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-// stop closes the listener and every connection through it.
-func (f *forwarder) stop() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.ln != nil {
-		f.ln.Close()
-		f.ln = nil
-	}
-	for _, c := range f.conns {
-		c.Close()
-	}
-	f.conns = nil
-}
-
 func TestShared_UnreachableRedisFallsBackToLocalLimitsAndReturns(t *testing.T) {
 	t.Parallel()
 	addr := redistest.Addr(t)
-	fw := newForwarder(t, addr)
+	fw := relaytest.New(t, addr) // the connection path to Redis, which the test cuts
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedBuffer{&logMu, &logs}, nil))
@@ -194,14 +133,14 @@ func TestShared_UnreachableRedisFallsBackToLocalLimitsAndReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close(context.Background())
-	sh := NewShared(testClient(t, fw.addr), log, func(up bool) { chMu.Lock(); changes = append(changes, up); chMu.Unlock() })
+	sh := NewShared(testClient(t, fw.Addr()), log, func(up bool) { chMu.Lock(); changes = append(changes, up); chMu.Unlock() })
 	l.Share(sh)
 	ctx := context.Background()
 	if res, err := l.Take(ctx, "k"); err != nil || !res.Allowed || res.Remaining != 2 {
 		t.Fatalf("through Redis: %+v %v", res, err)
 	}
 
-	fw.stop() // the path to Redis is gone
+	fw.Cut() // the path to Redis is gone
 	// Limits still hold, per hub: a fresh local bucket of 3.
 	allowed := 0
 	for range 5 {
@@ -220,7 +159,7 @@ func TestShared_UnreachableRedisFallsBackToLocalLimitsAndReturns(t *testing.T) {
 		t.Fatalf("Up() = %v, %q while Redis is away", up, why)
 	}
 
-	fw.start(fw.addr) // the path returns, on the same address
+	fw.Restore() // the path returns, on the same address
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		res, err := l.Take(ctx, "k")

@@ -3,112 +3,20 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/pgtest"
+	"github.com/proxyhub/proxyhub/internal/relaytest"
 	"github.com/proxyhub/proxyhub/internal/store/postgres"
 )
 
-// relay is a TCP proxy in front of the database that a test can cut
-// (refuse connections: the database is down) or stall (accept and never
-// answer: the database is slow).
-type relay struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu      sync.Mutex
-	ln      net.Listener
-	stalled bool
-	conns   []net.Conn
-}
-
-func newRelay(t *testing.T, target string) *relay {
-	r := &relay{t: t, target: target}
-	r.listen("127.0.0.1:0")
-	t.Cleanup(r.cut)
-	return r
-}
-
-func (r *relay) listen(addr string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.mu.Lock()
-	r.ln, r.addr = ln, ln.Addr().String()
-	r.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			r.serve(c)
-		}
-	}()
-}
-
-func (r *relay) serve(c net.Conn) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.conns = append(r.conns, c)
-	if r.stalled {
-		go io.Copy(io.Discard, c) // swallow, never answer
-		return
-	}
-	up, err := net.Dial("tcp", r.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	r.conns = append(r.conns, up)
-	go func() { io.Copy(up, c); up.Close() }()
-	go func() { io.Copy(c, up); c.Close() }()
-}
-
-// dropConns breaks every open connection.
-func (r *relay) dropConns() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.conns {
-		c.Close()
-	}
-	r.conns = nil
-}
-
-// cut stops listening and breaks every connection: the database is down.
-func (r *relay) cut() {
-	r.mu.Lock()
-	if r.ln != nil {
-		r.ln.Close()
-		r.ln = nil
-	}
-	r.mu.Unlock()
-	r.dropConns()
-}
-
-// stall breaks every connection and accepts new ones without answering.
-func (r *relay) stall(on bool) {
-	r.mu.Lock()
-	r.stalled = on
-	r.mu.Unlock()
-	r.dropConns()
-}
-
-// restore listens again on the same address: the database is back.
-func (r *relay) restore() { r.listen(r.addr) }
-
-// url returns dbURL with the relay in place of the server.
-func (r *relay) url(dbURL string) string {
+// relayURL returns dbURL with the relay in place of the server.
+func relayURL(r *relaytest.Relay, dbURL string) string {
 	u, _ := url.Parse(dbURL)
-	u.Host = r.addr
+	u.Host = r.Addr()
 	return u.String()
 }
 
@@ -116,8 +24,8 @@ func TestUnavailable_SlowOrDownDatabaseFailsPromptlyAndRecovers(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.URL(t)
 	u, _ := url.Parse(dbURL)
-	r := newRelay(t, u.Host)
-	s := open(t, r.url(dbURL), postgres.Options{})
+	r := relaytest.New(t, u.Host)
+	s := open(t, relayURL(r, dbURL), postgres.Options{})
 	mustCreateTenants(t, s, "acme")
 	mustRecord(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
 
@@ -153,18 +61,18 @@ func TestUnavailable_SlowOrDownDatabaseFailsPromptlyAndRecovers(t *testing.T) {
 		return err
 	}
 
-	r.stall(true)
+	r.Stall(true)
 	within("heartbeat, database stalled", 700*time.Millisecond, heartbeat("192.0.2.2"))
 	within("read, database stalled", 700*time.Millisecond, read)
 	within("ping, database stalled", 700*time.Millisecond, s.Ping)
 
-	r.stall(false)
-	r.cut()
+	r.Stall(false)
+	r.Cut()
 	within("heartbeat, database down", 2*time.Second, heartbeat("192.0.2.3"))
 	within("read, database down", 2*time.Second, read)
 
 	// Back: the pool reconnects by itself.
-	r.restore()
+	r.Restore()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
