@@ -194,13 +194,23 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	return a, nil
 }
 
+// reloadPolicyData loads every tenant into the policy engine again.
+func (a *App) reloadPolicyData(ctx context.Context) error {
+	ts, err := a.Store.ListTenants(ctx)
+	if err != nil {
+		return err
+	}
+	return a.policy.LoadTenants(ctx, ts)
+}
+
 // Handler returns the hub's whole HTTP surface.
 func (a *App) Handler() http.Handler { return a.handler }
 
 // Run runs the hub's background loops until ctx ends, then waits for them
 // to stop: the sweeper (offline flips), the event bus (live streams), the
-// webhook dispatcher, the policy data resync and, when retention is set,
-// the history pruner. Sweeper, dispatcher and pruner act only while this
+// webhook dispatcher, the policy data resync, the tenant changes made
+// through other hubs (FollowTenants) and, when retention is set, the
+// history pruner. Sweeper, dispatcher and pruner act only while this
 // hub leads. A loop that fails is logged; the others go on.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -215,6 +225,7 @@ func (a *App) Run(ctx context.Context) error {
 	loop("events", func(ctx context.Context) error { return a.Bus.Run(ctx, a.Store) })
 	loop("webhooks", a.Dispatcher.Run)
 	loop("policy", func(ctx context.Context) error { return a.policy.Resync(ctx, a.Store, PolicyResync) })
+	loop("tenants", func(ctx context.Context) error { return a.Hub.FollowTenants(ctx, a.reloadPolicyData) })
 	if a.cfg.HistoryRetention > 0 {
 		loop("retention", hub.NewHistoryPruner(a.Store, a.cfg.HistoryRetention, a.clock, a.log).Run)
 	}

@@ -36,6 +36,15 @@ type TenantStore interface {
 	UpdateTenant(ctx context.Context, t Tenant) error
 }
 
+// TenantWatcher is a TenantStore shared by several hubs that tells each of
+// them when a tenant is created or changed through any of them.
+type TenantWatcher interface {
+	// WatchTenants calls fn with the id of each tenant created or changed,
+	// after the change is committed, until ctx ends; fn("") means any
+	// tenant may have changed (notifications were missed).
+	WatchTenants(ctx context.Context, fn func(tenantID string)) error
+}
+
 // TokenHeartbeatsPerMinute is how many heartbeats one token of t may send
 // a minute across all its proxy names, unless the hub sets its own
 // limit: twice the tenant's max_proxies (every proxy once a minute, with

@@ -8,7 +8,8 @@ import (
 
 // TenantTTL is how long the hub reuses a tenant's settings before reading
 // them again. Changes made through this hub apply at once; changes made
-// through another hub sharing the database apply within it.
+// through another hub sharing the database apply when the store reports
+// them (FollowTenants), and within TenantTTL should a report be lost.
 const TenantTTL = 5 * time.Second
 
 // tenantCache keeps recently read tenants, so a heartbeat does not read
@@ -65,4 +66,49 @@ func (s *Service) tenant(ctx context.Context, id string) (Tenant, error) {
 	}
 	s.tenants.put(t)
 	return t, nil
+}
+
+// forgetAll empties the cache.
+func (c *tenantCache) forgetAll() {
+	c.mu.Lock()
+	clear(c.m)
+	c.mu.Unlock()
+}
+
+// FollowTenants applies tenant changes made through other hubs sharing the
+// store as soon as the store reports them (TenantWatcher), instead of
+// after TenantTTL: the cached settings are dropped and the changed tenant
+// is passed to the OnTenantChange hook (the policy engine's allowlists).
+// When the store reports that changes may have been missed, every cached
+// tenant is dropped and resync runs (the policy engine reloads all
+// tenants). With a store that does not watch (one hub), it waits for ctx.
+// It returns when ctx ends.
+func (s *Service) FollowTenants(ctx context.Context, resync func(context.Context) error) error {
+	w, ok := s.store.(TenantWatcher)
+	if !ok {
+		<-ctx.Done()
+		return nil
+	}
+	return w.WatchTenants(ctx, func(id string) {
+		if id == "" {
+			s.tenants.forgetAll()
+			if resync != nil {
+				if err := resync(ctx); err != nil {
+					s.log.WarnContext(ctx, "tenant resync failed", "error", err.Error())
+				}
+			}
+			return
+		}
+		s.tenants.forget(id)
+		if s.onTenantChange == nil {
+			return
+		}
+		t, err := s.store.GetTenant(ctx, id)
+		if err == nil {
+			err = s.onTenantChange(ctx, t)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "tenant change not applied; the periodic resync will", "tenant", id, "error", err.Error())
+		}
+	})
 }

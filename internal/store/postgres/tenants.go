@@ -33,6 +33,7 @@ func (s *Store) CreateTenant(ctx context.Context, t hub.Tenant) error {
 			t.ID, t.Name, t.OfflineAfter.Milliseconds(), t.MaxProxies, t.AutoRegister,
 			cidrs(t.Allowlist), cidrs(t.AdminAllowlist), t.CreatedAt, t.UpdatedAt,
 		).Exec(ignoreTag)
+		notifyTenant(b, t.ID)
 	})
 }
 
@@ -95,5 +96,31 @@ func (s *Store) UpdateTenant(ctx context.Context, t hub.Tenant) error {
 			  WHERE tenant_id = $1 AND offline_after_ms IS NULL AND timeout_ms <> proxyhub_timeout_ms(NULL, $2)`,
 			t.ID, t.OfflineAfter.Milliseconds(),
 		).Exec(ignoreTag)
+		notifyTenant(b, t.ID)
 	})
+}
+
+// tenantsChannel is the NOTIFY channel of tenant changes; the payload is
+// the tenant id.
+const tenantsChannel = "proxyhub_tenants"
+
+// notifyTenant queues the notification that tells every hub (WatchTenants)
+// that tenant id was created or changed; it is delivered at commit, so a
+// hub that reads the tenant when told sees the change.
+func notifyTenant(b *pgx.Batch, id string) {
+	b.Queue(`SELECT pg_notify('`+tenantsChannel+`', $1)`, id).Exec(ignoreTag)
+}
+
+// WatchTenants implements hub.TenantWatcher with LISTEN proxyhub_tenants
+// on a connection of its own: fn is called with the id of every tenant
+// created or changed through any hub sharing the database, this one
+// included. Whenever the connection is re-established, notifications
+// may have been missed, so fn is called with "" (every tenant may have
+// changed). It returns when ctx ends (nil) or the store is closed.
+func (s *Store) WatchTenants(ctx context.Context, fn func(tenantID string)) error {
+	return s.listenLoop(ctx, "proxyhub-tenants", tenantsChannel, func(_ context.Context, first bool) {
+		if !first {
+			fn("")
+		}
+	}, fn)
 }
