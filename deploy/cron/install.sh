@@ -31,7 +31,7 @@ readonly TIMER_UNIT=proxyhub-heartbeat.timer
 usage() {
 	cat <<EOF
 Usage: $PROG --hub URL (--token-file FILE | --token-stdin) [--name NAME]
-                  [--mode cron|systemd|auto] [--jitter SECONDS] [--root DIR]
+                  [--mode cron|crontab|systemd|auto] [--jitter SECONDS] [--root DIR]
        $PROG --uninstall [--root DIR]
        $PROG --help
 
@@ -43,8 +43,10 @@ Installs the proxyhub heartbeat: every minute this host calls
   --token-stdin      read the token from stdin (prompted, without echo, on a terminal)
   --name NAME        this proxy's name (default: \$(hostname)); 1-100 of A-Z a-z 0-9 . _ -,
                      starting with a letter or digit
-  --mode MODE        systemd (timer), cron (/etc/cron.d, else the user's crontab), or
-                     auto (default): systemd when systemctl and /run/systemd/system exist
+  --mode MODE        systemd (timer), cron (/etc/cron.d, created when missing; run by a
+                     user other than root on /, the user's crontab), crontab (a line in
+                     the user's crontab), or auto (default): systemd when systemctl and
+                     /run/systemd/system exist, else cron
   --jitter SECONDS   0-$MAX_JITTER (default 20): this host's fixed offset in the minute is chosen
                      once, at random in 0..SECONDS, and kept on re-install
   --root DIR         install under DIR instead of / (systemctl is then not run)
@@ -277,18 +279,21 @@ fi
 jitter=$((10#$jitter))
 
 case $mode in
-systemd | cron) ;;
+systemd | cron | crontab) ;;
 auto)
 	if have systemctl && [[ -d $R/run/systemd/system ]]; then mode=systemd; else mode=cron; fi
 	;;
-*) usage_error "--mode must be cron, systemd or auto" ;;
+*) usage_error "--mode must be cron, crontab, systemd or auto" ;;
 esac
 
 if [[ $mode == systemd && $live == 1 ]] && ! have systemctl; then
 	die "systemctl not found: use --mode cron"
 fi
-if [[ $mode == cron && ! -d $R$CRON_DIR ]]; then
-	have crontab || die "no $R$CRON_DIR and no crontab command: install cron, or use --mode systemd"
+if [[ $mode == cron && ! -d $R$CRON_DIR && $live == 1 && $(id -u) != 0 ]]; then
+	mode=crontab # only root can create /etc/cron.d
+fi
+if [[ $mode == crontab ]]; then
+	have crontab || die "no crontab command: install cron, or use --mode cron or --mode systemd"
 	crontab_get >/dev/null || exit 1 # fail now, before anything is written
 fi
 
@@ -491,8 +496,14 @@ EOF
 	fi
 else
 	remove_systemd
-	if [[ -d $R$CRON_DIR ]]; then
-		remove_cron # e.g. a crontab line from an earlier fallback install
+	if [[ $mode == cron ]]; then
+		if [[ ! -d $R$CRON_DIR ]]; then
+			mkdir_755 "$R$CRON_DIR" # a fresh root: cron reads it once installed
+			if [[ $live == 1 ]] && ! have cron && ! have crond; then
+				warn "created $CRON_DIR, but no cron daemon was found: install cron (e.g. apt-get install cron)"
+			fi
+		fi
+		remove_cron # e.g. a crontab line from an earlier install
 		write_file 0644 "$R$CRON_PATH" <<EOF
 # proxyhub heartbeat, installed by install.sh; remove with install.sh --uninstall.
 # The wrapper sleeps this host's fixed offset (JITTER in $ENV_PATH) after each minute.

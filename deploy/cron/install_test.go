@@ -338,12 +338,20 @@ func TestInstall(t *testing.T) {
 			wantKind: "cron.d", wantName: "proxy001", wantHub: hub, maxOffset: 20,
 		},
 		{
-			name:  "cron mode falls back to the user's crontab without /etc/cron.d",
+			name:  "crontab mode writes the user's crontab",
 			setup: func(e *env) {},
 			args: func(e *env) []string {
-				return []string{"--hub", hub, "--token-file", e.tokenFile, "--name", "proxy001", "--mode", "cron", "--jitter", "5"}
+				return []string{"--hub", hub, "--token-file", e.tokenFile, "--name", "proxy001", "--mode", "crontab", "--jitter", "5"}
 			},
 			wantKind: "crontab", wantName: "proxy001", wantHub: hub, maxOffset: 5,
+		},
+		{
+			name:  "cron mode creates etc/cron.d in a fresh root",
+			setup: func(e *env) {},
+			args: func(e *env) []string {
+				return []string{"--hub", hub, "--token-file", e.tokenFile, "--name", "proxy001", "--mode", "cron"}
+			},
+			wantKind: "cron.d", wantName: "proxy001", wantHub: hub, maxOffset: 20,
 		},
 		{
 			name:  "systemd mode writes a service and a timer",
@@ -436,6 +444,9 @@ func TestInstall(t *testing.T) {
 				}
 				if m := e.mode(cronPath); m != 0o644 {
 					t.Errorf("cron.d file mode = %o, want 644", m)
+				}
+				if m := e.mode("etc/cron.d"); m != 0o755 {
+					t.Errorf("etc/cron.d mode = %o, want 755", m)
 				}
 				if e.log("crontab.txt") != "" {
 					t.Errorf("the user's crontab was written: %q", e.log("crontab.txt"))
@@ -555,7 +566,7 @@ func TestInstallRejectsInvalidInput(t *testing.T) {
 					}
 				}
 			},
-			args:    func(e *env) []string { return append(validArgs(e), "--mode", "cron") },
+			args:    func(e *env) []string { return append(validArgs(e), "--mode", "crontab") },
 			wantErr: "no crontab command"},
 		{name: "unreadable crontab is left alone", env: []string{"FAKE_CRONTAB_FAIL=1"},
 			setup: func(e *env) {
@@ -563,7 +574,7 @@ func TestInstallRejectsInvalidInput(t *testing.T) {
 					e.t.Fatal(err)
 				}
 			},
-			args:    func(e *env) []string { return append(validArgs(e), "--mode", "cron") },
+			args:    func(e *env) []string { return append(validArgs(e), "--mode", "crontab") },
 			wantErr: "crontab -l failed"},
 	}
 	for _, tt := range tests {
@@ -672,7 +683,7 @@ func TestIdempotent(t *testing.T) {
 		const backup = "0 3 * * * /usr/local/bin/backup"
 		e.write(filepath.Join(e.logs, "crontab.txt"), backup+"\n", 0o600)
 		for range 2 {
-			e.mustInstall("--hub", hub, "--token-file", e.tokenFile, "--name", "p1", "--mode", "cron")
+			e.mustInstall("--hub", hub, "--token-file", e.tokenFile, "--name", "p1", "--mode", "crontab")
 		}
 		got := e.log("crontab.txt")
 		if countLines(got, crontabLine) != 1 || countLines(got, backup) != 1 || strings.Count(got, "\n") != 2 {
@@ -721,7 +732,7 @@ func TestUninstall(t *testing.T) {
 		mode  string
 	}{
 		{name: "cron.d", setup: func(e *env) { e.mkdir("etc/cron.d") }, mode: "cron"},
-		{name: "crontab", setup: func(e *env) {}, mode: "cron"},
+		{name: "crontab", setup: func(e *env) {}, mode: "crontab"},
 		{name: "systemd", setup: func(e *env) { e.mkdir("etc/cron.d") }, mode: "systemd"},
 	}
 	for _, tt := range tests {
