@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -326,7 +327,24 @@ func LoadMigrate(args []string, getenv func(string) string, out io.Writer) (Migr
 			return nil
 		}},
 		{Name: "app-password", Default: "", Usage: "password to set for the application role (prefer the environment variable to the flag)", Parse: func(v string) error {
-			c.AppPassword = v
+			if v != "" {
+				c.AppPassword = v
+			}
+			return nil
+		}},
+		{Name: "app-password-file", Default: "", Usage: "file holding the application role's password (a container secret); its first line is the password", Parse: func(v string) error {
+			if v == "" {
+				return nil
+			}
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return err
+			}
+			pw, _, _ := strings.Cut(string(b), "\n")
+			if pw = strings.TrimSuffix(pw, "\r"); pw == "" {
+				return errors.New("the file's first line is empty")
+			}
+			c.AppPassword = pw
 			return nil
 		}},
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,5 +172,45 @@ func TestLoad_StrayCredentialIsNotEchoed(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), arg) {
 			t.Errorf("error %v echoes %q", err, arg)
 		}
+	}
+}
+
+func TestLoadMigrate_AppPasswordFromAFile(t *testing.T) {
+	dir := t.TempDir()
+	secret := dir + "/app_password"
+	if err := os.WriteFile(secret, []byte("s3cret-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := dir + "/empty"
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{"file", map[string]string{"PROXYHUB_DATABASE_URL": "postgres://x", "PROXYHUB_APP_PASSWORD_FILE": secret}, "s3cret-from-file", ""},
+		{"variable", map[string]string{"PROXYHUB_DATABASE_URL": "postgres://x", "PROXYHUB_APP_PASSWORD": "from-env"}, "from-env", ""},
+		{"missing file", map[string]string{"PROXYHUB_DATABASE_URL": "postgres://x", "PROXYHUB_APP_PASSWORD_FILE": dir + "/nope"}, "", "app-password-file"},
+		{"empty file", map[string]string{"PROXYHUB_DATABASE_URL": "postgres://x", "PROXYHUB_APP_PASSWORD_FILE": empty}, "", "first line is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadMigrate(nil, env(tc.env), io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want one about %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Fatalf("the error shows the secret: %v", err)
+				}
+				return
+			}
+			if err != nil || c.AppPassword != tc.want {
+				t.Fatalf("AppPassword %q, err %v; want %q", c.AppPassword, err, tc.want)
+			}
+		})
 	}
 }
