@@ -20,6 +20,7 @@ import (
 	"github.com/proxyhub/proxyhub/internal/hub"
 	"github.com/proxyhub/proxyhub/internal/metrics"
 	"github.com/proxyhub/proxyhub/internal/policy"
+	"github.com/proxyhub/proxyhub/internal/ui"
 )
 
 // Version is the API version shown in the OpenAPI document.
@@ -82,6 +83,8 @@ func New(d Deps) http.Handler {
 	docs := docsHandler()
 	mux.Handle("GET "+docsPath, docs)
 	mux.Handle("GET "+docsPath+"/", docs)
+	mux.Handle("GET "+ui.Path, ui.Handler())
+	mux.Handle("GET /ui", http.RedirectHandler(ui.Path, http.StatusMovedPermanently))
 
 	return &pipeline{log: d.Logger, metrics: d.Metrics, clientIP: d.ClientIP, next: mux}
 }
