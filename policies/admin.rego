@@ -105,6 +105,7 @@ tenant_admin_actions := {
 	"proxy.list", "proxy.read", "proxy.delete", "proxy.update",
 	"audit.read", "status.read",
 	"webhook.read", "webhook.write",
+	"badge.read", "badge.write",
 }
 
 # heartbeat_actions is what a heartbeat token may do in its own tenant.

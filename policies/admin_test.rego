@@ -17,6 +17,7 @@ all_actions := {
 	"credential.create", "credential.list", "credential.revoke",
 	"proxy.list", "proxy.read", "proxy.delete", "proxy.update",
 	"audit.read", "webhook.read", "webhook.write",
+	"badge.read", "badge.write",
 	"tenant.admin_allowlist.update",
 }
 
@@ -121,6 +122,7 @@ admin_actions := {
 	"proxy.list", "proxy.read", "proxy.delete", "proxy.update",
 	"audit.read", "status.read",
 	"webhook.read", "webhook.write",
+	"badge.read", "badge.write",
 }
 
 test_owner_actions if permitted(tenant_admin("acme", "owner"), res("acme")) == admin_actions | {"tenant.admin_allowlist.update"}

@@ -56,4 +56,5 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 const (
 	PrefixTokenID  = "tok_" // heartbeat token ids
 	PrefixClientID = "phc_" // admin API client ids
+	PrefixBadgeID  = "bdg_" // status badge ids
 )

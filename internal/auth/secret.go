@@ -15,6 +15,9 @@ const (
 	PrefixHeartbeatToken = "phb_"
 	// PrefixClientSecret starts every admin API client secret.
 	PrefixClientSecret = "phs_"
+	// PrefixBadgeKey starts a status badge's key (the public URL's secret
+	// part: /badge/{key}.svg).
+	PrefixBadgeKey = "phk_"
 )
 
 const (

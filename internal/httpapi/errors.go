@@ -111,6 +111,8 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		return p
 	case errors.As(err, &fe):
 		return huma.Error422UnprocessableEntity("invalid input", &huma.ErrorDetail{Location: fe.FieldName(), Message: fe.Error()})
+	case errors.Is(err, hub.ErrInvalidBadge):
+		return huma.Error422UnprocessableEntity("invalid badge", &huma.ErrorDetail{Location: "body.label", Message: err.Error()})
 	case errors.Is(err, hub.ErrInvalidName):
 		return huma.Error422UnprocessableEntity("invalid proxy name", &huma.ErrorDetail{
 			Location: "query.name",

@@ -25,6 +25,7 @@ func addRoutes(api huma.API, h *handlers) {
 	h.registerAudit(v1)
 	h.registerEvents(v1)
 	h.registerWebhooks(v1)
+	h.registerBadges(v1)
 }
 
 // access says who may call an operation: the policy action it performs
@@ -76,6 +77,7 @@ var (
 	tagAudit       = []string{"audit"}
 	tagEvents      = []string{"events"}
 	tagWebhooks    = []string{"webhooks"}
+	tagBadges      = []string{"badges"}
 )
 
 // documentedTags describes each tag, in the order the docs show them.
@@ -89,5 +91,6 @@ var documentedTags = []*huma.Tag{
 	{Name: "audit", Description: "The IP-change history and refused heartbeats, as JSON pages or streamed CSV and NDJSON exports, and statistics."},
 	{Name: "events", Description: "What happened to a tenant's proxies (registered, ip_changed, offline, online, denied), as pages or a live stream."},
 	{Name: "webhooks", Description: "Where events are delivered: signed JSON, Slack or email, with a delivery log."},
+	{Name: "badges", Description: "Status badges: an unguessable, revocable URL that shows up, late or N down as an image or shields.io JSON, and nothing else."},
 	{Name: "health", Description: "Liveness and readiness probes for load balancers and orchestrators."},
 }

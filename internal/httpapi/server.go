@@ -78,7 +78,9 @@ func New(d Deps) http.Handler {
 		d.Clock = time.Now
 	}
 	mux := http.NewServeMux()
-	newAPI(mux, &handlers{Deps: d})
+	h := &handlers{Deps: d}
+	newAPI(mux, h)
+	mux.HandleFunc("GET "+badgePath+"{file}", h.serveBadge)
 	mux.Handle("GET /metrics", d.Metrics.Handler())
 	docs := docsHandler()
 	mux.Handle("GET "+docsPath, docs)

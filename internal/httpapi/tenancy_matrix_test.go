@@ -22,6 +22,7 @@ var sampleBodies = map[string]any{
 	"create-tenant":         map[string]any{"id": "initech", "name": "Initech"},
 	"update-tenant":         map[string]any{"name": "Hijacked", "max_proxies": 1, "auto_register": false},
 	"create-token":          map[string]any{"label": "planted"},
+	"create-badge":          map[string]any{"label": "planted"},
 	"create-credential":     map[string]any{"role": "viewer", "label": "planted"},
 	"put-allowlist":         map[string]any{"cidrs": []string{"192.0.2.0/24"}},
 	"update-proxy":          map[string]any{"paused": true, "offline_after": 5},

@@ -52,6 +52,7 @@ type Store interface {
 	AuditStore
 	LivenessStore
 	WebhookStore
+	BadgeStore
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

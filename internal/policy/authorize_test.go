@@ -18,7 +18,7 @@ var allActions = []Action{
 	TokenCreate, TokenList, TokenRevoke,
 	CredentialCreate, CredentialList, CredentialRevoke,
 	ProxyList, ProxyRead, ProxyDelete, ProxyUpdate,
-	AuditRead, WebhookRead, WebhookWrite,
+	AuditRead, WebhookRead, WebhookWrite, BadgeRead, BadgeWrite,
 }
 
 var allRoles = []auth.Role{auth.RolePlatform, auth.RoleOwner, auth.RoleAdmin, auth.RoleViewer, "", "superuser"}

@@ -38,6 +38,8 @@ const (
 	AuditRead            Action = "audit.read"
 	WebhookRead          Action = "webhook.read"
 	WebhookWrite         Action = "webhook.write"
+	BadgeRead            Action = "badge.read"
+	BadgeWrite           Action = "badge.write"
 )
 
 // Resource is what an action is aimed at.

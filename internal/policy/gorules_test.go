@@ -16,10 +16,10 @@ type goRules struct{}
 var goRoleActions = map[auth.Role][]Action{
 	auth.RoleOwner: {TenantRead, TenantUpdate, AdminAllowlistUpdate, TokenCreate, TokenList, TokenRevoke,
 		CredentialCreate, CredentialList, CredentialRevoke, ProxyList, ProxyRead, ProxyDelete, ProxyUpdate, AuditRead, StatusRead,
-		WebhookRead, WebhookWrite},
+		WebhookRead, WebhookWrite, BadgeRead, BadgeWrite},
 	auth.RoleAdmin: {TenantRead, TenantUpdate, TokenCreate, TokenList, TokenRevoke,
 		CredentialCreate, CredentialList, CredentialRevoke, ProxyList, ProxyRead, ProxyDelete, ProxyUpdate, AuditRead, StatusRead,
-		WebhookRead, WebhookWrite},
+		WebhookRead, WebhookWrite, BadgeRead, BadgeWrite},
 	auth.RoleViewer: {TenantRead, ProxyList, ProxyRead, AuditRead, StatusRead},
 }
 

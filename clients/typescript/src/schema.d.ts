@@ -176,6 +176,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/badges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List status badges
+         * @description The tenant's badges without their keys.
+         */
+        get: operations["list-badges"];
+        put?: never;
+        /**
+         * Create a status badge
+         * @description A badge shows the tenant's state (up, late, N down) or one proxy's (up, late, down) as an SVG image or shields.io JSON at /badge/{key}.svg and /badge/{key}.json, to whoever has the key, and nothing else. The key is in this answer only.
+         */
+        post: operations["create-badge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/badges/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a status badge
+         * @description Its URLs answer 404 from then on.
+         */
+        delete: operations["revoke-badge"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant}/credentials": {
         parameters: {
             query?: never;
@@ -700,6 +744,95 @@ export interface components {
              *     ]
              */
             cidrs: string[];
+        };
+        Badge: {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * @description Badge id (not a secret).
+             * @example bdg_7Hq2ZbKc9XwLmN4p
+             */
+            id: string;
+            /**
+             * @description The text on the badge's left side.
+             * @example edge fleet
+             */
+            label: string;
+            /**
+             * @description The one proxy the badge shows; absent: the whole tenant.
+             * @example edge-7
+             */
+            proxy?: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked, if it was: its URLs answer 404.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            revoked_at?: string;
+        };
+        BadgeCreate: {
+            /**
+             * @description The text on the badge's left side (default: proxies, or status for one proxy).
+             * @example edge fleet
+             */
+            label?: string;
+            /**
+             * @description Show this one proxy instead of the whole tenant.
+             * @example edge-7
+             */
+            proxy?: string;
+        };
+        BadgeCreated: {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * @description Badge id (not a secret).
+             * @example bdg_7Hq2ZbKc9XwLmN4p
+             */
+            id: string;
+            /**
+             * @description Path of the shields.io endpoint JSON on this hub (https://shields.io/badges/endpoint-badge).
+             * @example /badge/phk_Zk3n9QpX2vLmR7tYw4bH8cJ1dF6gS0aE5uN2oP.json
+             */
+            json_path: string;
+            /**
+             * @description The badge's secret key: whoever has it sees the status word, nothing else. Shown only in this answer.
+             * @example phk_Zk3n9QpX2vLmR7tYw4bH8cJ1dF6gS0aE5uN2oP
+             */
+            key: string;
+            /**
+             * @description The text on the badge's left side.
+             * @example edge fleet
+             */
+            label: string;
+            /**
+             * @description The one proxy the badge shows; absent: the whole tenant.
+             * @example edge-7
+             */
+            proxy?: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked, if it was: its URLs answer 404.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            revoked_at?: string;
+            /**
+             * @description Path of the SVG image on this hub.
+             * @example /badge/phk_Zk3n9QpX2vLmR7tYw4bH8cJ1dF6gS0aE5uN2oP.svg
+             */
+            svg_path: string;
+        };
+        BadgeList: {
+            /** @description Badges, oldest first. */
+            badges: components["schemas"]["Badge"][];
         };
         ClientCredentialsGrant: {
             /**
@@ -2553,6 +2686,271 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-badges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id. */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadgeList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "create-badge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id. */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BadgeCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadgeCreated"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "revoke-badge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id. */
+                tenant: string;
+                /** @description Badge id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unauthorized */
             401: {

@@ -21,6 +21,7 @@ type Store struct {
 	tenants      map[string]*tenant
 	tokensByHash map[string]*hub.Token
 	credsByID    map[string]*hub.Credential
+	badgesByHash map[string]*hub.Badge
 	nextID       atomic.Int64 // last record id handed out (audit records and events)
 
 	hmu       sync.Mutex // guards deadlines; taken after a tenant's lock, never before
@@ -40,6 +41,7 @@ type tenant struct {
 	tokens     []*hub.Token             // oldest first
 	tokenByID  map[string]*hub.Token    // the same tokens, by id
 	creds      []*hub.Credential        // oldest first
+	badges     []*hub.Badge             // oldest first
 	changes    boundedLog[hub.IPChange] // append-only, ids increasing
 	denied     boundedLog[hub.Denied]   // append-only, ids increasing
 	events     boundedLog[hub.Event]    // append-only, ids increasing

@@ -25,6 +25,9 @@ func tenantScope(tenantID string) scope { return scope{"proxyhub.tenant", tenant
 // tokenHashScope sees the one token whose hash is given.
 func tokenHashScope(hash string) scope { return scope{"proxyhub.token_hash", hash} }
 
+// badgeKeyScope sees the one badge whose key hash is given.
+func badgeKeyScope(hash string) scope { return scope{"proxyhub.badge_key_hash", hash} }
+
 // credentialScope sees the one admin credential whose id is given.
 func credentialScope(id string) scope { return scope{"proxyhub.credential_id", id} }
 

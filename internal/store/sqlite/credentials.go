@@ -82,22 +82,22 @@ func scanCredential(rows *sql.Rows) (hub.Credential, error) {
 
 // RevokeCredential implements hub.CredentialStore.
 func (s *Store) RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error {
-	return s.changeCredential(ctx, "sqlite: revoke credential",
+	return s.changeRow(ctx, "sqlite: revoke credential",
 		`UPDATE admin_credentials SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND id = ?`, at, tenantID, id)
 }
 
 // TouchCredential implements hub.CredentialStore.
 func (s *Store) TouchCredential(ctx context.Context, tenantID, id string, at time.Time) error {
-	return s.changeCredential(ctx, "sqlite: touch credential",
+	return s.changeRow(ctx, "sqlite: touch credential",
 		`UPDATE admin_credentials SET last_used_at = max(coalesce(last_used_at, 0), ?1) WHERE tenant_id = ?2 AND id = ?3`, at, tenantID, id)
 }
 
 // errNoRow marks an UPDATE that matched nothing.
 var errNoRow = errors.New("no such row")
 
-// changeCredential runs stmt (parameters: at, tenant, id) on one of the
-// tenant's credentials; ErrNotFound when it matched none.
-func (s *Store) changeCredential(ctx context.Context, what, stmt string, at time.Time, tenantID, id string) error {
+// changeRow runs stmt (parameters: at, tenant, id) on one of the
+// tenant's rows (a credential, a badge); ErrNotFound when it matched none.
+func (s *Store) changeRow(ctx context.Context, what, stmt string, at time.Time, tenantID, id string) error {
 	err := s.update(ctx, what, func(ctx context.Context, tx *sql.Tx) (func(), error) {
 		res, err := tx.ExecContext(ctx, stmt, at.UnixNano(), tenantID, id)
 		if err != nil {

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore NewStore) {
 	all = append(all, tenantTests...)
 	all = append(all, credentialTests...)
 	all = append(all, auditTests...)
+	all = append(all, badgeTests...)
 	for _, tc := range all {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
