@@ -232,10 +232,13 @@ func TestDashboard_SignInFleetLiveProxyAuditAndIsolation(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-proxy="edge-1"]`)),
 		poll(`document.querySelector('tr[data-proxy="edge-1"]').textContent.includes("198.51.100.1")`),
 	)
+	h.heartbeat(token, "edge-2", "198.51.100.20")
+	h.heartbeat(token, "edge-3", "198.51.100.30")
 	// Its IP change shows in the fleet and in its timeline.
 	h.heartbeat(token, "edge-1", "198.51.100.2")
 	run(t, ctx, "the IP change arrives live", 10*time.Second,
 		poll(`document.querySelector('tr[data-proxy="edge-1"]').textContent.includes("198.51.100.2")`),
+		poll(`document.getElementById("counts").textContent.startsWith("3 proxies: 3 online")`),
 	)
 	screenshot(t, ctx, "fleet")
 	run(t, ctx, "the proxy page shows the change", 10*time.Second,
