@@ -53,6 +53,7 @@ type Store interface {
 	LivenessStore
 	WebhookStore
 	BadgeStore
+	FleetStore
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

@@ -39,6 +39,7 @@ func RunLiveness(t *testing.T, newStore NewLiveStore) {
 		{"Events/WatchWakesOnAppend", testWatch},
 		{"Webhooks/CRUDAndIsolation", testWebhookCRUD},
 		{"Webhooks/DueAndDeliveryState", testWebhookDue},
+		{"Fleet/CountsPerTenant", testFleetCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -432,5 +433,66 @@ func testWebhookDue(t *testing.T, s LiveStore) {
 	}
 	if _, err := s.RecordDelivery(ctx, hub.Delivery{TenantID: "acme", WebhookID: "wh_gone"}); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("delivery for a missing webhook: %v", err)
+	}
+}
+
+func testFleetCounts(t *testing.T, s LiveStore) {
+	ctx := context.Background()
+	liveTenant(t, s, "acme", time.Minute)
+	liveTenant(t, s, "globex", time.Minute)
+	liveTenant(t, s, "empty", time.Minute)
+	for _, n := range []string{"a", "b", "c", "d"} {
+		record(t, s, hb("acme", n, "192.0.2.1", t0))
+	}
+	record(t, s, hb("acme", "late", "192.0.2.1", t0.Add(-2*time.Minute))) // deadline passed, not swept yet
+	record(t, s, hb("globex", "g", "192.0.2.9", t0))
+	if _, err := s.SetPaused(ctx, "acme", "d", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FleetCounts(ctx, t0.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []hub.FleetCount{{TenantID: "acme", Online: 3, Offline: 1, Paused: 1}, {TenantID: "empty"}, {TenantID: "globex", Online: 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("FleetCounts = %+v, want %+v", got, want)
+	}
+
+	// Notifications: a webhook with nothing pending, one with events after
+	// its cursor and failing, a disabled one (not counted).
+	for _, w := range []hub.Webhook{
+		{ID: "wh_1", TenantID: "acme", Kind: "slack", URL: "https://example.com/a", Enabled: true, CreatedAt: t0, UpdatedAt: t0},
+		{ID: "wh_2", TenantID: "acme", Kind: "generic", URL: "https://example.com/b", Enabled: true, CreatedAt: t0, UpdatedAt: t0},
+		{ID: "wh_3", TenantID: "acme", Kind: "generic", URL: "https://example.com/c", Enabled: false, CreatedAt: t0, UpdatedAt: t0},
+	} {
+		if _, err := s.CreateWebhook(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc, err := s.NotificationCounts(ctx)
+	if err != nil || len(nc) != 2 || nc[0].Pending+nc[1].Pending != 0 {
+		t.Fatalf("NotificationCounts before new events = %+v, %v", nc, err)
+	}
+	record(t, s, hb("acme", "new", "192.0.2.2", t0.Add(5*time.Second)))
+	w2, err := s.GetWebhook(ctx, "acme", "wh_2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.Attempt, w2.FailingSince = 1, t0.Add(6*time.Second)
+	if err := s.SaveDeliveryState(ctx, w2); err != nil {
+		t.Fatal(err)
+	}
+	nc, err = s.NotificationCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want2 := []hub.NotificationCount{
+		{TenantID: "acme", Kind: "generic", Pending: 1, Failing: 1, OldestPending: t0.Add(5 * time.Second)},
+		{TenantID: "acme", Kind: "slack", Pending: 1, OldestPending: t0.Add(5 * time.Second)},
+	}
+	if len(nc) != 2 || fmt.Sprint(nc[0].TenantID, nc[0].Kind, nc[0].Pending, nc[0].Failing, nc[1].Kind, nc[1].Pending, nc[1].Failing) !=
+		fmt.Sprint(want2[0].TenantID, want2[0].Kind, want2[0].Pending, want2[0].Failing, want2[1].Kind, want2[1].Pending, want2[1].Failing) ||
+		!nc[0].OldestPending.Equal(want2[0].OldestPending) || !nc[1].OldestPending.Equal(want2[1].OldestPending) {
+		t.Fatalf("NotificationCounts = %+v, want %+v", nc, want2)
 	}
 }
