@@ -141,6 +141,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.Metrics = metrics.New()
+	a.Metrics.WatchFleet(a.Store, a.clock, a.log)
 	if cfg.RedisURL != "" {
 		if err := a.shareLimits(ctx, cfg.RedisURL); err != nil {
 			return nil, err
@@ -187,6 +188,8 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		Bus:      a.Bus,
 		Lifetime: ctx,
 		Clock:    a.clock,
+		// /metrics: on its own listener (MetricsHandler) when configured.
+		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
 		// StoreTimeout bounds each request's wait for the store.
 		StoreTimeout: cfg.StoreTimeout,
 	})
@@ -205,6 +208,14 @@ func (a *App) reloadPolicyData(ctx context.Context) error {
 
 // Handler returns the hub's whole HTTP surface.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// MetricsHandler serves /metrics alone (behind the metrics token, if set),
+// for the listener of PROXYHUB_METRICS_ADDR.
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.ProtectedHandler(a.cfg.MetricsToken))
+	return mux
+}
 
 // Run runs the hub's background loops until ctx ends, then waits for them
 // to stop: the sweeper (offline flips), the event bus (live streams), the

@@ -57,6 +57,11 @@ type Serve struct {
 	// RedisURL, when set, makes every rate limit share its buckets across
 	// hubs through that Redis server.
 	RedisURL string
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
+	// MetricsAddr, when set, is a listener of its own for /metrics, which
+	// the main address then does not serve.
+	MetricsAddr string
 	// AllowSuperuser lets serve connect to PostgreSQL as a superuser or
 	// BYPASSRLS role, to which row-level security does not apply.
 	AllowSuperuser bool
@@ -264,6 +269,22 @@ func LoadServe(args []string, getenv func(string) string, out io.Writer) (Serve,
 		{Name: "auto-migrate", Default: "true", Usage: "apply database migrations at start-up (else run `proxyhub migrate`)", Parse: func(v string) (err error) {
 			c.AutoMigrate, err = strconv.ParseBool(v)
 			return err
+		}},
+		{Name: "metrics-addr", Default: "", Usage: "serve /metrics on this address (host:port) only, e.g. 127.0.0.1:9100 for a local Prometheus; empty: on --addr", Parse: func(v string) error {
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return err
+				}
+			}
+			c.MetricsAddr = v
+			return nil
+		}},
+		{Name: "metrics-token", Default: "", Usage: "bearer token /metrics requires (at least 16 characters; prefer the variable); empty: /metrics is open", Parse: func(v string) error {
+			if v != "" && len(v) < 16 {
+				return errors.New("at least 16 characters")
+			}
+			c.MetricsToken = v
+			return nil
 		}},
 		{Name: "redis-url", Default: "", Usage: "Redis URL (redis:// or rediss://) through which every rate limit is shared by all hubs; empty: limits per hub", Parse: func(v string) error {
 			c.RedisURL = v

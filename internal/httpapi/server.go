@@ -51,6 +51,11 @@ type Deps struct {
 	// Clock is the hub's clock, the one JWTs are checked by; nil is
 	// time.Now.
 	Clock func() time.Time
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
+	// MetricsElsewhere leaves /metrics out of this handler (it has a
+	// listener of its own).
+	MetricsElsewhere bool
 }
 
 // New returns the whole HTTP handler: middleware, API operations, OpenAPI
@@ -81,7 +86,9 @@ func New(d Deps) http.Handler {
 	h := &handlers{Deps: d}
 	newAPI(mux, h)
 	mux.HandleFunc("GET "+badgePath+"{file}", h.serveBadge)
-	mux.Handle("GET /metrics", d.Metrics.Handler())
+	if !d.MetricsElsewhere {
+		mux.Handle("GET /metrics", d.Metrics.ProtectedHandler(d.MetricsToken))
+	}
 	docs := docsHandler()
 	mux.Handle("GET "+docsPath, docs)
 	mux.Handle("GET "+docsPath+"/", docs)

@@ -3,6 +3,8 @@
 package metrics
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
 	"time"
@@ -128,6 +130,29 @@ func (m *Metrics) ProxiesFlipped(offline int, sweep time.Duration) {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// ProtectedHandler is Handler behind a bearer token (Prometheus's
+// authorization: {credentials: …}); an empty token leaves it open. A
+// missing or wrong token gets 401 problem+json. The comparison takes the
+// same time whatever the token.
+func (m *Metrics) ProtectedHandler(token string) http.Handler {
+	h := m.Handler()
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte("Bearer " + token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"title":"Unauthorized","status":401,"detail":"/metrics needs the bearer token set by PROXYHUB_METRICS_TOKEN"}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // statusLabels are the status codes 100 to 599 as label values, made once.
