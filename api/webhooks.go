@@ -58,7 +58,8 @@ type Delivery struct {
 	Error      string `json:"error,omitempty" doc:"Why it failed, if it did." example:"receiver answered 500"`
 	Events     int    `json:"events" doc:"Events the message carried." example:"3"`
 	Test       bool   `json:"test,omitempty" doc:"Sent by the test operation."`
-	GaveUp     bool   `json:"gave_up,omitempty" doc:"Retries were exhausted (more than 24 h): the message was skipped."`
+	GaveUp     bool   `json:"gave_up,omitempty" doc:"The message was skipped: retries were exhausted (more than 24 h), or the receiver refused it with a 4xx other than 408 and 429."`
+	Response   string `json:"response,omitempty" doc:"test only: the start of the receiver's answer (200 characters), for public destinations." example:"ok"`
 }
 
 // DeliveryList is a page of a webhook's delivery log, newest first.

@@ -510,13 +510,18 @@ type Delivery struct {
 	// Examples: 3
 	Events int64 `json:"events"`
 
-	// GaveUp Retries were exhausted (more than 24 h): the message was skipped.
+	// GaveUp The message was skipped: retries were exhausted (more than 24 h), or the receiver refused it with a 4xx other than 408 and 429.
 	GaveUp *bool `json:"gave_up,omitempty"`
 
 	// Id Delivery id.
 	//
 	// Examples: 881
 	Id int64 `json:"id"`
+
+	// Response test only: the start of the receiver's answer (200 characters), for public destinations.
+	//
+	// Examples: ok
+	Response *string `json:"response,omitempty"`
 
 	// StatusCode The receiver's HTTP status, if it answered.
 	//

@@ -94,7 +94,7 @@ func (h *handlers) rotateWebhookSecret(ctx context.Context, in *RotateWebhookSec
 
 func deliveryOut(d hub.Delivery) api.Delivery {
 	return api.Delivery{ID: d.ID, At: api.NewTime(d.At), Attempt: d.Attempt, StatusCode: d.StatusCode, Error: d.Error,
-		Events: d.Events, Test: d.Test, GaveUp: d.GaveUp}
+		Events: d.Events, Test: d.Test, GaveUp: d.GaveUp, Response: d.Response}
 }
 
 // CreateWebhookInput creates a webhook.

@@ -50,7 +50,10 @@ type Delivery struct {
 	LastEventID  int64
 	Events       int  // how many events the message carried
 	Test         bool // sent by the test operation
-	GaveUp       bool // retries exhausted: the batch was skipped
+	GaveUp       bool // retries exhausted, or the receiver refused it: the batch was skipped
+	// Response is the start of the receiver's answer, reported by the test
+	// operation only (never kept in the delivery log).
+	Response string
 }
 
 // WebhookStore keeps webhooks and their delivery log.

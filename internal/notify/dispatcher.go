@@ -40,6 +40,9 @@ const (
 	BackoffBase = 10 * time.Second
 	// BackoffMax caps the wait between attempts.
 	BackoffMax = time.Hour
+	// MaxRetryAfter caps how long a receiver's Retry-After may postpone
+	// the next attempt.
+	MaxRetryAfter = 6 * time.Hour
 )
 
 // LeaderName is the leadership the dispatcher takes (store Leader), so one
@@ -368,10 +371,16 @@ func (d *Dispatcher) deliver(ctx context.Context, w hub.Webhook) (bool, error) {
 	if failingSince.IsZero() {
 		failingSince = start
 	}
-	if end.Sub(failingSince) >= d.cfg.GiveUpAfter {
+	var refused *httpFailure
+	permanent := errors.As(sendErr, &refused) && refused.permanent()
+	if permanent || end.Sub(failingSince) >= d.cfg.GiveUpAfter {
 		del.GaveUp = true
-		del.Error = truncate(fmt.Sprintf("gave up after %d attempts over %s: %s",
-			del.Attempt, end.Sub(failingSince).Round(time.Second), del.Error), maxErrorLen)
+		if permanent {
+			del.Error = truncate(fmt.Sprintf("gave up: the receiver refused the message (%s); retrying would not help", del.Error), maxErrorLen)
+		} else {
+			del.Error = truncate(fmt.Sprintf("gave up after %d attempts over %s: %s",
+				del.Attempt, end.Sub(failingSince).Round(time.Second), del.Error), maxErrorLen)
+		}
 		_, gone, recErr := d.record(ctx, del)
 		if gone {
 			return false, nil
@@ -387,7 +396,11 @@ func (d *Dispatcher) deliver(ctx context.Context, w hub.Webhook) (bool, error) {
 	}
 	w.Attempt = del.Attempt
 	w.FailingSince = failingSince
-	w.NextAttemptAt = end.Add(max(backoff(w.Attempt), d.cfg.MinInterval))
+	wait := max(backoff(w.Attempt), d.cfg.MinInterval)
+	if refused != nil && refused.retryAfter > wait {
+		wait = min(refused.retryAfter, MaxRetryAfter) // the receiver asked to wait longer
+	}
+	w.NextAttemptAt = end.Add(wait)
 	d.log.Warn("webhook delivery failed", append(logArgs, "status", status, "error", del.Error, "next_attempt", w.NextAttemptAt)...)
 	return false, errors.Join(recErr, d.save(ctx, w))
 }
@@ -415,8 +428,14 @@ func (d *Dispatcher) SendTest(ctx context.Context, w hub.Webhook) (hub.Delivery,
 	_, _ = rand.Read(nonce)
 	start := d.now()
 	m := message{id: w.ID + ":test:" + hex.EncodeToString(nonce), tenant: w.TenantID, test: true, at: start}
-	status, err := d.send(ctx, w, m)
+	var answer string
+	status, err := d.send(withResponseReport(ctx, &answer), w, m)
 	del := hub.Delivery{TenantID: w.TenantID, WebhookID: w.ID, At: start, Attempt: 1, StatusCode: status, Test: true}
+	// The receiver's answer is shown only for public destinations: with
+	// private ones allowed it could be an internal service's data.
+	if !d.cfg.AllowPrivate {
+		del.Response = d.redact(answer, w)
+	}
 	var detail string
 	if err != nil {
 		del.Error, detail = d.errorText(err, w)

@@ -394,12 +394,12 @@ func TestSendTest(t *testing.T) {
 
 	// A failing test is reported in the delivery, not as an error; a test
 	// entry in the log does not disturb the retry of a real batch.
-	bad := newReceiver(t, func(int) int { return http.StatusNotFound })
+	bad := newReceiver(t, func(int) int { return http.StatusInternalServerError })
 	wb := addWebhook(t, s, KindSlack, bad.URL())
 	heartbeat(t, s, "edge-7", "112.161.54.7", t0)
 	runOnce(t, d)
 	del, err = d.SendTest(context.Background(), wb)
-	if err != nil || del.StatusCode != 404 || del.Error != "HTTP 404 Not Found" || !del.Test {
+	if err != nil || del.StatusCode != 500 || del.Error != "HTTP 500 Internal Server Error" || !del.Test {
 		t.Fatalf("failing test: %+v %v", del, err)
 	}
 	clk.Advance(time.Minute)

@@ -86,33 +86,105 @@ func (d *Dispatcher) send(ctx context.Context, w hub.Webhook, m message) (int, e
 
 // post sends a JSON body; success is a 2xx answer.
 func (d *Dispatcher) post(ctx context.Context, rawURL string, h http.Header, body []byte) (int, error) {
+	return d.do(ctx, http.MethodPost, rawURL, h, "application/json", body)
+}
+
+// responseSnippetLen is how much of a receiver's answer the test
+// operation shows.
+const responseSnippetLen = 200
+
+// httpFailure is an answer outside 2xx: its status, how long the receiver
+// asked to wait (Retry-After), and the start of its body.
+type httpFailure struct {
+	status     int
+	retryAfter time.Duration
+	body       string
+}
+
+func (f *httpFailure) Error() string {
+	if f.status >= 300 && f.status < 400 {
+		return fmt.Sprintf("HTTP %d %s: redirects are not followed", f.status, http.StatusText(f.status))
+	}
+	return fmt.Sprintf("HTTP %d %s", f.status, http.StatusText(f.status))
+}
+
+// permanent reports a refusal that retrying cannot fix: a 4xx other than
+// 408 (timeout) and 429 (rate limited). The batch is given up at once.
+func (f *httpFailure) permanent() bool {
+	return f.status >= 400 && f.status < 500 && f.status != http.StatusRequestTimeout && f.status != http.StatusTooManyRequests
+}
+
+// do sends one request; success is a 2xx answer. The answer's body is read
+// (at most 64 KiB) and its start kept for the test operation's report.
+func (d *Dispatcher) do(ctx context.Context, method, rawURL string, h http.Header, contentType string, body []byte) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(body))
 	if err != nil {
 		return 0, errors.New("cannot build the request")
 	}
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, err
 	}
-	// The answer's body is not kept: with private destinations allowed it
-	// could be an internal service's data shown to a tenant.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
-	switch c := resp.StatusCode; {
-	case c >= 200 && c < 300:
-		return c, nil
-	case c >= 300 && c < 400:
-		return c, fmt.Errorf("HTTP %d %s: redirects are not followed", c, http.StatusText(c))
-	default:
-		return c, fmt.Errorf("HTTP %d %s", c, http.StatusText(c))
+	if report := responseReport(ctx); report != nil {
+		*report = snippet(answer)
 	}
+	if c := resp.StatusCode; c >= 200 && c < 300 {
+		return c, nil
+	}
+	return resp.StatusCode, &httpFailure{status: resp.StatusCode, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), d.now()), body: snippet(answer)}
+}
+
+// snippet is the start of a receiver's answer, on one line, without
+// control characters.
+func snippet(b []byte) string {
+	s := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, string(b))
+	return truncate(strings.TrimSpace(s), responseSnippetLen)
+}
+
+// parseRetryAfter reads a Retry-After value: seconds, or an HTTP date.
+// Zero when absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// reportKey marks a context whose requests keep the receiver's answer
+// (the test operation).
+type reportKey struct{}
+
+// withResponseReport returns ctx whose requests store the start of the
+// receiver's latest answer in *report.
+func withResponseReport(ctx context.Context, report *string) context.Context {
+	return context.WithValue(ctx, reportKey{}, report)
+}
+
+func responseReport(ctx context.Context) *string {
+	r, _ := ctx.Value(reportKey{}).(*string)
+	return r
 }
 
 // sendMail sends m as a plain-text mail through the configured relay:

@@ -963,7 +963,7 @@ export interface components {
              * @example 3
              */
             events: number;
-            /** @description Retries were exhausted (more than 24 h): the message was skipped. */
+            /** @description The message was skipped: retries were exhausted (more than 24 h), or the receiver refused it with a 4xx other than 408 and 429. */
             gave_up?: boolean;
             /**
              * Format: int64
@@ -971,6 +971,11 @@ export interface components {
              * @example 881
              */
             id: number;
+            /**
+             * @description test only: the start of the receiver's answer (200 characters), for public destinations.
+             * @example ok
+             */
+            response?: string;
             /**
              * Format: int64
              * @description The receiver's HTTP status, if it answered.
