@@ -14,6 +14,10 @@ type Webhook struct {
 	URL      string // http(s) URL; for email, mailto:address
 	Events   []EventType
 	Enabled  bool
+	// Settings are the kind's other, non-secret settings (a Telegram chat
+	// id, a Matrix room, an Opsgenie region…); the kind's credential (a bot
+	// token, a routing key) is kept in Secret.
+	Settings map[string]string
 	// Secret signs generic deliveries (Standard Webhooks). The hub keeps
 	// it sealed (secretbox, bound to the webhook: see WebhookSecrets); the
 	// API shows it in the clear only when it is created or rotated.
@@ -65,7 +69,7 @@ type WebhookStore interface {
 	GetWebhook(ctx context.Context, tenantID, id string) (Webhook, error)
 	// ListWebhooks returns the tenant's webhooks, oldest first.
 	ListWebhooks(ctx context.Context, tenantID string) ([]Webhook, error)
-	// UpdateWebhook replaces URL, Kind, Events and Enabled (not the secret or
+	// UpdateWebhook replaces URL, Kind, Events, Enabled and Settings (not the secret or
 	// the delivery state); ErrNotFound when missing.
 	UpdateWebhook(ctx context.Context, w Webhook) (Webhook, error)
 	// SetWebhookSecret replaces Secret, PreviousSecret, PreviousSecretUntil

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -31,6 +32,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, 
 
 func cloneWebhook(w hub.Webhook) hub.Webhook {
 	w.Events = slices.Clone(w.Events)
+	w.Settings = maps.Clone(w.Settings)
 	return w
 }
 
@@ -81,6 +83,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w hub.Webhook) (out hub.Webho
 	err = s.withWebhook(ctx, w.TenantID, w.ID, true, func(t *tenant, i int) {
 		cur := t.webhooks[i]
 		cur.URL, cur.Kind, cur.Events, cur.Enabled, cur.UpdatedAt = w.URL, w.Kind, slices.Clone(w.Events), w.Enabled, w.UpdatedAt
+		cur.Settings = maps.Clone(w.Settings)
 		out = cloneWebhook(*cur)
 	})
 	return out, err

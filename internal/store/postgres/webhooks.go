@@ -12,14 +12,17 @@ import (
 )
 
 const webhookColumns = `tenant_id, id, kind, url, events, enabled, secret, created_at, updated_at,
-	cursor_id, attempt, next_attempt_at, failing_since, previous_secret, previous_secret_until`
+	cursor_id, attempt, next_attempt_at, failing_since, previous_secret, previous_secret_until, settings`
 
 func scanWebhook(row pgx.Row) (hub.Webhook, error) {
 	var w hub.Webhook
 	var events []string
 	var next, failing, prevUntil pgtype.Timestamptz
 	err := row.Scan(&w.TenantID, &w.ID, &w.Kind, &w.URL, &events, &w.Enabled, &w.Secret, &w.CreatedAt, &w.UpdatedAt,
-		&w.Cursor, &w.Attempt, &next, &failing, &w.PreviousSecret, &prevUntil)
+		&w.Cursor, &w.Attempt, &next, &failing, &w.PreviousSecret, &prevUntil, &w.Settings)
+	if len(w.Settings) == 0 {
+		w.Settings = nil
+	}
 	w.PreviousSecretUntil = fromTimestamptz(prevUntil)
 	for _, e := range events {
 		w.Events = append(w.Events, hub.EventType(e))
@@ -55,10 +58,10 @@ func (s *Store) CreateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, 
 	var out hub.Webhook
 	err := s.inScope(ctx, tenantScope(w.TenantID), fmt.Sprintf("postgres: create webhook %q", w.ID), func(b *pgx.Batch) {
 		queueWebhookRow(b, &out, `
-			INSERT INTO webhooks (tenant_id, id, kind, url, events, enabled, secret, created_at, updated_at, cursor_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT coalesce(max(id), 0) FROM events WHERE tenant_id = $1))
+			INSERT INTO webhooks (tenant_id, id, kind, url, events, enabled, secret, created_at, updated_at, settings, cursor_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (SELECT coalesce(max(id), 0) FROM events WHERE tenant_id = $1))
 			RETURNING `+webhookColumns,
-			w.TenantID, w.ID, w.Kind, w.URL, eventTypeStrings(w.Events), w.Enabled, w.Secret, w.CreatedAt, w.UpdatedAt)
+			w.TenantID, w.ID, w.Kind, w.URL, eventTypeStrings(w.Events), w.Enabled, w.Secret, w.CreatedAt, w.UpdatedAt, settingsOf(w))
 	})
 	return out, err
 }
@@ -84,10 +87,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, 
 	var out hub.Webhook
 	err := s.inScope(ctx, tenantScope(w.TenantID), fmt.Sprintf("postgres: update webhook %q", w.ID), func(b *pgx.Batch) {
 		queueWebhookRow(b, &out, `
-			UPDATE webhooks SET url = $3, kind = $4, events = $5, enabled = $6, updated_at = $7
+			UPDATE webhooks SET url = $3, kind = $4, events = $5, enabled = $6, updated_at = $7, settings = $8
 			 WHERE tenant_id = $1 AND id = $2
 			RETURNING `+webhookColumns,
-			w.TenantID, w.ID, w.URL, w.Kind, eventTypeStrings(w.Events), w.Enabled, w.UpdatedAt)
+			w.TenantID, w.ID, w.URL, w.Kind, eventTypeStrings(w.Events), w.Enabled, w.UpdatedAt, settingsOf(w))
 	})
 	return out, err
 }
@@ -206,3 +209,11 @@ var (
 	_ hub.LivenessStore = (*Store)(nil)
 	_ hub.WebhookStore  = (*Store)(nil)
 )
+
+// settingsOf is w's settings for the jsonb column: {} when none.
+func settingsOf(w hub.Webhook) map[string]string {
+	if w.Settings == nil {
+		return map[string]string{}
+	}
+	return w.Settings
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,15 +14,19 @@ import (
 // Webhooks and their delivery log are read from the database: the
 // dispatcher looks at them about once a second, on this hub only.
 
-const webhookColumns = `tenant_id, id, kind, url, events, enabled, secret, created_at, updated_at, cursor_id, attempt, next_attempt_at, failing_since, previous_secret, previous_secret_until`
+const webhookColumns = `tenant_id, id, kind, url, events, enabled, secret, created_at, updated_at, cursor_id, attempt, next_attempt_at, failing_since, previous_secret, previous_secret_until, settings`
 
 func scanWebhook(rows *sql.Rows) (hub.Webhook, error) {
 	var w hub.Webhook
 	var events string
 	var created, updated int64
 	var next, failing, prevUntil sql.NullInt64
+	var settings string
 	err := rows.Scan(&w.TenantID, &w.ID, &w.Kind, &w.URL, &events, &w.Enabled, &w.Secret, &created, &updated,
-		&w.Cursor, &w.Attempt, &next, &failing, &w.PreviousSecret, &prevUntil)
+		&w.Cursor, &w.Attempt, &next, &failing, &w.PreviousSecret, &prevUntil, &settings)
+	if err == nil {
+		w.Settings, err = settingsFromText(settings)
+	}
 	w.PreviousSecretUntil = fromNullNanos(prevUntil)
 	w.Events, w.CreatedAt, w.UpdatedAt = parseEventTypes(events), fromNanos(created), fromNanos(updated)
 	w.NextAttemptAt, w.FailingSince = fromNullNanos(next), fromNullNanos(failing)
@@ -58,9 +63,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, 
 			return nil, tenantNotFound(w.TenantID)
 		}
 		w.Cursor, w.Attempt, w.NextAttemptAt, w.FailingSince = s.st.seq.event, 0, time.Time{}, time.Time{}
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?, ?)`,
 			w.TenantID, w.ID, w.Kind, w.URL, eventTypesText(w.Events), boolInt(w.Enabled), w.Secret,
-			w.CreatedAt.UnixNano(), w.UpdatedAt.UnixNano(), w.Cursor, w.PreviousSecret, nanos(w.PreviousSecretUntil))
+			w.CreatedAt.UnixNano(), w.UpdatedAt.UnixNano(), w.Cursor, w.PreviousSecret, nanos(w.PreviousSecretUntil), settingsText(w.Settings))
 		return nil, translate(err, what)
 	})
 	if err != nil {
@@ -96,9 +101,9 @@ func (s *Store) ListWebhooks(ctx context.Context, tenantID string) ([]hub.Webhoo
 // UpdateWebhook implements hub.WebhookStore.
 func (s *Store) UpdateWebhook(ctx context.Context, w hub.Webhook) (hub.Webhook, error) {
 	return s.rewriteWebhook(ctx, "sqlite: update webhook", w, func(out *hub.Webhook) (string, []any) {
-		out.URL, out.Kind, out.Events, out.Enabled, out.UpdatedAt = w.URL, w.Kind, w.Events, w.Enabled, w.UpdatedAt
-		return `url = ?, kind = ?, events = ?, enabled = ?, updated_at = ?`,
-			[]any{out.URL, out.Kind, eventTypesText(out.Events), boolInt(out.Enabled), out.UpdatedAt.UnixNano()}
+		out.URL, out.Kind, out.Events, out.Enabled, out.UpdatedAt, out.Settings = w.URL, w.Kind, w.Events, w.Enabled, w.UpdatedAt, w.Settings
+		return `url = ?, kind = ?, events = ?, enabled = ?, updated_at = ?, settings = ?`,
+			[]any{out.URL, out.Kind, eventTypesText(out.Events), boolInt(out.Enabled), out.UpdatedAt.UnixNano(), settingsText(out.Settings)}
 	})
 }
 
@@ -228,3 +233,24 @@ var (
 	_ hub.LivenessStore = (*Store)(nil)
 	_ hub.WebhookStore  = (*Store)(nil)
 )
+
+// settingsText encodes a webhook's settings as a JSON object.
+func settingsText(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m) // a map of strings always encodes
+	return string(b)
+}
+
+// settingsFromText decodes what settingsText wrote; nil for none.
+func settingsFromText(s string) (map[string]string, error) {
+	var m map[string]string
+	if s == "" || s == "{}" {
+		return nil, nil
+	}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("webhook settings: %w", err)
+	}
+	return m, nil
+}

@@ -332,7 +332,8 @@ func testWebhookCRUD(t *testing.T, s LiveStore) {
 	liveTenant(t, s, "globex", time.Minute)
 	record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
 	w, err := s.CreateWebhook(ctx, hub.Webhook{ID: "wh_1", TenantID: "acme", Kind: "generic", URL: "https://example.com/hook",
-		Events: []hub.EventType{hub.EventOffline}, Enabled: true, Secret: "whsec_x", CreatedAt: t0, UpdatedAt: t0})
+		Events: []hub.EventType{hub.EventOffline}, Enabled: true, Secret: "whsec_x", CreatedAt: t0, UpdatedAt: t0,
+		Settings: map[string]string{"chat_id": "-100123", "region": "eu"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,10 +348,17 @@ func testWebhookCRUD(t *testing.T, s LiveStore) {
 	if _, err := s.GetWebhook(ctx, "globex", "wh_1"); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("cross-tenant get: %v", err)
 	}
+	if got.Settings["chat_id"] != "-100123" || got.Settings["region"] != "eu" || len(got.Settings) != 2 {
+		t.Fatalf("settings not kept: %v", got.Settings)
+	}
 	got.URL, got.Enabled, got.Secret = "https://example.com/other", false, "changed?"
+	got.Settings = map[string]string{"chat_id": "42"}
 	up, err := s.UpdateWebhook(ctx, got)
-	if err != nil || up.URL != "https://example.com/other" || up.Enabled || up.Secret != "whsec_x" {
+	if err != nil || up.URL != "https://example.com/other" || up.Enabled || up.Secret != "whsec_x" || len(up.Settings) != 1 || up.Settings["chat_id"] != "42" {
 		t.Fatalf("update: %+v %v (the secret is not updatable)", up, err)
+	}
+	if l, err := s.ListWebhooks(ctx, "acme"); err != nil || len(l) != 1 || l[0].Settings["chat_id"] != "42" {
+		t.Fatalf("list after update: %+v %v", l, err)
 	}
 	// SetWebhookSecret changes the secrets and nothing else.
 	until := t0.Add(time.Hour)
