@@ -43,15 +43,31 @@ type WebhookKind string
 
 // The webhook kinds.
 const (
-	WebhookGeneric WebhookKind = "generic"
-	WebhookSlack   WebhookKind = "slack"
-	WebhookEmail   WebhookKind = "email"
+	WebhookGeneric    WebhookKind = "generic"
+	WebhookSlack      WebhookKind = "slack"
+	WebhookEmail      WebhookKind = "email"
+	WebhookDiscord    WebhookKind = "discord"
+	WebhookTeams      WebhookKind = "teams"
+	WebhookGoogleChat WebhookKind = "googlechat"
+	WebhookMattermost WebhookKind = "mattermost"
+	WebhookRocketChat WebhookKind = "rocketchat"
+	WebhookTelegram   WebhookKind = "telegram"
+	WebhookMatrix     WebhookKind = "matrix"
+	WebhookPagerDuty  WebhookKind = "pagerduty"
+	WebhookOpsgenie   WebhookKind = "opsgenie"
+	WebhookNtfy       WebhookKind = "ntfy"
+	WebhookPushover   WebhookKind = "pushover"
+	WebhookGotify     WebhookKind = "gotify"
 )
 
 // Schema declares WebhookKind once in the document, as a named enum.
 func (WebhookKind) Schema(r huma.Registry) *huma.Schema {
-	return namedEnum(r, "WebhookKind", "How a webhook delivers: generic (signed JSON, Standard Webhooks), "+
-		"slack (an incoming-webhook message) or email (plain-text mail).", WebhookGeneric, WebhookSlack, WebhookEmail)
+	return namedEnum(r, "WebhookKind", "How a notification target delivers: generic (signed JSON, Standard Webhooks), "+
+		"slack, discord, teams (Adaptive Card), googlechat, mattermost, rocketchat (chat webhooks), telegram (a bot), matrix (a room), "+
+		"pagerduty (Events API v2: offline triggers, online resolves), opsgenie (alerts closed on return), ntfy, pushover, gotify (push), "+
+		"or email (plain-text mail).",
+		WebhookGeneric, WebhookSlack, WebhookEmail, WebhookDiscord, WebhookTeams, WebhookGoogleChat, WebhookMattermost, WebhookRocketChat,
+		WebhookTelegram, WebhookMatrix, WebhookPagerDuty, WebhookOpsgenie, WebhookNtfy, WebhookPushover, WebhookGotify)
 }
 
 // EventType is what happened to a proxy.

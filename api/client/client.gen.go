@@ -220,19 +220,55 @@ func (e Role) Valid() bool {
 
 // Defines values for WebhookKind.
 const (
-	WebhookKindEmail   WebhookKind = "email"
-	WebhookKindGeneric WebhookKind = "generic"
-	WebhookKindSlack   WebhookKind = "slack"
+	WebhookKindDiscord    WebhookKind = "discord"
+	WebhookKindEmail      WebhookKind = "email"
+	WebhookKindGeneric    WebhookKind = "generic"
+	WebhookKindGooglechat WebhookKind = "googlechat"
+	WebhookKindGotify     WebhookKind = "gotify"
+	WebhookKindMatrix     WebhookKind = "matrix"
+	WebhookKindMattermost WebhookKind = "mattermost"
+	WebhookKindNtfy       WebhookKind = "ntfy"
+	WebhookKindOpsgenie   WebhookKind = "opsgenie"
+	WebhookKindPagerduty  WebhookKind = "pagerduty"
+	WebhookKindPushover   WebhookKind = "pushover"
+	WebhookKindRocketchat WebhookKind = "rocketchat"
+	WebhookKindSlack      WebhookKind = "slack"
+	WebhookKindTeams      WebhookKind = "teams"
+	WebhookKindTelegram   WebhookKind = "telegram"
 )
 
 // Valid indicates whether the value is a known member of the WebhookKind enum.
 func (e WebhookKind) Valid() bool {
 	switch e {
+	case WebhookKindDiscord:
+		return true
 	case WebhookKindEmail:
 		return true
 	case WebhookKindGeneric:
 		return true
+	case WebhookKindGooglechat:
+		return true
+	case WebhookKindGotify:
+		return true
+	case WebhookKindMatrix:
+		return true
+	case WebhookKindMattermost:
+		return true
+	case WebhookKindNtfy:
+		return true
+	case WebhookKindOpsgenie:
+		return true
+	case WebhookKindPagerduty:
+		return true
+	case WebhookKindPushover:
+		return true
+	case WebhookKindRocketchat:
+		return true
 	case WebhookKindSlack:
+		return true
+	case WebhookKindTeams:
+		return true
+	case WebhookKindTelegram:
 		return true
 	default:
 		return false
@@ -1232,6 +1268,11 @@ type Webhook struct {
 	// Examples: false
 	Failing bool `json:"failing"`
 
+	// HasCredential A credential (bot token, routing key, API key, access token) is set; it is never shown.
+	//
+	// Examples: true
+	HasCredential *bool `json:"has_credential,omitempty"`
+
 	// Id Webhook id.
 	//
 	// Examples: wh_9Kq2ZbLc7XwPmN4r
@@ -1252,19 +1293,29 @@ type Webhook struct {
 	// Examples: 2026-11-28T09:00:00.000Z
 	PreviousSecretUntil *time.Time `json:"previous_secret_until,omitempty"`
 
+	// Settings The kind's other settings: chat_id (telegram), room_id (matrix), region (opsgenie), topic (ntfy), user (pushover).
+	//
+	// Examples: {"chat_id":"-1001234567890"}
+	Settings *map[string]string `json:"settings,omitempty"`
+
 	// UpdatedAt When it last changed.
 	//
 	// Examples: 2026-11-28T09:00:00.000Z
 	UpdatedAt time.Time `json:"updated_at"`
 
-	// Url Where to deliver: an http(s) URL, or mailto:address for email.
+	// Url Where to deliver: an http(s) URL, the server of a self-hosted service (matrix, ntfy, gotify), or mailto:address for email; absent for services with a fixed host. A chat service's webhook URL is a credential: only its scheme and host are shown.
 	//
 	// Examples: https://ops.example.com/proxyhub
-	Url string `json:"url"`
+	Url *string `json:"url,omitempty"`
 }
 
 // WebhookCreate defines model for WebhookCreate.
 type WebhookCreate struct {
+	// Credential The kind's secret, never shown again: the bot token (telegram), access token (matrix, optional for ntfy), routing key (pagerduty), API key (opsgenie), application token (pushover, gotify).
+	//
+	// Examples: 123456789:AAHk2ZbLc7XwPmN4rQ9sT1uV3wX5yZ7aB2c
+	Credential *string `json:"credential,omitempty"`
+
 	// Enabled Default true.
 	//
 	// Examples: true
@@ -1280,10 +1331,15 @@ type WebhookCreate struct {
 	// Examples: generic
 	Kind WebhookKind `json:"kind"`
 
-	// Url An http(s) URL (generic, slack) or mailto:address (email). Loopback, private, link-local and metadata addresses are refused at delivery unless the hub allows them.
+	// Settings telegram: chat_id; matrix: room_id; opsgenie: region (us or eu); ntfy: topic; pushover: user.
+	//
+	// Examples: {"chat_id":"-1001234567890"}
+	Settings *map[string]string `json:"settings,omitempty"`
+
+	// Url An http(s) URL: the webhook URL (generic, slack, discord, teams, googlechat, mattermost, rocketchat) or the server's base URL (matrix, ntfy, gotify); mailto:address (email); empty for telegram, pagerduty, opsgenie and pushover, whose hosts are fixed. Loopback, private, link-local and metadata addresses are refused at delivery unless the hub allows them.
 	//
 	// Examples: https://ops.example.com/proxyhub
-	Url string `json:"url"`
+	Url *string `json:"url,omitempty"`
 }
 
 // WebhookCreated defines model for WebhookCreated.
@@ -1307,6 +1363,11 @@ type WebhookCreated struct {
 	//
 	// Examples: false
 	Failing bool `json:"failing"`
+
+	// HasCredential A credential (bot token, routing key, API key, access token) is set; it is never shown.
+	//
+	// Examples: true
+	HasCredential *bool `json:"has_credential,omitempty"`
 
 	// Id Webhook id.
 	//
@@ -1333,18 +1394,23 @@ type WebhookCreated struct {
 	// Examples: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	Secret *string `json:"secret,omitempty"`
 
+	// Settings The kind's other settings: chat_id (telegram), room_id (matrix), region (opsgenie), topic (ntfy), user (pushover).
+	//
+	// Examples: {"chat_id":"-1001234567890"}
+	Settings *map[string]string `json:"settings,omitempty"`
+
 	// UpdatedAt When it last changed.
 	//
 	// Examples: 2026-11-28T09:00:00.000Z
 	UpdatedAt time.Time `json:"updated_at"`
 
-	// Url Where to deliver: an http(s) URL, or mailto:address for email.
+	// Url Where to deliver: an http(s) URL, the server of a self-hosted service (matrix, ntfy, gotify), or mailto:address for email; absent for services with a fixed host. A chat service's webhook URL is a credential: only its scheme and host are shown.
 	//
 	// Examples: https://ops.example.com/proxyhub
-	Url string `json:"url"`
+	Url *string `json:"url,omitempty"`
 }
 
-// WebhookKind How a webhook delivers: generic (signed JSON, Standard Webhooks), slack (an incoming-webhook message) or email (plain-text mail).
+// WebhookKind How a notification target delivers: generic (signed JSON, Standard Webhooks), slack, discord, teams (Adaptive Card), googlechat, mattermost, rocketchat (chat webhooks), telegram (a bot), matrix (a room), pagerduty (Events API v2: offline triggers, online resolves), opsgenie (alerts closed on return), ntfy, pushover, gotify (push), or email (plain-text mail).
 type WebhookKind string
 
 // WebhookList defines model for WebhookList.
@@ -1375,6 +1441,11 @@ type WebhookSecretRotated struct {
 	// Examples: false
 	Failing bool `json:"failing"`
 
+	// HasCredential A credential (bot token, routing key, API key, access token) is set; it is never shown.
+	//
+	// Examples: true
+	HasCredential *bool `json:"has_credential,omitempty"`
+
 	// Id Webhook id.
 	//
 	// Examples: wh_9Kq2ZbLc7XwPmN4r
@@ -1400,19 +1471,29 @@ type WebhookSecretRotated struct {
 	// Examples: whsec_3nN1bVx0cQm5Yl8ZrT2uWkPq9sJd4HfA
 	Secret string `json:"secret"`
 
+	// Settings The kind's other settings: chat_id (telegram), room_id (matrix), region (opsgenie), topic (ntfy), user (pushover).
+	//
+	// Examples: {"chat_id":"-1001234567890"}
+	Settings *map[string]string `json:"settings,omitempty"`
+
 	// UpdatedAt When it last changed.
 	//
 	// Examples: 2026-11-28T09:00:00.000Z
 	UpdatedAt time.Time `json:"updated_at"`
 
-	// Url Where to deliver: an http(s) URL, or mailto:address for email.
+	// Url Where to deliver: an http(s) URL, the server of a self-hosted service (matrix, ntfy, gotify), or mailto:address for email; absent for services with a fixed host. A chat service's webhook URL is a credential: only its scheme and host are shown.
 	//
 	// Examples: https://ops.example.com/proxyhub
-	Url string `json:"url"`
+	Url *string `json:"url,omitempty"`
 }
 
 // WebhookUpdate defines model for WebhookUpdate.
 type WebhookUpdate struct {
+	// Credential A new credential, never shown again.
+	//
+	// Examples: tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2
+	Credential *string `json:"credential,omitempty"`
+
 	// Enabled Enable or disable.
 	//
 	// Examples: false
@@ -1422,6 +1503,11 @@ type WebhookUpdate struct {
 	//
 	// Examples: ["offline"]
 	Events *[]EventType `json:"events,omitempty"`
+
+	// Settings New settings (replaces them all).
+	//
+	// Examples: {"topic":"edge-alerts"}
+	Settings *map[string]string `json:"settings,omitempty"`
 
 	// Url New target.
 	//

@@ -60,9 +60,12 @@ func (h *handlers) registerWebhooks(a huma.API) {
 	}, access{policy.WebhookRead, scopePath}), h.listDeliveries)
 }
 
-func webhookOut(w hub.Webhook) api.Webhook {
-	out := api.Webhook{ID: w.ID, Kind: api.WebhookKind(w.Kind), URL: w.URL, Events: []api.EventType{}, Enabled: w.Enabled,
-		CreatedAt: api.NewTime(w.CreatedAt), UpdatedAt: api.NewTime(w.UpdatedAt), Failing: w.Attempt > 0}
+func (h *handlers) webhookOut(w hub.Webhook) api.Webhook {
+	out := api.Webhook{ID: w.ID, Kind: api.WebhookKind(w.Kind), URL: h.Hub.ShownWebhookURL(w), Events: []api.EventType{}, Enabled: w.Enabled,
+		CreatedAt: api.NewTime(w.CreatedAt), UpdatedAt: api.NewTime(w.UpdatedAt), Failing: w.Attempt > 0, Settings: w.Settings}
+	if w.Kind != "generic" {
+		out.HasCredential = w.Secret != "" // generic webhooks' secret is a signing secret, not a credential
+	}
 	for _, e := range w.Events {
 		out.Events = append(out.Events, api.EventType(e))
 	}
@@ -89,7 +92,7 @@ func (h *handlers) rotateWebhookSecret(ctx context.Context, in *RotateWebhookSec
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	return &WebhookSecretRotatedOutput{Body: api.WebhookSecretRotated{Webhook: webhookOut(w), Secret: secret}}, nil
+	return &WebhookSecretRotatedOutput{Body: api.WebhookSecretRotated{Webhook: h.webhookOut(w), Secret: secret}}, nil
 }
 
 func deliveryOut(d hub.Delivery) api.Delivery {
@@ -108,11 +111,13 @@ type WebhookCreatedOutput struct{ Body api.WebhookCreated }
 
 func (h *handlers) createWebhook(ctx context.Context, in *CreateWebhookInput) (*WebhookCreatedOutput, error) {
 	w, err := h.Hub.CreateWebhook(ctx, in.Tenant, hub.NewWebhook{Kind: string(in.Body.Kind), URL: in.Body.URL, Events: eventNames(in.Body.Events),
-		Enabled: in.Body.Enabled == nil || *in.Body.Enabled})
+		Enabled: in.Body.Enabled == nil || *in.Body.Enabled, Settings: in.Body.Settings, Credential: in.Body.Credential})
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	return &WebhookCreatedOutput{Body: api.WebhookCreated{Webhook: webhookOut(w), Secret: w.Secret}}, nil
+	out := h.webhookOut(w)
+	out.HasCredential = in.Body.Credential != "" // the hub never hands a credential back, even sealed
+	return &WebhookCreatedOutput{Body: api.WebhookCreated{Webhook: out, Secret: w.Secret}}, nil
 }
 
 // WebhookListOutput wraps a webhook list.
@@ -125,7 +130,7 @@ func (h *handlers) listWebhooks(ctx context.Context, in *TenantPath) (*WebhookLi
 	}
 	out := &WebhookListOutput{Body: api.WebhookList{Webhooks: make([]api.Webhook, len(ws))}}
 	for i, w := range ws {
-		out.Body.Webhooks[i] = webhookOut(w)
+		out.Body.Webhooks[i] = h.webhookOut(w)
 	}
 	return out, nil
 }
@@ -138,7 +143,7 @@ func (h *handlers) getWebhook(ctx context.Context, in *ItemPath) (*WebhookOutput
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	return &WebhookOutput{Body: webhookOut(w)}, nil
+	return &WebhookOutput{Body: h.webhookOut(w)}, nil
 }
 
 // UpdateWebhookInput changes a webhook.
@@ -148,11 +153,12 @@ type UpdateWebhookInput struct {
 }
 
 func (h *handlers) updateWebhook(ctx context.Context, in *UpdateWebhookInput) (*WebhookOutput, error) {
-	w, err := h.Hub.UpdateWebhook(ctx, in.Tenant, in.ID, hub.WebhookChange{URL: in.Body.URL, Events: eventNames(in.Body.Events), Enabled: in.Body.Enabled})
+	w, err := h.Hub.UpdateWebhook(ctx, in.Tenant, in.ID, hub.WebhookChange{URL: in.Body.URL, Events: eventNames(in.Body.Events), Enabled: in.Body.Enabled,
+		Settings: in.Body.Settings, Credential: in.Body.Credential})
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	return &WebhookOutput{Body: webhookOut(w)}, nil
+	return &WebhookOutput{Body: h.webhookOut(w)}, nil
 }
 
 func (h *handlers) deleteWebhook(ctx context.Context, in *ItemPath) (*struct{}, error) {

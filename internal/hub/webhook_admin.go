@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
 )
@@ -10,8 +11,17 @@ import (
 // Notifier delivers notifications (internal/notify): it knows the webhook
 // kinds, what a valid destination of each is, and which kinds are signed.
 type Notifier interface {
-	// CheckDestination validates a webhook's kind and URL.
-	CheckDestination(kind, url string) error
+	// CheckTarget validates a webhook's kind, URL and settings; a
+	// *FieldError names what is wrong.
+	CheckTarget(kind, url string, settings map[string]string) error
+	// CheckCredential validates the credential of a target of kind ("" is
+	// fine when the kind needs none).
+	CheckCredential(kind, credential string) error
+	// TakesCredential reports whether targets of kind keep a credential.
+	TakesCredential(kind string) bool
+	// ShownURL is a target's URL as the API shows it: the scheme and host
+	// only when the URL is itself a credential (a chat webhook's).
+	ShownURL(kind, url string) string
 	// NewSigningSecret returns a new signing secret for a webhook of kind,
 	// or "" when that kind is not signed.
 	NewSigningSecret(kind string) (string, error)
@@ -21,17 +31,24 @@ type Notifier interface {
 
 // NewWebhook is what a webhook creation asks for.
 type NewWebhook struct {
-	Kind    string
-	URL     string
-	Events  []string // event type names; empty: every type
-	Enabled bool
+	Kind     string
+	URL      string
+	Events   []string // event type names; empty: every type
+	Enabled  bool
+	Settings map[string]string
+	// Credential is the kind's secret (a bot token, a routing key), kept
+	// sealed and never shown again.
+	Credential string
 }
 
 // WebhookChange is a webhook update; nil leaves a field as it is.
 type WebhookChange struct {
-	URL     *string
-	Events  []string // nil: unchanged
-	Enabled *bool
+	URL      *string
+	Events   []string // nil: unchanged
+	Enabled  *bool
+	Settings map[string]string // nil: unchanged; replaces them all
+	// Credential replaces the kind's credential when set.
+	Credential *string
 }
 
 // notifierOrErr returns the notifier, or an error when the hub has none.
@@ -51,8 +68,11 @@ func (s *Service) CreateWebhook(ctx context.Context, tenantID string, in NewWebh
 	if err != nil {
 		return Webhook{}, err
 	}
-	if err := n.CheckDestination(in.Kind, in.URL); err != nil {
-		return Webhook{}, &FieldError{"body.url", err.Error()}
+	if err := n.CheckTarget(in.Kind, in.URL, in.Settings); err != nil {
+		return Webhook{}, err
+	}
+	if err := n.CheckCredential(in.Kind, in.Credential); err != nil {
+		return Webhook{}, err
 	}
 	types, err := ParseEventTypes("body.events", in.Events)
 	if err != nil {
@@ -63,16 +83,22 @@ func (s *Service) CreateWebhook(ctx context.Context, tenantID string, in NewWebh
 	}
 	now := s.now()
 	w := Webhook{ID: auth.NewID("wh_"), TenantID: tenantID, Kind: in.Kind, URL: in.URL, Events: types,
-		Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now}
+		Enabled: in.Enabled, Settings: in.Settings, CreatedAt: now, UpdatedAt: now}
 	plain, err := n.NewSigningSecret(in.Kind)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("signing secret: %w", err)
+	}
+	if n.TakesCredential(in.Kind) {
+		plain = in.Credential // kept sealed like a signing secret
 	}
 	if w.Secret, err = sealWebhookSecret(s.secrets, w, plain); err != nil {
 		return Webhook{}, err
 	}
 	if w, err = s.store.CreateWebhook(ctx, w); err != nil {
 		return Webhook{}, err
+	}
+	if n.TakesCredential(in.Kind) {
+		plain = "" // a credential is never shown again, not even now
 	}
 	w.Secret = plain
 	return w, nil
@@ -94,15 +120,28 @@ func (s *Service) UpdateWebhook(ctx context.Context, tenantID, id string, c Webh
 	if err != nil {
 		return Webhook{}, err
 	}
+	n, err := s.notifierOrErr()
+	if err != nil {
+		return Webhook{}, err
+	}
 	if c.URL != nil {
-		n, err := s.notifierOrErr()
-		if err != nil {
+		w.URL = *c.URL
+	}
+	if c.Settings != nil {
+		w.Settings = c.Settings
+	}
+	if c.URL != nil || c.Settings != nil {
+		if err := n.CheckTarget(w.Kind, w.URL, w.Settings); err != nil {
 			return Webhook{}, err
 		}
-		if err := n.CheckDestination(w.Kind, *c.URL); err != nil {
-			return Webhook{}, &FieldError{"body.url", err.Error()}
+	}
+	if c.Credential != nil {
+		if !n.TakesCredential(w.Kind) {
+			return Webhook{}, &FieldError{"body.credential", w.Kind + " targets take no credential"}
 		}
-		w.URL = *c.URL
+		if err := n.CheckCredential(w.Kind, *c.Credential); err != nil {
+			return Webhook{}, err
+		}
 	}
 	if c.Events != nil {
 		if w.Events, err = ParseEventTypes("body.events", c.Events); err != nil {
@@ -113,6 +152,15 @@ func (s *Service) UpdateWebhook(ctx context.Context, tenantID, id string, c Webh
 		w.Enabled = *c.Enabled
 	}
 	w.UpdatedAt = s.now()
+	if c.Credential != nil {
+		if w.Secret, err = sealWebhookSecret(s.secrets, w, *c.Credential); err != nil {
+			return Webhook{}, err
+		}
+		w.PreviousSecret, w.PreviousSecretUntil = "", time.Time{}
+		if _, err := s.store.SetWebhookSecret(ctx, w); err != nil {
+			return Webhook{}, err
+		}
+	}
 	return s.store.UpdateWebhook(ctx, w)
 }
 
@@ -147,4 +195,13 @@ func (s *Service) Deliveries(ctx context.Context, tenantID, webhookID string, be
 		return ds[:limit], true, nil
 	}
 	return ds, false, nil
+}
+
+// ShownWebhookURL is w's URL as the API may show it (Notifier.ShownURL);
+// without a notifier, nothing.
+func (s *Service) ShownWebhookURL(w Webhook) string {
+	if s.notifier == nil {
+		return ""
+	}
+	return s.notifier.ShownURL(w.Kind, w.URL)
 }

@@ -84,6 +84,10 @@ type Config struct {
 	Now        func() time.Time // the clock for scheduling and the delivery log; time.Now
 	Logger     *slog.Logger     // nil: discard
 	HTTPClient *http.Client     // optional override (tests); default: GuardedClient(AllowPrivate, Timeout)
+	// ProviderURLs replaces the fixed hosts of services (keys: their
+	// base URLs, e.g. https://api.telegram.org), for tests only: neither
+	// tenants nor settings can set it.
+	ProviderURLs map[string]string
 }
 
 // Dispatcher delivers events to webhooks. Run it on every hub: only the

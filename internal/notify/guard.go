@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 	"unicode"
+
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // Webhook kinds.
@@ -40,10 +42,8 @@ var ErrRefusedAddress = errors.New("destination refused")
 // characters or spaces, at most MaxURLLength bytes. It does not resolve
 // DNS: destinations are checked at delivery time.
 func ValidateURL(kind, rawURL string) error {
-	switch kind {
-	case KindGeneric, KindSlack, KindEmail:
-	default:
-		return fmt.Errorf("unknown webhook kind %q (want generic, slack or email)", kind)
+	if _, ok := channels[kind]; !ok {
+		return fmt.Errorf("unknown webhook kind %q", kind)
 	}
 	switch {
 	case rawURL == "":
@@ -301,9 +301,28 @@ func GuardedClient(allowPrivate bool, timeout time.Duration) *http.Client {
 	}
 }
 
-// CheckDestination validates a webhook's kind and URL (hub.Notifier): the
-// same check as ValidateURL.
-func (d *Dispatcher) CheckDestination(kind, rawURL string) error { return ValidateURL(kind, rawURL) }
+// CheckTarget validates a webhook's kind, URL and settings (hub.Notifier).
+func (d *Dispatcher) CheckTarget(kind, rawURL string, settings map[string]string) error {
+	return fieldError(ValidateTarget(kind, rawURL, settings))
+}
+
+// CheckCredential validates the credential of a target of kind
+// (hub.Notifier).
+func (d *Dispatcher) CheckCredential(kind, credential string) error {
+	return fieldError(ValidateCredential(kind, credential))
+}
+
+// TakesCredential reports whether a kind keeps a credential (hub.Notifier).
+func (d *Dispatcher) TakesCredential(kind string) bool { return TakesCredential(kind) }
+
+// fieldError turns a TargetError into the hub's field error.
+func fieldError(err error) error {
+	var te *TargetError
+	if errors.As(err, &te) {
+		return &hub.FieldError{Field: "body." + te.Field, Reason: te.Msg}
+	}
+	return err
+}
 
 // NewSigningSecret returns a new signing secret for a webhook of kind
 // (hub.Notifier): generic webhooks are signed, the other kinds are not and
@@ -313,4 +332,17 @@ func (d *Dispatcher) NewSigningSecret(kind string) (string, error) {
 		return "", nil
 	}
 	return NewSecret()
+}
+
+// ShownURL is a target's URL as the API shows it (hub.Notifier): for kinds
+// whose URL is a credential, only its scheme and host, then "/…".
+func (d *Dispatcher) ShownURL(kind, rawURL string) string {
+	if !URLIsCredential(kind) {
+		return rawURL
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + "/…"
 }

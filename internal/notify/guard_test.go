@@ -50,7 +50,7 @@ func TestValidateURL(t *testing.T) {
 		{KindEmail, "mailto:Ops <ops@example.com>", false},
 		{KindEmail, "mailto:not-an-address", false},
 		{KindEmail, "mailto:ops@example.com%0d%0aBcc:x@example.com", false},
-		{"teams", "https://example.com/", false},
+		{"carrier-pigeon", "https://example.com/", false},
 		{"", "https://example.com/", false},
 	}
 	for _, c := range cases {

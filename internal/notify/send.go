@@ -35,7 +35,7 @@ var errSecretUnavailable = errors.New("cannot sign: this hub cannot open the web
 // send delivers m to w and returns the HTTP status (0 for email or when no
 // response came) and the failure, if any.
 func (d *Dispatcher) send(ctx context.Context, w hub.Webhook, m message) (int, error) {
-	if err := ValidateURL(w.Kind, w.URL); err != nil {
+	if err := ValidateTarget(w.Kind, w.URL, w.Settings); err != nil {
 		return 0, err
 	}
 	switch w.Kind {
@@ -81,7 +81,20 @@ func (d *Dispatcher) send(ctx context.Context, w hub.Webhook, m message) (int, e
 		}
 		return 0, d.sendMail(ctx, to, m)
 	}
-	return 0, fmt.Errorf("unknown webhook kind %q", w.Kind)
+	var cred string
+	if TakesCredential(w.Kind) {
+		creds, err := hub.WebhookSecrets(d.cfg.Secrets, w, d.now())
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", errSecretUnavailable, err)
+		}
+		if len(creds) > 0 {
+			cred = creds[0]
+		}
+		if err := ValidateCredential(w.Kind, cred); err != nil {
+			return 0, errNoCredential
+		}
+	}
+	return d.sendChannel(ctx, w, cred, m)
 }
 
 // post sends a JSON body; success is a 2xx answer.
@@ -132,6 +145,12 @@ func (d *Dispatcher) do(ctx context.Context, method, rawURL string, h http.Heade
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := d.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// The URL's path can hold a credential (a Telegram bot token):
+			// errors name the host only.
+			return 0, &url.Error{Op: ue.Op, URL: req.URL.Scheme + "://" + req.URL.Host, Err: ue.Err}
+		}
 		return 0, err
 	}
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

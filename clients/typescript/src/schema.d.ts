@@ -1697,6 +1697,11 @@ export interface components {
              */
             failing: boolean;
             /**
+             * @description A credential (bot token, routing key, API key, access token) is set; it is never shown.
+             * @example true
+             */
+            has_credential?: boolean;
+            /**
              * @description Webhook id.
              * @example wh_9Kq2ZbLc7XwPmN4r
              */
@@ -1719,18 +1724,32 @@ export interface components {
              */
             previous_secret_until?: string;
             /**
+             * @description The kind's other settings: chat_id (telegram), room_id (matrix), region (opsgenie), topic (ntfy), user (pushover).
+             * @example {
+             *       "chat_id": "-1001234567890"
+             *     }
+             */
+            settings?: {
+                [key: string]: string;
+            };
+            /**
              * Format: date-time
              * @description When it last changed.
              * @example 2026-11-28T09:00:00.000Z
              */
             updated_at: string;
             /**
-             * @description Where to deliver: an http(s) URL, or mailto:address for email.
+             * @description Where to deliver: an http(s) URL, the server of a self-hosted service (matrix, ntfy, gotify), or mailto:address for email; absent for services with a fixed host. A chat service's webhook URL is a credential: only its scheme and host are shown.
              * @example https://ops.example.com/proxyhub
              */
-            url: string;
+            url?: string;
         };
         WebhookCreate: {
+            /**
+             * @description The kind's secret, never shown again: the bot token (telegram), access token (matrix, optional for ntfy), routing key (pagerduty), API key (opsgenie), application token (pushover, gotify).
+             * @example 123456789:AAHk2ZbLc7XwPmN4rQ9sT1uV3wX5yZ7aB2c
+             */
+            credential?: string;
             /**
              * @description Default true.
              * @example true
@@ -1750,10 +1769,19 @@ export interface components {
              */
             kind: components["schemas"]["WebhookKind"];
             /**
-             * @description An http(s) URL (generic, slack) or mailto:address (email). Loopback, private, link-local and metadata addresses are refused at delivery unless the hub allows them.
+             * @description telegram: chat_id; matrix: room_id; opsgenie: region (us or eu); ntfy: topic; pushover: user.
+             * @example {
+             *       "chat_id": "-1001234567890"
+             *     }
+             */
+            settings?: {
+                [key: string]: string;
+            };
+            /**
+             * @description An http(s) URL: the webhook URL (generic, slack, discord, teams, googlechat, mattermost, rocketchat) or the server's base URL (matrix, ntfy, gotify); mailto:address (email); empty for telegram, pagerduty, opsgenie and pushover, whose hosts are fixed. Loopback, private, link-local and metadata addresses are refused at delivery unless the hub allows them.
              * @example https://ops.example.com/proxyhub
              */
-            url: string;
+            url?: string;
         };
         WebhookCreated: {
             /**
@@ -1782,6 +1810,11 @@ export interface components {
              */
             failing: boolean;
             /**
+             * @description A credential (bot token, routing key, API key, access token) is set; it is never shown.
+             * @example true
+             */
+            has_credential?: boolean;
+            /**
              * @description Webhook id.
              * @example wh_9Kq2ZbLc7XwPmN4r
              */
@@ -1809,22 +1842,31 @@ export interface components {
              */
             secret?: string;
             /**
+             * @description The kind's other settings: chat_id (telegram), room_id (matrix), region (opsgenie), topic (ntfy), user (pushover).
+             * @example {
+             *       "chat_id": "-1001234567890"
+             *     }
+             */
+            settings?: {
+                [key: string]: string;
+            };
+            /**
              * Format: date-time
              * @description When it last changed.
              * @example 2026-11-28T09:00:00.000Z
              */
             updated_at: string;
             /**
-             * @description Where to deliver: an http(s) URL, or mailto:address for email.
+             * @description Where to deliver: an http(s) URL, the server of a self-hosted service (matrix, ntfy, gotify), or mailto:address for email; absent for services with a fixed host. A chat service's webhook URL is a credential: only its scheme and host are shown.
              * @example https://ops.example.com/proxyhub
              */
-            url: string;
+            url?: string;
         };
         /**
-         * @description How a webhook delivers: generic (signed JSON, Standard Webhooks), slack (an incoming-webhook message) or email (plain-text mail).
+         * @description How a notification target delivers: generic (signed JSON, Standard Webhooks), slack, discord, teams (Adaptive Card), googlechat, mattermost, rocketchat (chat webhooks), telegram (a bot), matrix (a room), pagerduty (Events API v2: offline triggers, online resolves), opsgenie (alerts closed on return), ntfy, pushover, gotify (push), or email (plain-text mail).
          * @enum {string}
          */
-        WebhookKind: "generic" | "slack" | "email";
+        WebhookKind: "generic" | "slack" | "email" | "discord" | "teams" | "googlechat" | "mattermost" | "rocketchat" | "telegram" | "matrix" | "pagerduty" | "opsgenie" | "ntfy" | "pushover" | "gotify";
         WebhookList: {
             /** @description Webhooks, oldest first. */
             webhooks: components["schemas"]["Webhook"][];
@@ -1856,6 +1898,11 @@ export interface components {
              */
             failing: boolean;
             /**
+             * @description A credential (bot token, routing key, API key, access token) is set; it is never shown.
+             * @example true
+             */
+            has_credential?: boolean;
+            /**
              * @description Webhook id.
              * @example wh_9Kq2ZbLc7XwPmN4r
              */
@@ -1883,18 +1930,32 @@ export interface components {
              */
             secret: string;
             /**
+             * @description The kind's other settings: chat_id (telegram), room_id (matrix), region (opsgenie), topic (ntfy), user (pushover).
+             * @example {
+             *       "chat_id": "-1001234567890"
+             *     }
+             */
+            settings?: {
+                [key: string]: string;
+            };
+            /**
              * Format: date-time
              * @description When it last changed.
              * @example 2026-11-28T09:00:00.000Z
              */
             updated_at: string;
             /**
-             * @description Where to deliver: an http(s) URL, or mailto:address for email.
+             * @description Where to deliver: an http(s) URL, the server of a self-hosted service (matrix, ntfy, gotify), or mailto:address for email; absent for services with a fixed host. A chat service's webhook URL is a credential: only its scheme and host are shown.
              * @example https://ops.example.com/proxyhub
              */
-            url: string;
+            url?: string;
         };
         WebhookUpdate: {
+            /**
+             * @description A new credential, never shown again.
+             * @example tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2
+             */
+            credential?: string;
             /**
              * @description Enable or disable.
              * @example false
@@ -1907,6 +1968,15 @@ export interface components {
              *     ]
              */
             events?: components["schemas"]["EventType"][];
+            /**
+             * @description New settings (replaces them all).
+             * @example {
+             *       "topic": "edge-alerts"
+             *     }
+             */
+            settings?: {
+                [key: string]: string;
+            };
             /**
              * @description New target.
              * @example https://ops.example.com/proxyhub2
