@@ -9,6 +9,7 @@ package kubernetes
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -40,11 +41,18 @@ type manifests struct {
 	jobs        []batchv1.Job
 	pdbs        []policyv1.PodDisruptionBudget
 	policies    []networkingv1.NetworkPolicy
+	objects     []object // every one of them
 	files       []string // the files holding them
 }
 
+// object is one decoded object's kind and metadata.
+type object struct {
+	kind string
+	meta v1.ObjectMeta
+}
+
 // decodeInto decodes doc strictly: unknown fields are errors.
-func decodeInto[T any](t *testing.T, file string, doc []byte, list *[]T) {
+func decodeInto[T any](t *testing.T, m *manifests, file string, doc []byte, list *[]T) {
 	t.Helper()
 	var v T
 	j, err := yaml.YAMLToJSONStrict(doc)
@@ -63,6 +71,9 @@ func decodeInto[T any](t *testing.T, file string, doc []byte, list *[]T) {
 		return
 	}
 	*list = append(*list, v)
+	if o, ok := any(&v).(v1.Object); ok {
+		m.objects = append(m.objects, object{fmt.Sprintf("%T", v), v1.ObjectMeta{Name: o.GetName(), Labels: o.GetLabels()}})
+	}
 }
 
 func load(t *testing.T) manifests {
@@ -88,21 +99,21 @@ func load(t *testing.T) manifests {
 			}
 			switch head.APIVersion + " " + head.Kind {
 			case "v1 Namespace":
-				decodeInto(t, path, doc, &m.namespaces)
+				decodeInto(t, &m, path, doc, &m.namespaces)
 			case "v1 ConfigMap":
-				decodeInto(t, path, doc, &m.configMaps)
+				decodeInto(t, &m, path, doc, &m.configMaps)
 			case "v1 Secret":
-				decodeInto(t, path, doc, &m.secrets)
+				decodeInto(t, &m, path, doc, &m.secrets)
 			case "v1 Service":
-				decodeInto(t, path, doc, &m.services)
+				decodeInto(t, &m, path, doc, &m.services)
 			case "apps/v1 Deployment":
-				decodeInto(t, path, doc, &m.deployments)
+				decodeInto(t, &m, path, doc, &m.deployments)
 			case "batch/v1 Job":
-				decodeInto(t, path, doc, &m.jobs)
+				decodeInto(t, &m, path, doc, &m.jobs)
 			case "policy/v1 PodDisruptionBudget":
-				decodeInto(t, path, doc, &m.pdbs)
+				decodeInto(t, &m, path, doc, &m.pdbs)
 			case "networking.k8s.io/v1 NetworkPolicy":
-				decodeInto(t, path, doc, &m.policies)
+				decodeInto(t, &m, path, doc, &m.policies)
 			default:
 				t.Errorf("%s: %q %q is not a kind this kit uses (or not a served API version)", path, head.APIVersion, head.Kind)
 			}
@@ -179,26 +190,8 @@ func checkPod(t *testing.T, m manifests, name string, spec corev1.PodSpec) {
 
 func TestManifests_ValidAgainstTheKubernetesAPI(t *testing.T) {
 	m := load(t)
-	for _, n := range m.namespaces {
-		checkMeta(t, "Namespace", n.ObjectMeta)
-	}
-	for _, o := range m.configMaps {
-		checkMeta(t, "ConfigMap", o.ObjectMeta)
-	}
-	for _, o := range m.secrets {
-		checkMeta(t, "Secret", o.ObjectMeta)
-	}
-	for _, o := range m.services {
-		checkMeta(t, "Service", o.ObjectMeta)
-	}
-	for _, o := range m.pdbs {
-		checkMeta(t, "PodDisruptionBudget", o.ObjectMeta)
-	}
-	for _, o := range m.policies {
-		checkMeta(t, "NetworkPolicy", o.ObjectMeta)
-	}
-	for _, o := range m.jobs {
-		checkMeta(t, "Job", o.ObjectMeta)
+	for _, o := range m.objects {
+		checkMeta(t, o.kind, o.meta)
 	}
 	if len(m.deployments) != 1 || len(m.services) != 1 || len(m.pdbs) != 1 || len(m.jobs) != 1 || len(m.policies) != 1 || len(m.configMaps) != 1 || len(m.secrets) != 1 {
 		t.Fatalf("want one Deployment, Service, PodDisruptionBudget, migration Job, NetworkPolicy, ConfigMap and Secret; got %d %d %d %d %d %d %d",
