@@ -330,10 +330,17 @@ func eventKey(tenant string, e hub.Event) string {
 func (d *Dispatcher) sendPagerDuty(ctx context.Context, w hub.Webhook, key string, m message) (int, error) {
 	endpoint := d.providerURL(pagerDutyAPI) + "/v2/enqueue"
 	if m.test {
-		return d.jsonPost(ctx, http.MethodPost, endpoint, nil, map[string]any{
-			"routing_key": key, "event_action": "trigger", "dedup_key": "proxyhub/" + m.tenant + "/test/" + m.id, "client": "proxyhub",
+		// A test incident is resolved at once: nobody has to close it.
+		dedup := "proxyhub/" + m.tenant + "/test/" + m.id
+		status, err := d.jsonPost(ctx, http.MethodPost, endpoint, nil, map[string]any{
+			"routing_key": key, "event_action": "trigger", "dedup_key": dedup, "client": "proxyhub",
 			"payload": map[string]any{"summary": m.plainText(), "source": "proxyhub", "severity": "info", "component": "proxyhub", "group": m.tenant},
 		})
+		if err != nil {
+			return status, err
+		}
+		return d.jsonPost(ctx, http.MethodPost, endpoint, nil, map[string]any{
+			"routing_key": key, "event_action": "resolve", "dedup_key": dedup, "client": "proxyhub"})
 	}
 	var status int
 	for _, e := range m.events {
@@ -383,10 +390,17 @@ func (d *Dispatcher) sendOpsgenie(ctx context.Context, w hub.Webhook, key string
 	base = d.providerURL(base) + "/v2/alerts"
 	h := http.Header{"Authorization": {"GenieKey " + key}}
 	if m.test {
-		return d.jsonPost(ctx, http.MethodPost, base, h, map[string]any{
-			"message": truncate(m.plainText(), 130), "alias": "proxyhub/" + m.tenant + "/test/" + m.id,
+		// A test alert is closed at once: nobody has to close it.
+		alias := "proxyhub/" + m.tenant + "/test/" + m.id
+		status, err := d.jsonPost(ctx, http.MethodPost, base, h, map[string]any{
+			"message": truncate(m.plainText(), 130), "alias": alias,
 			"source": "proxyhub", "priority": "P5", "tags": []string{"proxyhub", "test"},
 		})
+		if err != nil {
+			return status, err
+		}
+		return d.jsonPost(ctx, http.MethodPost, base+"/"+url.PathEscape(alias)+"/close?identifierType=alias", h,
+			map[string]string{"source": "proxyhub", "note": "test message"})
 	}
 	var status int
 	for _, e := range m.events {

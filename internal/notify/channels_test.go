@@ -316,9 +316,16 @@ func TestChannels_ExactRequests(t *testing.T) {
 				}
 			}
 			// The test operation reaches every kind.
+			// PagerDuty and Opsgenie get the test alert and its resolution.
 			del, err := d.SendTest(context.Background(), w)
-			if err != nil || del.Error != "" || del.StatusCode != http.StatusOK || len(p.take()) != 1 {
-				t.Errorf("test message: %+v %v", del, err)
+			wantTest := 1
+			if kc.kind == KindPagerDuty || kc.kind == KindOpsgenie {
+				wantTest = 2
+			}
+			if got := p.take(); err != nil || del.Error != "" || del.StatusCode != http.StatusOK || len(got) != wantTest {
+				t.Errorf("test message: %+v %v, %d requests, want %d", del, err, len(got), wantTest)
+			} else if wantTest == 2 && !strings.Contains(got[1].Body+got[1].Path, "resolve") && !strings.Contains(got[1].Path, "/close") {
+				t.Errorf("the test alert is not resolved: %+v", got[1])
 			}
 		})
 	}
