@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/auth"
@@ -85,6 +86,7 @@ func (s *Service) RevokeBadge(ctx context.Context, tenantID, id string) error {
 	if err := s.store.RevokeBadge(ctx, tenantID, id, s.timestamp()); err != nil {
 		return fmt.Errorf("revoke badge: %w", err)
 	}
+	s.badges.forgetAll() // its key's hash is not at hand: start over
 	return nil
 }
 
@@ -111,7 +113,11 @@ func (s *Service) BadgeStatus(ctx context.Context, key string) (BadgeState, erro
 	if !auth.WellFormed(auth.PrefixBadgeKey, key) {
 		return BadgeState{}, ErrNotFound
 	}
-	b, err := s.store.BadgeByKeyHash(ctx, auth.HashSecret(key))
+	hash := auth.HashSecret(key)
+	if st, ok := s.badges.get(hash, s.now()); ok {
+		return st, nil
+	}
+	b, err := s.store.BadgeByKeyHash(ctx, hash)
 	if err != nil {
 		return BadgeState{}, err
 	}
@@ -133,6 +139,9 @@ func (s *Service) BadgeStatus(ctx context.Context, key string) (BadgeState, erro
 		return BadgeState{}, err
 	}
 	st, err := s.badgeState(b, t, ps)
+	if err != nil {
+		return BadgeState{}, err
+	}
 	st.Label = b.Label
 	if st.Label == "" {
 		st.Label = "proxies"
@@ -140,7 +149,52 @@ func (s *Service) BadgeStatus(ctx context.Context, key string) (BadgeState, erro
 			st.Label = "status"
 		}
 	}
-	return st, err
+	s.badges.put(hash, st, s.now())
+	return st, nil
+}
+
+// BadgeCacheTTL is how long a badge's state is reused: a badge is public,
+// and a tenant's state costs a read of all its proxies.
+const BadgeCacheTTL = 10 * time.Second
+
+// badgeCacheMax bounds the cache; when full it starts over.
+const badgeCacheMax = 10000
+
+// badgeCache keeps recent badge states by key hash, by the service clock.
+type badgeCache struct {
+	mu sync.Mutex
+	m  map[string]cachedBadge
+}
+
+type cachedBadge struct {
+	st BadgeState
+	at time.Time
+}
+
+func (c *badgeCache) get(hash string, now time.Time) (BadgeState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[hash]
+	if !ok || now.Before(e.at) || now.Sub(e.at) >= BadgeCacheTTL {
+		return BadgeState{}, false
+	}
+	return e.st, true
+}
+
+func (c *badgeCache) put(hash string, st BadgeState, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= badgeCacheMax {
+		c.m = map[string]cachedBadge{}
+	}
+	c.m[hash] = cachedBadge{st, now}
+}
+
+// forgetAll empties the cache (a badge was revoked).
+func (c *badgeCache) forgetAll() {
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
 }
 
 // badgeState sums up ps, the proxies badge b shows.

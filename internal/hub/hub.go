@@ -79,6 +79,7 @@ type Service struct {
 	secrets        *secretbox.Box
 	onTenantChange func(context.Context, Tenant) error
 	tenants        tenantCache
+	badges         badgeCache
 	// heartbeatLevel is the level of the line logged for a heartbeat that
 	// changed no IP.
 	heartbeatLevel slog.Level
