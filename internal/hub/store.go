@@ -54,6 +54,7 @@ type Store interface {
 	WebhookStore
 	BadgeStore
 	FleetStore
+	MaintenanceStore
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

@@ -42,6 +42,7 @@ type tenant struct {
 	tokenByID  map[string]*hub.Token    // the same tokens, by id
 	creds      []*hub.Credential        // oldest first
 	badges     []*hub.Badge             // oldest first
+	windows    []hub.MaintenanceWindow  // oldest first
 	changes    boundedLog[hub.IPChange] // append-only, ids increasing
 	denied     boundedLog[hub.Denied]   // append-only, ids increasing
 	events     boundedLog[hub.Event]    // append-only, ids increasing

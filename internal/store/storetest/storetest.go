@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore NewStore) {
 	all = append(all, credentialTests...)
 	all = append(all, auditTests...)
 	all = append(all, badgeTests...)
+	all = append(all, maintenanceTests...)
 	for _, tc := range all {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
