@@ -55,6 +55,10 @@ type MaintenanceStore interface {
 	SetWindowTimes(ctx context.Context, w MaintenanceWindow) error
 	// DeleteWindow removes a window; ErrNotFound when missing.
 	DeleteWindow(ctx context.Context, tenantID, id string) error
+	// AppendOfflineEvents appends offline events (Type, Proxy, At, NewIP)
+	// to the tenant's stream, in order: the reminders of proxies still
+	// offline when a window ends.
+	AppendOfflineEvents(ctx context.Context, tenantID string, events []Event) error
 }
 
 // schedule parses a window's cron expression in its time zone.

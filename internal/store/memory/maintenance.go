@@ -62,3 +62,17 @@ func (s *Store) withWindow(ctx context.Context, tenantID, id string, fn func(t *
 	fn(t, i)
 	return nil
 }
+
+// AppendOfflineEvents implements hub.MaintenanceStore.
+func (s *Store) AppendOfflineEvents(ctx context.Context, tenantID string, events []hub.Event) error {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range events {
+		s.appendEvent(t, hub.Event{Type: hub.EventOffline, Proxy: e.Proxy, At: e.At, NewIP: e.NewIP})
+	}
+	return nil
+}

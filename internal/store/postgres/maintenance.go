@@ -54,3 +54,21 @@ func (s *Store) DeleteWindow(ctx context.Context, tenantID, id string) error {
 		b.Queue(`DELETE FROM maintenance_windows WHERE tenant_id = $1 AND id = $2`, tenantID, id).Exec(affectedOne)
 	})
 }
+
+// AppendOfflineEvents implements hub.MaintenanceStore, with the event
+// stream's ordering locks and notification (events.go).
+func (s *Store) AppendOfflineEvents(ctx context.Context, tenantID string, events []hub.Event) error {
+	if _, err := s.GetTenant(ctx, tenantID); err != nil { // events have no foreign key (migrations/009)
+		return err
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	evs := make([]newEvent, len(events))
+	for i, e := range events {
+		evs[i] = newEvent{typ: hub.EventOffline, proxy: e.Proxy, at: e.At, newIP: e.NewIP}
+	}
+	return s.inScope(ctx, tenantScope(tenantID), fmt.Sprintf("postgres: append offline events of %q", tenantID), func(b *pgx.Batch) {
+		queueAppendEvents(b, map[string][]newEvent{tenantID: evs})
+	})
+}

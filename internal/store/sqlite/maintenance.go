@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
@@ -78,6 +79,29 @@ func (s *Store) changeWindow(ctx context.Context, what, stmt, id string, args ..
 	})
 	if err == errNoRow {
 		return fmt.Errorf("%s %q: %w", what, id, hub.ErrNotFound)
+	}
+	return err
+}
+
+// AppendOfflineEvents implements hub.MaintenanceStore.
+func (s *Store) AppendOfflineEvents(ctx context.Context, tenantID string, events []hub.Event) error {
+	const what = "sqlite: append offline events"
+	var tenants []string
+	err := s.update(ctx, what, func(ctx context.Context, tx *sql.Tx) (func(), error) {
+		if s.st.tenants[tenantID] == nil {
+			return nil, tenantNotFound(tenantID)
+		}
+		ev := s.newEventWriter(ctx, tx)
+		for _, e := range events {
+			if _, err := ev.add(ctx, tenantID, hub.EventOffline, e.Proxy, e.At, netip.Addr{}, e.NewIP); err != nil {
+				return nil, translate(err, what)
+			}
+		}
+		tenants = ev.tenants
+		return func() { ev.apply(s.st) }, nil
+	})
+	if err == nil {
+		s.watchers.notify(tenants)
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -62,5 +63,22 @@ func testMaintenanceWindows(t *testing.T, s hub.Store) {
 	}
 	if ws, _ := s.ListWindows(ctx, "acme"); len(ws) != 1 || ws[0].ID != "mw_2" {
 		t.Errorf("after delete: %+v", ws)
+	}
+
+	// The reminders of proxies still offline when a window ends.
+	record(t, s, hb("acme", "edge-1", "192.0.2.1", t0))
+	ip := netip.MustParseAddr("192.0.2.7")
+	if err := s.AppendOfflineEvents(ctx, "acme", []hub.Event{
+		{Proxy: "edge-1", At: t0.Add(time.Minute), NewIP: ip}, {Proxy: "edge-2", At: t0.Add(2 * time.Minute), NewIP: ip},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	evs := collectEvents(t, s, "acme", hub.EventQuery{Types: []hub.EventType{hub.EventOffline}, Ascending: true})
+	if len(evs) != 2 || evs[0].Proxy != "edge-1" || evs[1].Proxy != "edge-2" || evs[0].ID >= evs[1].ID ||
+		!evs[1].At.Equal(t0.Add(2*time.Minute)) || evs[1].NewIP != ip {
+		t.Errorf("appended offline events: %+v", evs)
+	}
+	if err := s.AppendOfflineEvents(ctx, "nobody", []hub.Event{{Proxy: "x", At: t0}}); !errors.Is(err, hub.ErrNotFound) {
+		t.Errorf("events of an unknown tenant: %v", err)
 	}
 }
