@@ -119,33 +119,32 @@ func (w MaintenanceWindow) endOf(start time.Time) time.Time {
 	return end
 }
 
-// LastEnd returns the end of the latest occurrence that is over at now
-// (zero: none is).
-func (w MaintenanceWindow) LastEnd(now time.Time) time.Time {
+// LastOccurrence returns the start and end of the latest occurrence that
+// is over at now (zeros: none is).
+func (w MaintenanceWindow) LastOccurrence(now time.Time) (start, end time.Time) {
 	bound := now // occurrences that start before bound
 	if !w.EndedAt.IsZero() && w.EndedAt.Before(bound) {
 		bound = w.EndedAt
 	}
-	// over returns the end of the latest of starts whose occurrence is
-	// over at now.
-	over := func(starts []time.Time) (time.Time, bool) {
+	// over returns the latest of starts whose occurrence is over at now,
+	// and its end.
+	over := func(starts []time.Time) (time.Time, time.Time, bool) {
 		for i := len(starts) - 1; i >= 0; i-- {
 			if end := w.endOf(starts[i]); !end.After(now) && end.After(starts[i]) {
-				return end.UTC(), true
+				return starts[i].UTC(), end.UTC(), true
 			}
 		}
-		return time.Time{}, false
+		return time.Time{}, time.Time{}, false
 	}
 	if w.Cron == "" {
 		if w.Start.Before(bound) {
-			end, _ := over([]time.Time{w.Start})
-			return end
+			start, end, _ = over([]time.Time{w.Start})
 		}
-		return time.Time{}
+		return start, end
 	}
 	s, loc, err := w.schedule()
 	if err != nil {
-		return time.Time{}
+		return time.Time{}, time.Time{}
 	}
 	// Look back a day past the duration, then further for schedules that
 	// fire seldom; keep the last two starts before bound.
@@ -156,11 +155,11 @@ func (w MaintenanceWindow) LastEnd(now time.Time) time.Time {
 				starts = starts[1:]
 			}
 		}
-		if end, ok := over(starts); ok {
-			return end
+		if start, end, ok := over(starts); ok {
+			return start, end
 		}
 	}
-	return time.Time{}
+	return time.Time{}, time.Time{}
 }
 
 // InMaintenance reports whether a window of ws covers proxy name at t.

@@ -44,13 +44,13 @@ func TestMaintenanceWindow_OccurrencesAndCoverage(t *testing.T) {
 		t.Error("proxy and tenant-wide coverage")
 	}
 	// LastEnd: the end of the latest occurrence over by then.
-	if got := weekly.LastEnd(at("2026-12-12T02:00:00Z")); !got.Equal(at("2026-12-05T03:00:00Z")) {
+	if start, got := weekly.LastOccurrence(at("2026-12-12T02:00:00Z")); !got.Equal(at("2026-12-05T03:00:00Z")) || !start.Equal(at("2026-12-05T01:00:00Z")) {
 		t.Errorf("weekly LastEnd during an occurrence = %v, want the previous week's end", got)
 	}
-	if got := weekly.LastEnd(at("2026-12-12T03:00:00Z")); !got.Equal(at("2026-12-12T03:00:00Z")) {
+	if got := lastEnd(weekly, at("2026-12-12T03:00:00Z")); !got.Equal(at("2026-12-12T03:00:00Z")) {
 		t.Errorf("weekly LastEnd at its end = %v", got)
 	}
-	if got := oneOff.LastEnd(at("2026-12-10T10:30:00Z")); !got.IsZero() {
+	if got := lastEnd(oneOff, at("2026-12-10T10:30:00Z")); !got.IsZero() {
 		t.Errorf("one-off LastEnd while running = %v", got)
 	}
 	ended := oneOff
@@ -58,7 +58,7 @@ func TestMaintenanceWindow_OccurrencesAndCoverage(t *testing.T) {
 	if _, _, ok := ended.Occurrence(at("2026-12-10T10:30:00Z")); ok {
 		t.Error("a window ended early is still active")
 	}
-	if got := ended.LastEnd(at("2026-12-10T10:30:00Z")); !got.Equal(ended.EndedAt) {
+	if got := lastEnd(ended, at("2026-12-10T10:30:00Z")); !got.Equal(ended.EndedAt) {
 		t.Errorf("LastEnd of a window ended early = %v, want %v", got, ended.EndedAt)
 	}
 	endedWeekly := weekly
@@ -66,7 +66,7 @@ func TestMaintenanceWindow_OccurrencesAndCoverage(t *testing.T) {
 	if _, _, ok := endedWeekly.Occurrence(at("2026-12-19T01:30:00Z")); ok {
 		t.Error("an ended recurring window has later occurrences")
 	}
-	if got := endedWeekly.LastEnd(at("2026-12-20T00:00:00Z")); !got.Equal(endedWeekly.EndedAt) {
+	if got := lastEnd(endedWeekly, at("2026-12-20T00:00:00Z")); !got.Equal(endedWeekly.EndedAt) {
 		t.Errorf("LastEnd of an ended recurring window = %v", got)
 	}
 }
@@ -98,4 +98,9 @@ func TestMaintenanceWindow_Validation(t *testing.T) {
 			t.Errorf("%+v: %v, want an error on %s", tc.w, err, tc.field)
 		}
 	}
+}
+
+func lastEnd(w MaintenanceWindow, now time.Time) time.Time {
+	_, end := w.LastOccurrence(now)
+	return end
 }

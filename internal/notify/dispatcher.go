@@ -57,8 +57,11 @@ const parallel = 8
 // interface). *memory.Store satisfies it, and so must the PostgreSQL store.
 type Store interface {
 	hub.WebhookStore
+	hub.MaintenanceStore
 	ScanEvents(ctx context.Context, tenantID string, q hub.EventQuery, fn func(hub.Event) error) error
 	Leader(ctx context.Context, name string) (bool, error)
+	ListTenants(ctx context.Context) ([]hub.Tenant, error)
+	ListProxies(ctx context.Context, tenantID string, q hub.ProxyQuery) ([]hub.Proxy, error)
 }
 
 // SMTPConfig is the mail relay for email webhooks (PROXYHUB_SMTP_*).
@@ -98,6 +101,8 @@ type Dispatcher struct {
 	client *http.Client
 	log    *slog.Logger
 	now    func() time.Time
+
+	followedUp time.Time // the latest look at ended maintenance windows (RunOnce)
 }
 
 // NewDispatcher returns a Dispatcher over s with cfg's zero fields set to
@@ -173,6 +178,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // messages were delivered successfully, and the store errors met (a
 // receiver's failure is not an error: it is recorded in the delivery log).
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	if now := d.now(); now.Sub(d.followedUp) >= FollowUpEvery || now.Before(d.followedUp) {
+		if err := d.followUpWindows(ctx, now); err != nil && ctx.Err() == nil {
+			d.log.Warn("maintenance follow-up failed", "error", err)
+		} else {
+			d.followedUp = now
+		}
+	}
 	due, err := d.s.DueWebhooks(ctx, d.now())
 	if err != nil {
 		return 0, fmt.Errorf("notify: due webhooks: %w", err)
@@ -342,6 +354,14 @@ func (d *Dispatcher) deliver(ctx context.Context, w hub.Webhook) (bool, error) {
 	if len(events) >= d.cfg.BatchMax {
 		upto = events[len(events)-1].ID // …unless it stopped at BatchMax
 	}
+	if events, err = d.outsideMaintenance(ctx, w.TenantID, events); err != nil {
+		return false, err
+	}
+	if len(events) == 0 { // all held back by maintenance windows
+		w.Cursor = upto
+		healthy(&w, w.NextAttemptAt)
+		return false, d.save(ctx, w)
+	}
 
 	start := d.now()
 	m := message{id: batchID(w.ID, events), tenant: w.TenantID, events: events, at: start}
@@ -451,4 +471,75 @@ func (d *Dispatcher) SendTest(ctx context.Context, w hub.Webhook) (hub.Delivery,
 	del.ID = id
 	d.log.Info("webhook test message", "tenant", w.TenantID, "webhook", w.ID, "kind", w.Kind, "status", status, "error", del.Error, "detail", detail)
 	return del, nil
+}
+
+// FollowUpEvery is how often the leader looks for maintenance windows
+// that have ended: their still-offline proxies are alerted within this of
+// the end.
+const FollowUpEvery = 10 * time.Second
+
+// held are the event types a maintenance window holds back.
+var held = map[hub.EventType]bool{hub.EventOffline: true, hub.EventOnline: true, hub.EventIPChanged: true}
+
+// outsideMaintenance drops from events the flips, returns and IP changes
+// of proxies a window of the tenant covered when they happened. They stay
+// in the history and the event stream; no target is told.
+func (d *Dispatcher) outsideMaintenance(ctx context.Context, tenantID string, events []hub.Event) ([]hub.Event, error) {
+	ws, err := d.s.ListWindows(ctx, tenantID)
+	if err != nil || len(ws) == 0 {
+		return events, err
+	}
+	out := events[:0:0]
+	for _, e := range events {
+		if !held[e.Type] || !hub.InMaintenance(ws, e.Proxy, e.At) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// followUpWindows alerts, once per occurrence, the proxies that went
+// offline during a window and are still offline after it: an offline
+// event at the window's end, which the targets then get as usual.
+func (d *Dispatcher) followUpWindows(ctx context.Context, now time.Time) error {
+	tenants, err := d.s.ListTenants(ctx)
+	if err != nil {
+		return fmt.Errorf("tenants: %w", err)
+	}
+	for _, t := range tenants {
+		ws, err := d.s.ListWindows(ctx, t.ID)
+		if err != nil {
+			return fmt.Errorf("windows of %s: %w", t.ID, err)
+		}
+		var proxies []hub.Proxy // read once per tenant, when needed
+		for _, w := range ws {
+			start, end := w.LastOccurrence(now)
+			if end.IsZero() || !end.After(w.FollowedUpTo) {
+				continue
+			}
+			if proxies == nil {
+				if proxies, err = d.s.ListProxies(ctx, t.ID, hub.ProxyQuery{}); err != nil {
+					return fmt.Errorf("proxies of %s: %w", t.ID, err)
+				}
+			}
+			var reminders []hub.Event
+			for _, p := range proxies {
+				wentOfflineInside := !p.Deadline.Before(start) && p.Deadline.Before(end)
+				if w.Covers(p.Name) && !p.Paused && p.State == hub.StateOffline && wentOfflineInside && !hub.InMaintenance(ws, p.Name, now) {
+					reminders = append(reminders, hub.Event{Proxy: p.Name, At: end, NewIP: p.IP})
+				}
+			}
+			if err := d.s.AppendOfflineEvents(ctx, t.ID, reminders); err != nil {
+				return fmt.Errorf("reminders of %s: %w", t.ID, err)
+			}
+			w.FollowedUpTo = end
+			if err := d.s.SetWindowTimes(ctx, w); err != nil && !errors.Is(err, hub.ErrNotFound) {
+				return fmt.Errorf("window %s of %s: %w", w.ID, t.ID, err)
+			}
+			if len(reminders) > 0 {
+				d.log.Info("maintenance ended: proxies still offline", "tenant", t.ID, "window", w.ID, "count", len(reminders))
+			}
+		}
+	}
+	return nil
 }
