@@ -125,12 +125,18 @@ func startHub(t *testing.T, kv ...string) (string, string) {
 			}
 		}
 	}
-	// The hub prints the bootstrap lines before it logs its address.
-	m := bootstrapJWT.FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("no bootstrap JWT printed:\n%s", stderr)
+	// The hub prints the bootstrap lines (standard error) before it logs
+	// its address (standard output), but the two pipes are copied apart:
+	// wait for them too.
+	for {
+		if m := bootstrapJWT.FindStringSubmatch(stderr.String()); m != nil {
+			return "http://" + addr, m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no bootstrap JWT printed:\n%s", stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return "http://" + addr, m[1]
 }
 
 // call makes an HTTP request and decodes a JSON answer.
