@@ -8,6 +8,8 @@ type Event struct {
 	At    Time      `json:"at" doc:"When it happened; for offline, the moment the deadline passed (last heartbeat + timeout), not when a sweeper noticed."`
 	OldIP string    `json:"old_ip,omitempty" doc:"ip_changed: the previous IP." example:"112.161.54.7"`
 	NewIP string    `json:"new_ip,omitempty" doc:"The proxy's IP (registered, ip_changed, online, offline) or the refused IP (denied)." example:"112.161.54.8"`
+	// InMaintenance flags what a maintenance window held back.
+	InMaintenance bool `json:"in_maintenance,omitempty" doc:"A maintenance window covered this proxy then: the flip, return or IP change was recorded but not notified." example:"false"`
 }
 
 // EventPage is one page of events, newest first.

@@ -95,7 +95,7 @@ hide(reason) := {"allow": false, "hidden": true, "reason": reason}
 role_actions := {
 	"owner": tenant_admin_actions | {"tenant.admin_allowlist.update"},
 	"admin": tenant_admin_actions,
-	"viewer": {"tenant.read", "proxy.list", "proxy.read", "audit.read", "status.read"},
+	"viewer": {"tenant.read", "proxy.list", "proxy.read", "audit.read", "status.read", "maintenance.read"},
 }
 
 tenant_admin_actions := {
@@ -106,6 +106,7 @@ tenant_admin_actions := {
 	"audit.read", "status.read",
 	"webhook.read", "webhook.write",
 	"badge.read", "badge.write",
+	"maintenance.read", "maintenance.write",
 }
 
 # heartbeat_actions is what a heartbeat token may do in its own tenant.

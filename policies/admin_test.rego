@@ -18,6 +18,7 @@ all_actions := {
 	"proxy.list", "proxy.read", "proxy.delete", "proxy.update",
 	"audit.read", "webhook.read", "webhook.write",
 	"badge.read", "badge.write",
+	"maintenance.read", "maintenance.write",
 	"tenant.admin_allowlist.update",
 }
 
@@ -123,6 +124,7 @@ admin_actions := {
 	"audit.read", "status.read",
 	"webhook.read", "webhook.write",
 	"badge.read", "badge.write",
+	"maintenance.read", "maintenance.write",
 }
 
 test_owner_actions if permitted(tenant_admin("acme", "owner"), res("acme")) == admin_actions | {"tenant.admin_allowlist.update"}
@@ -130,7 +132,7 @@ test_owner_actions if permitted(tenant_admin("acme", "owner"), res("acme")) == a
 test_admin_actions if permitted(tenant_admin("acme", "admin"), res("acme")) == admin_actions
 
 test_viewer_actions if {
-	permitted(tenant_admin("acme", "viewer"), res("acme")) == {"tenant.read", "proxy.list", "proxy.read", "audit.read", "status.read"}
+	permitted(tenant_admin("acme", "viewer"), res("acme")) == {"tenant.read", "proxy.list", "proxy.read", "audit.read", "status.read", "maintenance.read"}
 }
 
 test_viewer_forbidden_reason if {

@@ -58,6 +58,10 @@ func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*EventP
 		}
 	}
 	q.Limit = in.Limit + 1
+	ws, err := h.Hub.Windows(ctx, in.Tenant)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
 	out := &EventPageOutput{Body: api.EventPage{Events: []api.Event{}}}
 	var last int64
 	err = h.Hub.Events(ctx, in.Tenant, q, func(e hub.Event) error {
@@ -65,7 +69,7 @@ func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*EventP
 			out.Body.NextCursor = encodeIDCursor(last)
 			return nil
 		}
-		out.Body.Events = append(out.Body.Events, eventOut(e))
+		out.Body.Events = append(out.Body.Events, flagged(eventOut(e), e, ws))
 		last = e.ID
 		return nil
 	})
@@ -148,13 +152,16 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 	recheck := time.NewTicker(streamRecheck)
 	defer recheck.Stop()
 	for {
+		// The windows as they are now flag what they hold back (re-read at
+		// each wake-up, so a new window applies to what follows).
+		windows, _ := h.Hub.Windows(ctx, in.Tenant)
 		// Catch up: read until a short page says we are at the end.
 		for {
 			n := 0
 			err := h.Hub.Events(ctx, in.Tenant, q, func(e hub.Event) error {
 				n++
 				q.AfterID = e.ID
-				return send(sse.Message{ID: int(e.ID), Data: eventOut(e)})
+				return send(sse.Message{ID: int(e.ID), Data: flagged(eventOut(e), e, windows)})
 			})
 			if err != nil {
 				if ctx.Err() == nil {
@@ -226,4 +233,13 @@ func (h *handlers) stillAllowed(stream context.Context, in *StreamEventsInput) b
 	h.Logger.InfoContext(ctx, "event stream closed: credential no longer valid", slog.String("reason", err.Error()),
 		slog.String("tenant", in.Tenant), slog.String("request_id", requestIDFrom(ctx)))
 	return false
+}
+
+// flagged sets out's in_maintenance when a window of ws held e back.
+func flagged(out api.Event, e hub.Event, ws []hub.MaintenanceWindow) api.Event {
+	switch e.Type {
+	case hub.EventOffline, hub.EventOnline, hub.EventIPChanged:
+		out.InMaintenance = hub.InMaintenance(ws, e.Proxy, e.At)
+	}
+	return out
 }

@@ -37,6 +37,10 @@ func TestMetrics_FleetGaugesPerTenant(t *testing.T) {
 	if hook.code != http.StatusCreated {
 		t.Fatalf("webhook: %d %s", hook.code, hook.body)
 	}
+	if res := th.do(request{method: http.MethodPost, target: "/v1/tenants/acme/maintenance-windows", bearer: owner,
+		body: map[string]any{"pattern": "edge-[12]", "start": th.clock.Now().Format(time.RFC3339), "end": th.clock.Now().Add(time.Hour).Format(time.RFC3339)}}); res.code != http.StatusCreated {
+		t.Fatalf("window: %d %s", res.code, res.body)
+	}
 	th.clock.Advance(50 * time.Second)
 	th.heartbeat(tok, "edge-1", "203.0.113.8:1", http.StatusOK) // an IP change: an event for the webhook
 	th.clock.Advance(40 * time.Second)                          // edge-2's deadline (80 s) has passed; edge-1's has not
@@ -51,6 +55,8 @@ func TestMetrics_FleetGaugesPerTenant(t *testing.T) {
 		`proxyhub_notifications_failing{kind="slack",tenant="acme"}`:                "0",
 		`proxyhub_notifications_oldest_pending_seconds{kind="slack",tenant="acme"}`: "40",
 		`proxyhub_fleet_metrics_up`:                                                 "1",
+		`proxyhub_tenant_proxies_in_maintenance{tenant="acme"}`:                     "2",
+		`proxyhub_tenant_proxies_in_maintenance{tenant="globex"}`:                   "0",
 	} {
 		if got := metricValue(body, series); got != want {
 			t.Errorf("%s = %q, want %s", series, got, want)

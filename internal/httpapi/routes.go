@@ -26,6 +26,7 @@ func addRoutes(api huma.API, h *handlers) {
 	h.registerEvents(v1)
 	h.registerWebhooks(v1)
 	h.registerBadges(v1)
+	h.registerMaintenance(v1)
 }
 
 // access says who may call an operation: the policy action it performs
@@ -78,6 +79,7 @@ var (
 	tagEvents      = []string{"events"}
 	tagWebhooks    = []string{"webhooks"}
 	tagBadges      = []string{"badges"}
+	tagMaintenance = []string{"maintenance"}
 )
 
 // documentedTags describes each tag, in the order the docs show them.
@@ -91,6 +93,7 @@ var documentedTags = []*huma.Tag{
 	{Name: "audit", Description: "The IP-change history and refused heartbeats, as JSON pages or streamed CSV and NDJSON exports, and statistics."},
 	{Name: "events", Description: "What happened to a tenant's proxies (registered, ip_changed, offline, online, denied), as pages or a live stream."},
 	{Name: "webhooks", Description: "Where events are delivered: signed JSON, Slack or email, with a delivery log."},
+	{Name: "maintenance", Description: "Maintenance windows: one-off or recurring times when a tenant's, a proxy's or a name pattern's notifications are held back, with one alert afterwards for what is still offline."},
 	{Name: "badges", Description: "Status badges: an unguessable, revocable URL that shows up, late or N down as an image or shields.io JSON, and nothing else."},
 	{Name: "health", Description: "Liveness and readiness probes for load balancers and orchestrators."},
 }

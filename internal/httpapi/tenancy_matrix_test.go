@@ -19,18 +19,20 @@ import (
 // sampleBodies holds a valid body for every operation that takes one. The
 // matrix fails when an operation with a body has no sample here.
 var sampleBodies = map[string]any{
-	"create-tenant":         map[string]any{"id": "initech", "name": "Initech"},
-	"update-tenant":         map[string]any{"name": "Hijacked", "max_proxies": 1, "auto_register": false},
-	"create-token":          map[string]any{"label": "planted"},
-	"create-badge":          map[string]any{"label": "planted"},
-	"create-credential":     map[string]any{"role": "viewer", "label": "planted"},
-	"put-allowlist":         map[string]any{"cidrs": []string{"192.0.2.0/24"}},
-	"update-proxy":          map[string]any{"paused": true, "offline_after": 5},
-	"create-webhook":        map[string]any{"kind": "generic", "url": "https://example.com/planted"},
-	"update-webhook":        map[string]any{"url": "https://example.com/hijacked", "enabled": false},
-	"test-webhook":          nil,
-	"rotate-webhook-secret": nil,
-	"issue-access-token":    nil, // public; not part of the matrix
+	"create-tenant":             map[string]any{"id": "initech", "name": "Initech"},
+	"update-tenant":             map[string]any{"name": "Hijacked", "max_proxies": 1, "auto_register": false},
+	"create-token":              map[string]any{"label": "planted"},
+	"create-badge":              map[string]any{"label": "planted"},
+	"create-maintenance-window": map[string]any{"cron": "0 2 * * 6", "duration": 3600},
+	"create-credential":         map[string]any{"role": "viewer", "label": "planted"},
+	"put-allowlist":             map[string]any{"cidrs": []string{"192.0.2.0/24"}},
+	"update-proxy":              map[string]any{"paused": true, "offline_after": 5},
+	"create-webhook":            map[string]any{"kind": "generic", "url": "https://example.com/planted"},
+	"update-webhook":            map[string]any{"url": "https://example.com/hijacked", "enabled": false},
+	"test-webhook":              nil,
+	"rotate-webhook-secret":     nil,
+	"end-maintenance-window":    nil,
+	"issue-access-token":        nil, // public; not part of the matrix
 }
 
 // operation is one operation of the generated OpenAPI document.

@@ -15,6 +15,8 @@ import (
 type FleetSource interface {
 	FleetCounts(ctx context.Context, now time.Time) ([]hub.FleetCount, error)
 	NotificationCounts(ctx context.Context) ([]hub.NotificationCount, error)
+	ListWindows(ctx context.Context, tenantID string) ([]hub.MaintenanceWindow, error)
+	ListProxies(ctx context.Context, tenantID string, q hub.ProxyQuery) ([]hub.Proxy, error)
 }
 
 // FleetCacheTTL is how long one reading of the fleet serves scrapes: a
@@ -34,6 +36,8 @@ var (
 		"Enabled notification targets of a tenant and kind retrying a failed delivery.", []string{"tenant", "kind"}, nil)
 	descOldest = prometheus.NewDesc("proxyhub_notifications_oldest_pending_seconds",
 		"Age of the oldest event a tenant's targets of this kind have yet to deliver (0: none pending).", []string{"tenant", "kind"}, nil)
+	descInMaintenance = prometheus.NewDesc("proxyhub_tenant_proxies_in_maintenance",
+		"Proxies of a tenant a maintenance window covers now (also counted by state in proxyhub_tenant_proxies).", []string{"tenant"}, nil)
 	descFleetUp = prometheus.NewDesc("proxyhub_fleet_metrics_up",
 		"1 when the fleet gauges were read from the store, 0 when the latest reading failed (the gauges are then absent).", nil, nil)
 )
@@ -63,7 +67,7 @@ func (m *Metrics) WatchFleet(src FleetSource, now func() time.Time, log *slog.Lo
 
 // Describe implements prometheus.Collector.
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descProxies, descPending, descFailing, descOldest, descFleetUp} {
+	for _, d := range []*prometheus.Desc{descProxies, descInMaintenance, descPending, descFailing, descOldest, descFleetUp} {
 		ch <- d
 	}
 }
@@ -107,6 +111,12 @@ func (c *fleetCollector) read(now time.Time) ([]prometheus.Metric, bool) {
 		gauge(descProxies, float64(f.Online), f.TenantID, "online")
 		gauge(descProxies, float64(f.Offline), f.TenantID, "offline")
 		gauge(descProxies, float64(f.Paused), f.TenantID, "paused")
+		n, err := c.inMaintenance(ctx, f.TenantID, now)
+		if err != nil {
+			c.log.Warn("fleet metrics: store query failed", "error", err.Error())
+			return nil, false
+		}
+		gauge(descInMaintenance, float64(n), f.TenantID)
 	}
 	for _, n := range notes {
 		gauge(descPending, float64(n.Pending), n.TenantID, n.Kind)
@@ -118,4 +128,33 @@ func (c *fleetCollector) read(now time.Time) ([]prometheus.Metric, bool) {
 		gauge(descOldest, age, n.TenantID, n.Kind)
 	}
 	return out, true
+}
+
+// inMaintenance counts the tenant's proxies a window covers at now; the
+// proxies are read only for tenants with a window active then.
+func (c *fleetCollector) inMaintenance(ctx context.Context, tenantID string, now time.Time) (int, error) {
+	ws, err := c.src.ListWindows(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	active := ws[:0:0]
+	for _, w := range ws {
+		if _, _, ok := w.Occurrence(now); ok {
+			active = append(active, w)
+		}
+	}
+	if len(active) == 0 {
+		return 0, nil
+	}
+	ps, err := c.src.ListProxies(ctx, tenantID, hub.ProxyQuery{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range ps {
+		if hub.InMaintenance(active, p.Name, now) {
+			n++
+		}
+	}
+	return n, nil
 }

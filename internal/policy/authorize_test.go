@@ -18,7 +18,7 @@ var allActions = []Action{
 	TokenCreate, TokenList, TokenRevoke,
 	CredentialCreate, CredentialList, CredentialRevoke,
 	ProxyList, ProxyRead, ProxyDelete, ProxyUpdate,
-	AuditRead, WebhookRead, WebhookWrite, BadgeRead, BadgeWrite,
+	AuditRead, WebhookRead, WebhookWrite, BadgeRead, BadgeWrite, MaintenanceRead, MaintenanceWrite,
 }
 
 var allRoles = []auth.Role{auth.RolePlatform, auth.RoleOwner, auth.RoleAdmin, auth.RoleViewer, "", "superuser"}

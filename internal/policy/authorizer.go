@@ -40,6 +40,8 @@ const (
 	WebhookWrite         Action = "webhook.write"
 	BadgeRead            Action = "badge.read"
 	BadgeWrite           Action = "badge.write"
+	MaintenanceRead      Action = "maintenance.read"
+	MaintenanceWrite     Action = "maintenance.write"
 )
 
 // Resource is what an action is aimed at.

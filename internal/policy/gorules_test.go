@@ -16,11 +16,11 @@ type goRules struct{}
 var goRoleActions = map[auth.Role][]Action{
 	auth.RoleOwner: {TenantRead, TenantUpdate, AdminAllowlistUpdate, TokenCreate, TokenList, TokenRevoke,
 		CredentialCreate, CredentialList, CredentialRevoke, ProxyList, ProxyRead, ProxyDelete, ProxyUpdate, AuditRead, StatusRead,
-		WebhookRead, WebhookWrite, BadgeRead, BadgeWrite},
+		WebhookRead, WebhookWrite, BadgeRead, BadgeWrite, MaintenanceRead, MaintenanceWrite},
 	auth.RoleAdmin: {TenantRead, TenantUpdate, TokenCreate, TokenList, TokenRevoke,
 		CredentialCreate, CredentialList, CredentialRevoke, ProxyList, ProxyRead, ProxyDelete, ProxyUpdate, AuditRead, StatusRead,
-		WebhookRead, WebhookWrite, BadgeRead, BadgeWrite},
-	auth.RoleViewer: {TenantRead, ProxyList, ProxyRead, AuditRead, StatusRead},
+		WebhookRead, WebhookWrite, BadgeRead, BadgeWrite, MaintenanceRead, MaintenanceWrite},
+	auth.RoleViewer: {TenantRead, ProxyList, ProxyRead, AuditRead, StatusRead, MaintenanceRead},
 }
 
 // heartbeatActions is what a heartbeat token may do in its own tenant.

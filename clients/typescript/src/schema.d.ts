@@ -424,6 +424,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/maintenance-windows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List maintenance windows
+         * @description The tenant's windows, with whether each is active now.
+         */
+        get: operations["list-maintenance-windows"];
+        put?: never;
+        /**
+         * Create a maintenance window
+         * @description While a window is active, offline flips, returns and IP changes of the proxies it covers are recorded (and flagged in_maintenance in the event list) but sent to no notification target. When an occurrence ends, the proxies that went offline during it and still are get one offline alert. One-off: start and end; recurring: cron, duration and time_zone.
+         */
+        post: operations["create-maintenance-window"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/maintenance-windows/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a maintenance window
+         * @description It holds nothing back from now on, and the event list no longer flags what it covered; end it instead to keep that.
+         */
+        delete: operations["delete-maintenance-window"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/maintenance-windows/{id}/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End a maintenance window now
+         * @description No occurrence is active from now on; its follow-up alert is sent as at a normal end.
+         */
+        post: operations["end-maintenance-window"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant}/proxies": {
         parameters: {
             query?: never;
@@ -1047,6 +1111,11 @@ export interface components {
              */
             id: number;
             /**
+             * @description A maintenance window covered this proxy then: the flip, return or IP change was recorded but not notified.
+             * @example false
+             */
+            in_maintenance?: boolean;
+            /**
              * @description The proxy's IP (registered, ip_changed, online, offline) or the refused IP (denied).
              * @example 112.161.54.8
              */
@@ -1203,6 +1272,128 @@ export interface components {
          * @enum {string}
          */
         Liveness: "online" | "offline";
+        MaintenanceWindow: {
+            /**
+             * @description An occurrence is running now.
+             * @example false
+             */
+            active: boolean;
+            /**
+             * Format: date-time
+             * @description While active: when the running occurrence ends.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            active_until?: string;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * @description Recurring window: when each occurrence starts, five cron fields (minute hour day-of-month month day-of-week) in time_zone.
+             * @example 0 2 * * 6
+             */
+            cron?: string;
+            /**
+             * Format: int64
+             * @description Recurring window: how long each occurrence lasts, in seconds.
+             * @example 7200
+             */
+            duration?: number;
+            /**
+             * Format: date-time
+             * @description One-off window: when it ends.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            end?: string;
+            /**
+             * Format: date-time
+             * @description When it was ended early, if it was: no occurrence is active from then on.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            ended_at?: string;
+            /**
+             * @description Window id.
+             * @example mw_4Tq9ZbLc7XwPmN2r
+             */
+            id: string;
+            /**
+             * @description What the maintenance is.
+             * @example kernel upgrades
+             */
+            label?: string;
+            /**
+             * @description The proxies it covers, by name pattern (* ? [a-z]); with neither proxy nor pattern, every proxy of the tenant.
+             * @example edge-*
+             */
+            pattern?: string;
+            /**
+             * @description The one proxy it covers.
+             * @example edge-7
+             */
+            proxy?: string;
+            /**
+             * Format: date-time
+             * @description One-off window: when it starts.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            start?: string;
+            /**
+             * @description Recurring window: the IANA time zone of cron (default UTC).
+             * @example Europe/Berlin
+             */
+            time_zone?: string;
+        };
+        MaintenanceWindowCreate: {
+            /**
+             * @description Recurring: five cron fields for each occurrence's start.
+             * @example 0 2 * * 6
+             */
+            cron?: string;
+            /**
+             * Format: int64
+             * @description Recurring: each occurrence's length in seconds (at most 7 days).
+             * @example 7200
+             */
+            duration?: number;
+            /**
+             * Format: date-time
+             * @description One-off: when it ends (at most a year after start).
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            end?: string;
+            /**
+             * @description What the maintenance is.
+             * @example kernel upgrades
+             */
+            label?: string;
+            /**
+             * @description Cover the proxies whose names match (* ? [a-z]); with neither proxy nor pattern, every proxy.
+             * @example edge-*
+             */
+            pattern?: string;
+            /**
+             * @description Cover this one proxy.
+             * @example edge-7
+             */
+            proxy?: string;
+            /**
+             * Format: date-time
+             * @description One-off: when it starts.
+             * @example 2026-11-28T09:00:00.000Z
+             */
+            start?: string;
+            /**
+             * @description Recurring: the IANA time zone of cron (default UTC).
+             * @example Europe/Berlin
+             */
+            time_zone?: string;
+        };
+        MaintenanceWindowList: {
+            /** @description Windows, oldest first. */
+            windows: components["schemas"]["MaintenanceWindow"][];
+        };
         Problem: {
             /**
              * @description What went wrong with this request.
@@ -4094,6 +4285,360 @@ export interface operations {
                 };
                 content: {
                     "application/x-ndjson": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-maintenance-windows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id. */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceWindowList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "create-maintenance-window": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id. */
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaintenanceWindowCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceWindow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "delete-maintenance-window": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id. */
+                tenant: string;
+                /** @description Window id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "end-maintenance-window": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id. */
+                tenant: string;
+                /** @description Window id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description What is left of it: remaining requests r and seconds t until it resets, e.g. "heartbeat";r=5;t=42. */
+                    RateLimit?: string;
+                    /** @description The limit that applies (draft-ietf-httpapi-ratelimit-headers), e.g. "heartbeat";q=6;w=60. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceWindow"];
                 };
             };
             /** @description Unauthorized */
