@@ -9,6 +9,8 @@ type IPChange struct {
 	At        Time   `json:"at" doc:"When the hub recorded the change."`
 	TokenID   string `json:"token_id,omitempty" doc:"The heartbeat token that reported it." example:"tok_7Hq2ZbKc9XwLmN4p"`
 	RequestID string `json:"request_id,omitempty" doc:"The request id of the heartbeat (X-Request-Id)." example:"9f2c1e7a5b3d"`
+	// InMaintenance flags a change a maintenance window held back.
+	InMaintenance bool `json:"in_maintenance,omitempty" doc:"A maintenance window covered this proxy then: the change was recorded but not notified (JSON and NDJSON only)." example:"false"`
 }
 
 // IPChangePage is one page of IP-change history, newest first.

@@ -740,6 +740,11 @@ type IPChange struct {
 	// Examples: 1042
 	Id int64 `json:"id"`
 
+	// InMaintenance A maintenance window covered this proxy then: the change was recorded but not notified (JSON and NDJSON only).
+	//
+	// Examples: false
+	InMaintenance *bool `json:"in_maintenance,omitempty"`
+
 	// NewIp The IP after the change.
 	//
 	// Examples: 112.161.54.8

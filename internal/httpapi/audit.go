@@ -180,7 +180,7 @@ func (h *handlers) registerAudit(a huma.API) {
 			"address), since/until. export-ip-changes-csv and export-ip-changes-ndjson stream the whole selection.",
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, access{policy.AuditRead, scopePath}), func(ctx context.Context, in *IPChangesInput) (*IPChangePageOutput, error) {
-		items, next, err := pageAudit(ctx, h, h.ipChangeLog(), in.Tenant, in.Proxy, "/v1/tenants/{tenant}/ip-changes", in.AuditFilters)
+		items, next, err := pageAudit(ctx, h, h.ipChangeLog(ctx, in.Tenant), in.Tenant, in.Proxy, "/v1/tenants/{tenant}/ip-changes", in.AuditFilters)
 		return &IPChangePageOutput{Body: api.IPChangePage{IPChanges: items, NextCursor: next}}, err
 	})
 	huma.Register(a, secured(huma.Operation{
@@ -190,7 +190,7 @@ func (h *handlers) registerAudit(a huma.API) {
 			"outlives a decommissioned proxy.",
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, access{policy.AuditRead, scopePath}), func(ctx context.Context, in *ProxyIPChangesInput) (*IPChangePageOutput, error) {
-		items, next, err := pageAudit(ctx, h, h.ipChangeLog(), in.Tenant, in.Name, "/v1/tenants/{tenant}/proxies/{name}/ip-changes", in.AuditFilters)
+		items, next, err := pageAudit(ctx, h, h.ipChangeLog(ctx, in.Tenant), in.Tenant, in.Name, "/v1/tenants/{tenant}/proxies/{name}/ip-changes", in.AuditFilters)
 		return &IPChangePageOutput{Body: api.IPChangePage{IPChanges: items, NextCursor: next}}, err
 	})
 	huma.Register(a, secured(huma.Operation{
@@ -208,11 +208,11 @@ func (h *handlers) registerAudit(a huma.API) {
 		suffix := map[string]string{mediaCSV: "csv", mediaNDJSON: "ndjson"}[media]
 		huma.Register(a, exportOp("export-ip-changes-"+suffix, "/tenants/{tenant}/ip-changes", "the tenant's IP changes", media, ipChangeHeader),
 			func(ctx context.Context, in *IPChangesExportInput) (*huma.StreamResponse, error) {
-				return exportAudit(ctx, h, h.ipChangeLog(), media, in.Tenant, in.Proxy, in.ExportFilters)
+				return exportAudit(ctx, h, h.ipChangeLog(ctx, in.Tenant), media, in.Tenant, in.Proxy, in.ExportFilters)
 			})
 		huma.Register(a, exportOp("export-proxy-ip-changes-"+suffix, "/tenants/{tenant}/proxies/{name}/ip-changes", "one proxy's IP changes", media, ipChangeHeader),
 			func(ctx context.Context, in *ProxyIPChangesExportInput) (*huma.StreamResponse, error) {
-				return exportAudit(ctx, h, h.ipChangeLog(), media, in.Tenant, in.Name, in.ExportFilters)
+				return exportAudit(ctx, h, h.ipChangeLog(ctx, in.Tenant), media, in.Tenant, in.Name, in.ExportFilters)
 			})
 		huma.Register(a, exportOp("export-denied-"+suffix, "/tenants/{tenant}/denied", "the tenant's denied heartbeats", media, deniedHeader),
 			func(ctx context.Context, in *DeniedExportInput) (*huma.StreamResponse, error) {
@@ -252,13 +252,21 @@ var (
 	deniedHeader   = []string{"id", "proxy", "ip", "at", "token_id", "request_id", "reason"}
 )
 
-func (h *handlers) ipChangeLog() auditLog[hub.IPChange, api.IPChange] {
+// ipChangeLog is the IP-change listing of tenant; its JSON records are
+// flagged in_maintenance where a window of the tenant covered them (when
+// the windows cannot be read, the scan that follows reports the failure).
+func (h *handlers) ipChangeLog(ctx context.Context, tenant string) auditLog[hub.IPChange, api.IPChange] {
+	ws, _ := h.Hub.Windows(ctx, tenant)
 	return auditLog[hub.IPChange, api.IPChange]{
 		name:   "ip-changes",
 		header: ipChangeHeader,
 		scan:   h.Hub.IPChanges,
-		out:    ipChangeOut,
-		id:     func(c hub.IPChange) int64 { return c.ID },
+		out: func(c hub.IPChange) api.IPChange {
+			out := ipChangeOut(c)
+			out.InMaintenance = hub.InMaintenance(ws, c.Proxy, c.At)
+			return out
+		},
+		id: func(c hub.IPChange) int64 { return c.ID },
 		row: func(c hub.IPChange) []string {
 			return []string{strconv.FormatInt(c.ID, 10), c.Proxy, c.OldIP.String(), c.NewIP.String(), api.NewTime(c.At).String(), c.TokenID, c.RequestID}
 		},

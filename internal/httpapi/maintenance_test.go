@@ -63,7 +63,14 @@ func TestMaintenance_WindowsAPIAndFlaggedEvents(t *testing.T) {
 		flags[m["proxy"].(string)] = m["in_maintenance"]
 	}
 	if flags["edge-1"] != true || flags["core-1"] != nil {
-		t.Errorf("in_maintenance flags: %v", flags)
+		t.Errorf("in_maintenance flags of the events: %v", flags)
+	}
+	changes := th.do(request{target: "/v1/tenants/acme/ip-changes", bearer: owner}).json(t)["ip_changes"].([]any)
+	for _, c := range changes {
+		m := c.(map[string]any)
+		if want := m["proxy"] == "edge-1"; (m["in_maintenance"] == true) != want {
+			t.Errorf("ip-change %v: in_maintenance %v, want %v", m["proxy"], m["in_maintenance"], want)
+		}
 	}
 
 	// Ended early: inactive, and what follows is not flagged.

@@ -1208,6 +1208,11 @@ export interface components {
              */
             id: number;
             /**
+             * @description A maintenance window covered this proxy then: the change was recorded but not notified (JSON and NDJSON only).
+             * @example false
+             */
+            in_maintenance?: boolean;
+            /**
              * @description The IP after the change.
              * @example 112.161.54.8
              */
