@@ -98,6 +98,9 @@ func (w MaintenanceWindow) Occurrence(t time.Time) (start, end time.Time, ok boo
 		// The first start at or after t - Duration is the only one that
 		// can still be running at t (cron's Next is strictly after).
 		start = s.Next(t.Add(-w.Duration).In(loc).Add(-time.Second))
+		if start.IsZero() { // a schedule that never fires
+			return time.Time{}, time.Time{}, false
+		}
 	}
 	end = w.endOf(start)
 	if t.Before(start) || !t.Before(end) {
@@ -150,7 +153,7 @@ func (w MaintenanceWindow) LastOccurrence(now time.Time) (start, end time.Time) 
 	// fire seldom; keep the last two starts before bound.
 	for back := w.Duration + 24*time.Hour; back < 2*366*24*time.Hour; back *= 4 {
 		var starts []time.Time
-		for t := s.Next(bound.Add(-back).In(loc)); t.Before(bound); t = s.Next(t) {
+		for t := s.Next(bound.Add(-back).In(loc)); !t.IsZero() && t.Before(bound); t = s.Next(t) {
 			if starts = append(starts, t); len(starts) > 2 {
 				starts = starts[1:]
 			}
@@ -231,12 +234,16 @@ func validateWindow(w MaintenanceWindow) error {
 	case w.Duration <= 0 || w.Duration > MaxMaintenanceDuration:
 		return &FieldError{"body.duration", "from 1 s to 7 days"}
 	}
-	if _, _, err := w.schedule(); err != nil {
+	sched, loc, err := w.schedule()
+	if err != nil {
 		field := "body.cron"
 		if _, lerr := time.LoadLocation(w.TimeZone); lerr != nil {
 			field = "body.time_zone"
 		}
 		return &FieldError{field, err.Error()}
+	}
+	if sched.Next(w.CreatedAt.In(loc)).IsZero() {
+		return &FieldError{"body.cron", "this schedule never fires"}
 	}
 	return nil
 }

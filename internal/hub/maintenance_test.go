@@ -88,6 +88,7 @@ func TestMaintenanceWindow_Validation(t *testing.T) {
 		{MaintenanceWindow{Start: now, End: now.Add(time.Hour), Proxy: "a", Pattern: "b*"}, "body.pattern"},
 		{MaintenanceWindow{Start: now, End: now.Add(time.Hour), Pattern: "[edge"}, "body.pattern"},
 		{MaintenanceWindow{Start: now, End: now.Add(time.Hour), Cron: "0 2 * * 6", Duration: time.Hour}, "body.start"},
+		{MaintenanceWindow{Cron: "0 0 30 2 *", Duration: time.Hour, CreatedAt: now}, "body.cron"}, // 30 February
 	} {
 		err := validateWindow(tc.w)
 		fe, _ := err.(*FieldError)
@@ -103,4 +104,18 @@ func TestMaintenanceWindow_Validation(t *testing.T) {
 func lastEnd(w MaintenanceWindow, now time.Time) time.Time {
 	_, end := w.LastOccurrence(now)
 	return end
+}
+
+// TestMaintenanceWindow_NeverFiring: a stored schedule that never fires
+// (it could not be created, but the arithmetic must not loop) is never
+// active and has no last occurrence.
+func TestMaintenanceWindow_NeverFiring(t *testing.T) {
+	w := MaintenanceWindow{Cron: "0 0 30 2 *", Duration: time.Hour}
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	if _, _, ok := w.Occurrence(now); ok {
+		t.Error("active")
+	}
+	if start, end := w.LastOccurrence(now); !start.IsZero() || !end.IsZero() {
+		t.Errorf("last occurrence %v-%v", start, end)
+	}
 }
