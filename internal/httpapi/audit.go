@@ -256,7 +256,7 @@ var (
 // flagged in_maintenance where a window of the tenant covered them (when
 // the windows cannot be read, the scan that follows reports the failure).
 func (h *handlers) ipChangeLog(ctx context.Context, tenant string) auditLog[hub.IPChange, api.IPChange] {
-	ws, _ := h.Hub.Windows(ctx, tenant)
+	ws, _ := h.Hub.CachedWindows(ctx, tenant)
 	return auditLog[hub.IPChange, api.IPChange]{
 		name:   "ip-changes",
 		header: ipChangeHeader,

@@ -58,7 +58,7 @@ func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*EventP
 		}
 	}
 	q.Limit = in.Limit + 1
-	ws, err := h.Hub.Windows(ctx, in.Tenant)
+	ws, err := h.Hub.CachedWindows(ctx, in.Tenant)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -154,7 +154,7 @@ func (h *handlers) streamEvents(ctx context.Context, in *StreamEventsInput, send
 	for {
 		// The windows as they are now flag what they hold back (re-read at
 		// each wake-up, so a new window applies to what follows).
-		windows, _ := h.Hub.Windows(ctx, in.Tenant)
+		windows, _ := h.Hub.CachedWindows(ctx, in.Tenant)
 		// Catch up: read until a short page says we are at the end.
 		for {
 			n := 0

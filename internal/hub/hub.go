@@ -80,6 +80,7 @@ type Service struct {
 	onTenantChange func(context.Context, Tenant) error
 	tenants        tenantCache
 	badges         badgeCache
+	windows        windowCache
 	// heartbeatLevel is the level of the line logged for a heartbeat that
 	// changed no IP.
 	heartbeatLevel slog.Level

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -198,6 +199,7 @@ func (s *Service) CreateWindow(ctx context.Context, tenantID string, in NewWindo
 	if err := s.store.CreateWindow(ctx, w); err != nil {
 		return MaintenanceWindow{}, fmt.Errorf("create window: %w", err)
 	}
+	s.windowsChanged(tenantID)
 	return w, nil
 }
 
@@ -269,6 +271,7 @@ func (s *Service) EndWindow(ctx context.Context, tenantID, id string) (Maintenan
 			if err := s.store.SetWindowTimes(ctx, w); err != nil {
 				return MaintenanceWindow{}, err
 			}
+			s.windowsChanged(tenantID)
 		}
 		return w, nil
 	}
@@ -277,5 +280,52 @@ func (s *Service) EndWindow(ctx context.Context, tenantID, id string) (Maintenan
 
 // DeleteWindow removes a window; what it silenced stays silenced.
 func (s *Service) DeleteWindow(ctx context.Context, tenantID, id string) error {
+	defer s.windowsChanged(tenantID)
 	return s.store.DeleteWindow(ctx, tenantID, id)
+}
+
+// WindowsTTL is how long the event listings reuse a tenant's windows to
+// flag what they held back (a live stream reads them at every wake-up).
+// Changes made through this hub apply at once.
+const WindowsTTL = 5 * time.Second
+
+// windowCache keeps recently read windows by tenant, by the service clock.
+type windowCache struct {
+	mu sync.Mutex
+	m  map[string]cachedWindows
+}
+
+type cachedWindows struct {
+	ws []MaintenanceWindow
+	at time.Time
+}
+
+// CachedWindows returns the tenant's windows, read at most every
+// WindowsTTL: for flagging events, not for the window list itself.
+func (s *Service) CachedWindows(ctx context.Context, tenantID string) ([]MaintenanceWindow, error) {
+	now := s.now()
+	s.windows.mu.Lock()
+	e, ok := s.windows.m[tenantID]
+	s.windows.mu.Unlock()
+	if ok && !now.Before(e.at) && now.Sub(e.at) < WindowsTTL {
+		return e.ws, nil
+	}
+	ws, err := s.store.ListWindows(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	s.windows.mu.Lock()
+	if s.windows.m == nil || len(s.windows.m) >= 10000 {
+		s.windows.m = map[string]cachedWindows{}
+	}
+	s.windows.m[tenantID] = cachedWindows{ws, now}
+	s.windows.mu.Unlock()
+	return ws, nil
+}
+
+// windowsChanged drops the tenant's cached windows.
+func (s *Service) windowsChanged(tenantID string) {
+	s.windows.mu.Lock()
+	delete(s.windows.m, tenantID)
+	s.windows.mu.Unlock()
 }
