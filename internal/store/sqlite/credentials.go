@@ -98,8 +98,15 @@ var errNoRow = errors.New("no such row")
 // changeRow runs stmt (parameters: at, tenant, id) on one of the
 // tenant's rows (a credential, a badge); ErrNotFound when it matched none.
 func (s *Store) changeRow(ctx context.Context, what, stmt string, at time.Time, tenantID, id string) error {
+	return s.changeTenantRow(ctx, what, stmt, at.UnixNano(), tenantID, id)
+}
+
+// changeTenantRow runs stmt, whose last two parameters are the tenant and
+// the row's id, in a write transaction; ErrNotFound when it matched no
+// row.
+func (s *Store) changeTenantRow(ctx context.Context, what, stmt string, args ...any) error {
 	err := s.update(ctx, what, func(ctx context.Context, tx *sql.Tx) (func(), error) {
-		res, err := tx.ExecContext(ctx, stmt, at.UnixNano(), tenantID, id)
+		res, err := tx.ExecContext(ctx, stmt, args...)
 		if err != nil {
 			return nil, translate(err, what)
 		}
@@ -109,7 +116,7 @@ func (s *Store) changeRow(ctx context.Context, what, stmt string, at time.Time, 
 		return nil, nil
 	})
 	if errors.Is(err, errNoRow) {
-		return fmt.Errorf("%s %q: %w", what, id, hub.ErrNotFound)
+		return fmt.Errorf("%s %q: %w", what, args[len(args)-1], hub.ErrNotFound)
 	}
 	return err
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"net/netip"
 	"time"
 
@@ -54,33 +53,15 @@ func (s *Store) ListWindows(ctx context.Context, tenantID string) ([]hub.Mainten
 
 // SetWindowTimes implements hub.MaintenanceStore.
 func (s *Store) SetWindowTimes(ctx context.Context, w hub.MaintenanceWindow) error {
-	return s.changeWindow(ctx, "sqlite: set maintenance window times",
+	return s.changeTenantRow(ctx, "sqlite: set maintenance window times",
 		`UPDATE maintenance_windows SET ended_at = ?, followed_up_to = ? WHERE tenant_id = ? AND id = ?`,
-		w.ID, nanos(w.EndedAt), w.FollowedUpTo.UnixNano(), w.TenantID, w.ID)
+		nanos(w.EndedAt), w.FollowedUpTo.UnixNano(), w.TenantID, w.ID)
 }
 
 // DeleteWindow implements hub.MaintenanceStore.
 func (s *Store) DeleteWindow(ctx context.Context, tenantID, id string) error {
-	return s.changeWindow(ctx, "sqlite: delete maintenance window",
-		`DELETE FROM maintenance_windows WHERE tenant_id = ? AND id = ?`, id, tenantID, id)
-}
-
-// changeWindow runs stmt with args; ErrNotFound when it matched no row.
-func (s *Store) changeWindow(ctx context.Context, what, stmt, id string, args ...any) error {
-	err := s.update(ctx, what, func(ctx context.Context, tx *sql.Tx) (func(), error) {
-		res, err := tx.ExecContext(ctx, stmt, args...)
-		if err != nil {
-			return nil, translate(err, what)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return nil, errNoRow
-		}
-		return nil, nil
-	})
-	if err == errNoRow {
-		return fmt.Errorf("%s %q: %w", what, id, hub.ErrNotFound)
-	}
-	return err
+	return s.changeTenantRow(ctx, "sqlite: delete maintenance window",
+		`DELETE FROM maintenance_windows WHERE tenant_id = ? AND id = ?`, tenantID, id)
 }
 
 // AppendOfflineEvents implements hub.MaintenanceStore.

@@ -140,7 +140,7 @@ func (s *Store) rewriteWebhook(ctx context.Context, what string, w hub.Webhook, 
 
 // DeleteWebhook implements hub.WebhookStore; its delivery log goes with it.
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
-	return s.changeWebhook(ctx, "sqlite: delete webhook", `DELETE FROM webhooks WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	return s.changeTenantRow(ctx, "sqlite: delete webhook", `DELETE FROM webhooks WHERE tenant_id = ? AND id = ?`, tenantID, id)
 }
 
 // DueWebhooks implements hub.WebhookStore.
@@ -157,28 +157,9 @@ func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]hub.Webhook, 
 // SaveDeliveryState implements hub.WebhookStore; ErrNotFound when the
 // webhook is gone.
 func (s *Store) SaveDeliveryState(ctx context.Context, w hub.Webhook) error {
-	return s.changeWebhook(ctx, "sqlite: save delivery state",
+	return s.changeTenantRow(ctx, "sqlite: save delivery state",
 		`UPDATE webhooks SET cursor_id = ?, attempt = ?, next_attempt_at = ?, failing_since = ? WHERE tenant_id = ? AND id = ?`,
 		w.Cursor, w.Attempt, nanos(w.NextAttemptAt), nanos(w.FailingSince), w.TenantID, w.ID)
-}
-
-// changeWebhook runs stmt, whose last two parameters are the tenant and
-// the webhook id; ErrNotFound when it matched no row.
-func (s *Store) changeWebhook(ctx context.Context, what, stmt string, args ...any) error {
-	err := s.update(ctx, what, func(ctx context.Context, tx *sql.Tx) (func(), error) {
-		res, err := tx.ExecContext(ctx, stmt, args...)
-		if err != nil {
-			return nil, translate(err, what)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return nil, errNoRow
-		}
-		return nil, nil
-	})
-	if errors.Is(err, errNoRow) {
-		return fmt.Errorf("%s %q: %w", what, args[len(args)-1], hub.ErrNotFound)
-	}
-	return err
 }
 
 // RecordDelivery implements hub.WebhookStore.
