@@ -29,6 +29,8 @@ func (s *Store) WriteBatchForTest(ctx context.Context, hbs []hub.Heartbeat) ([]h
 const (
 	SweepSelectSQL = sweepSelectSQL
 	ExpireSQL      = expireSQL
+	// SweepPlannerSQL is the sweep transaction's planner settings.
+	SweepPlannerSQL = sweepPlannerSQL
 )
 
 // BeatSQL is the heartbeat batch's statement and PlannerSQL the settings

@@ -89,6 +89,19 @@ UPDATE proxies p
    AND p.state = 'online' AND NOT p.paused AND p.check_at < $1
 RETURNING p.tenant_id, p.name, p.deadline, p.ip, p.state = 'offline'`
 
+// sweepPlannerSQL keeps a sweep transaction's plans to one walk of
+// proxies_due in check_at order and one probe of the primary key per
+// proxy, whatever the statistics say (the settings end with the
+// transaction). Statistics lag behind a sweep's reality: a fleet
+// registered at once comes due at once, long after the table was last
+// analyzed, when few proxies were due. With those statistics the planner
+// chose a bitmap scan of every due proxy and a sort for the selection,
+// and for each of its 1,000 proxies a BitmapAnd of the primary key with
+// the whole of proxies_due: 8 s a sweep transaction at 100,000 proxies
+// due, measured, while the heartbeats of those proxies waited for its row
+// locks past their lock timeout.
+const sweepPlannerSQL = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true)`
+
 // insertOfflineSQL appends the offline events of a sweep (sweeper scope,
 // which may append nothing else), in the arrays' order.
 const insertOfflineSQL = `
@@ -148,6 +161,7 @@ func (s *Store) expire(ctx context.Context, now time.Time, limit int) ([]hub.Eve
 		visited = 0
 		b := &pgx.Batch{}
 		sweeperScope.queue(b)
+		b.Queue(sweepPlannerSQL).Exec(ignoreTag)
 		b.Queue(expireSQL, now, limit).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var f flip

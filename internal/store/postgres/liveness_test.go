@@ -448,6 +448,46 @@ func TestSweep_UsesThePartialIndex(t *testing.T) {
 	}
 }
 
+// TestSweep_PlanHoldsWhenStatisticsLag: statistics taken while no proxy
+// was due, then every proxy comes due at once (a fleet registered
+// together, one timeout later). A sweep transaction must still walk
+// proxies_due in order and probe each proxy once: no sort of every due
+// proxy, no bitmap of proxies_due per proxy visited, and buffers in
+// proportion to the 1,000 proxies it visits, not to the 20,000 due.
+func TestSweep_PlanHoldsWhenStatisticsLag(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s := open(t, url, postgres.Options{})
+	mustCreateTenants(t, s, "acme")
+	admin := connect(t, pgtest.AdminURL(t, url))
+	const proxies = 20000
+	fillProxies(t, admin, "acme", proxies, 0) // analyzed: nothing due
+	if _, err := admin.Exec(context.Background(), `
+		UPDATE proxies SET last_seen = $1::timestamptz - interval '81 seconds',
+		       deadline = $1::timestamptz - interval '1 second', check_at = $1::timestamptz - interval '1 second'`, t0); err != nil {
+		t.Fatal(err)
+	}
+	role := connect(t, url)
+	hits := regexp.MustCompile(`Buffers: shared hit=(\d+)`)
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		plan := explainSweep(t, role, postgres.ExpireSQL, mode, true)
+		if strings.Contains(plan, "Sort") || strings.Contains(plan, "Bitmap") {
+			t.Errorf("%s: the sweep sorts or bitmaps the due proxies:\n%s", mode, plan)
+		}
+		m := hits.FindStringSubmatch(plan)
+		if m == nil {
+			t.Fatalf("%s: no buffer count in the plan:\n%s", mode, plan)
+		}
+		if n, _ := strconv.Atoi(m[1]); n > 30*1000 {
+			t.Errorf("%s: the sweep of 1,000 proxies read %d buffers:\n%s", mode, n, plan)
+		}
+	}
+	evs, err := s.ExpireProxies(context.Background(), t0, 0)
+	if err != nil || len(evs) != proxies {
+		t.Fatalf("expired %d (%v), want %d", len(evs), err, proxies)
+	}
+}
+
 // fillProxies inserts n online proxies of tenantID directly (as the
 // administrator, bypassing row-level security), of which the first
 // expired have their deadline before t0 and the rest an hour after, then
@@ -479,9 +519,9 @@ func insertProxies(t testing.TB, admin *pgx.Conn, tenantID string, n, expired in
 }
 
 // explainSweep returns the plan of sql (the sweep's selection or its whole
-// statement) at t0, limit 1000, in the sweeper's scope and the given
-// plan_cache_mode; analyze runs it (in a transaction rolled back) and
-// counts buffers.
+// statement) at t0, limit 1000, in the sweeper's scope with the sweep
+// transaction's planner settings and the given plan_cache_mode; analyze
+// runs it (in a transaction rolled back) and counts buffers.
 func explainSweep(t testing.TB, conn *pgx.Conn, sql, planMode string, analyze bool) string {
 	t.Helper()
 	ctx := context.Background()
@@ -493,6 +533,7 @@ func explainSweep(t testing.TB, conn *pgx.Conn, sql, planMode string, analyze bo
 	name := fmt.Sprintf("sweep_%d", explained.Add(1))
 	for _, sql := range []string{
 		`SELECT set_config('proxyhub.scope', 'sweeper', true)`,
+		postgres.SweepPlannerSQL,
 		`SELECT set_config('plan_cache_mode', '` + planMode + `', true)`,
 		`PREPARE ` + name + `(timestamptz, int) AS ` + sql,
 	} {
