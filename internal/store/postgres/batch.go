@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/store/handoff"
 )
 
 // The group commit. RecordHeartbeat puts a pending heartbeat on s.queue and
@@ -17,13 +18,18 @@ import (
 // one transaction (batchtx.go) and answers each heartbeat only after the
 // commit. A heartbeat whose caller gave up before its batch is sent (checked
 // when the writer takes the batch, and again once it holds a connection) is
-// answered with the caller's error and not written.
+// answered with the caller's error and not written. Once a writer has
+// taken a heartbeat into a transaction, its caller waits for the outcome
+// even if its context ends meanwhile (the transaction is bounded by its
+// callers' deadlines, batchContext): a caller is never told "not written"
+// about a heartbeat that commits.
 
 // pending is one heartbeat waiting for its batch.
 type pending struct {
-	ctx  context.Context // the caller's: ended before sending means "do not write"
-	hb   hub.Heartbeat
-	done chan outcome // buffered (1): answering never blocks
+	ctx   context.Context // the caller's: ended before sending means "do not write"
+	hb    hub.Heartbeat
+	done  chan outcome // buffered (1): answering never blocks
+	claim handoff.Claim
 }
 
 // outcome is what a writer answers a pending heartbeat.

@@ -336,3 +336,64 @@ func TestBatch_FailingStatementFailsOnlyItsHeartbeat(t *testing.T) {
 		t.Fatalf("%d proxies written, want 2", len(ps))
 	}
 }
+
+// TestBatch_CallerWhoseDeadlinePassesInFlightGetsTheOutcome: a heartbeat
+// whose caller's deadline passes while its batch is in a transaction (here
+// held up by a row lock another session holds on a second proxy of the
+// batch) is answered with what the transaction did: it committed, so the
+// caller learns of its IP change rather than a timeout that would leave an
+// unacknowledged change in the history.
+func TestBatch_CallerWhoseDeadlinePassesInFlightGetsTheOutcome(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s := open(t, url, postgres.Options{BatchWait: 100 * time.Millisecond, Writers: 1, LockTimeout: 10 * time.Second})
+	mustCreateTenants(t, s, "acme")
+	mustRecord(t, s, hb("acme", "hasty", "192.0.2.1", t0))
+	mustRecord(t, s, hb("acme", "patient", "192.0.2.1", t0))
+
+	admin := connect(t, pgtest.AdminURL(t, url))
+	ctx := context.Background()
+	tx, err := admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT FROM proxies WHERE tenant_id = 'acme' AND name = 'patient' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+
+	type answer struct {
+		res hub.HeartbeatResult
+		err error
+	}
+	hasty, patient := make(chan answer, 1), make(chan answer, 1)
+	go func() {
+		c, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
+		defer cancel()
+		res, err := s.RecordHeartbeat(c, hb("acme", "hasty", "192.0.2.2", t0.Add(time.Second)))
+		hasty <- answer{res, err}
+	}()
+	go func() {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		res, err := s.RecordHeartbeat(c, hb("acme", "patient", "192.0.2.2", t0.Add(time.Second)))
+		patient <- answer{res, err}
+	}()
+	time.Sleep(800 * time.Millisecond) // the batch waits for the lock; hasty's deadline has passed
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range map[string]chan answer{"hasty": hasty, "patient": patient} {
+		select {
+		case a := <-ch:
+			if a.err != nil || !a.res.Changed {
+				t.Errorf("%s: %+v, %v; want the committed IP change", name, a.res, a.err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s: no answer", name)
+		}
+	}
+	if cs := mustChanges(t, s, "acme", hub.AuditQuery{}); len(cs) != 2 {
+		t.Fatalf("history %s, want both changes", describe(cs))
+	}
+}

@@ -49,10 +49,11 @@ func (s *Store) writeBatch(ctx context.Context, items []*pending) (outs []outcom
 	tx := &batchTx{conn: conn.Conn(), items: items, outs: make([]outcome, len(items)), tokens: s.tokens, lockTimeout: s.opts.LockTimeout,
 		used: map[string]map[string]time.Time{}, events: map[string][]newEvent{}}
 	// Last call: a heartbeat whose caller gave up while the batch waited
-	// for a connection is not written.
+	// for a connection is not written; the others are taken, and their
+	// callers wait for the outcome.
 	tx.skip = make([]bool, len(items))
 	for i, p := range items {
-		if p.ctx.Err() != nil {
+		if !p.claim.Take() {
 			tx.outs[i], tx.skip[i] = outcome{err: ctxError(p.ctx, "postgres: record heartbeat")}, true
 		}
 	}

@@ -36,9 +36,13 @@ func fromMillis(ms pgtype.Int8) time.Duration {
 // hub.ErrNotRegistered, a new name beyond MaxProxies
 // hub.ErrQuotaExceeded, each without failing the rest of the batch.
 //
-// A heartbeat whose ctx ends before its batch is sent is not written. When
-// ctx ends later, RecordHeartbeat returns at once with ctx's error (wrapping
-// hub.ErrUnavailable for a deadline) and the batch may still commit it.
+// A heartbeat whose ctx ends before a writer takes it into a transaction
+// is not written, and RecordHeartbeat returns ctx's error (wrapping
+// hub.ErrUnavailable for a deadline). When ctx ends later, RecordHeartbeat
+// waits for the transaction's outcome, which is bounded by the latest
+// deadline of the heartbeats in it: an error never hides a committed
+// heartbeat (only a connection lost after COMMIT was sent leaves that
+// unknown).
 func (s *Store) RecordHeartbeat(ctx context.Context, hb hub.Heartbeat) (hub.HeartbeatResult, error) {
 	const what = "postgres: record heartbeat"
 	if ctx.Err() != nil {
@@ -55,7 +59,13 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb hub.Heartbeat) (hub.Hear
 	case o := <-p.done:
 		return o.res, o.err
 	case <-ctx.Done():
-		return hub.HeartbeatResult{}, ctxError(ctx, what)
+		if p.claim.Abandon() {
+			return hub.HeartbeatResult{}, ctxError(ctx, what)
+		}
+		// A writer has it in a transaction that may commit: only its
+		// outcome tells the truth.
+		o := <-p.done
+		return o.res, o.err
 	}
 }
 

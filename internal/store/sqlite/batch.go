@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/store/handoff"
 )
 
 // The group commit. RecordHeartbeat puts a pending heartbeat on s.queue and
@@ -14,14 +15,16 @@ import (
 // answers each heartbeat after COMMIT; a batch of steady-state heartbeats
 // only is answered once decided, its log entries written within
 // Options.LogFlush (see the package documentation). A heartbeat whose
-// caller gave up before its batch is written is answered with the
-// caller's error and not written.
+// caller gave up before the writer took it into a transaction is answered
+// with the caller's error and not written; once taken, its caller waits
+// for the outcome (package handoff).
 
 // pending is one heartbeat waiting for its batch.
 type pending struct {
-	ctx  context.Context // the caller's: ended before writing means "do not write"
-	hb   hub.Heartbeat
-	done chan outcome // buffered (1): answering never blocks
+	ctx   context.Context // the caller's: ended before writing means "do not write"
+	hb    hub.Heartbeat
+	done  chan outcome // buffered (1): answering never blocks
+	claim handoff.Claim
 }
 
 // outcome is what the writer answers a pending heartbeat.
@@ -32,9 +35,10 @@ type outcome struct {
 
 // RecordHeartbeat implements hub.ProxyStore. It returns after the
 // heartbeat's batch has committed (or, for a steady-state heartbeat with
-// Options.LogFlush on, once it is decided and applied), or
-// with ctx's error when ctx ends first (the heartbeat is then written
-// only if its batch was already being written).
+// Options.LogFlush on, once it is decided and applied), or with ctx's
+// error when ctx ends before the writer takes the heartbeat (it is then
+// not written); once taken, it waits for the batch's outcome, bounded by
+// the batch's deadline.
 func (s *Store) RecordHeartbeat(ctx context.Context, hb hub.Heartbeat) (hub.HeartbeatResult, error) {
 	const what = "sqlite: record heartbeat"
 	if ctx.Err() != nil {
@@ -64,9 +68,14 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb hub.Heartbeat) (hub.Hear
 		p.recycle()
 		return o.res, o.err
 	case <-ctx.Done():
-		// The writer may still answer p: it is left to the garbage
-		// collector.
-		return hub.HeartbeatResult{}, ctxError(ctx, what)
+		if p.claim.Abandon() {
+			// The writer may still answer p: it is left to the garbage
+			// collector.
+			return hub.HeartbeatResult{}, ctxError(ctx, what)
+		}
+		o := <-p.done
+		p.recycle()
+		return o.res, o.err
 	}
 }
 
@@ -78,6 +87,7 @@ var pendings = sync.Pool{New: func() any { return &pending{done: make(chan outco
 // send on it any more.
 func (p *pending) recycle() {
 	p.ctx, p.hb = nil, hub.Heartbeat{}
+	p.claim.Reset()
 	pendings.Put(p)
 }
 

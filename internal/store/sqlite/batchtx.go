@@ -191,8 +191,9 @@ func (s *Store) runBatch(ctx context.Context, b *batchTx, items []*pending) erro
 func (b *batchTx) run() error {
 	for i, p := range b.items {
 		// Last call: a heartbeat whose caller gave up while the batch
-		// waited for the writer lock is not written.
-		if p.ctx.Err() != nil {
+		// waited for the writer lock is not written; the others are
+		// taken, and their callers wait for the outcome.
+		if !p.claim.Take() {
 			b.outs[i] = outcome{err: ctxError(p.ctx, "sqlite: record heartbeat")}
 			continue
 		}
