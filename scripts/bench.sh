@@ -16,6 +16,8 @@
 # burst with 10 % of the proxies changing IP and its audit check (every
 # acknowledged change recorded exactly once) at the same connection count.
 #
+# KEEP=1 keeps the working directory (the hub's log) for a look afterwards.
+#
 # Needs wrk (Debian: apt-get install wrk) and, for postgres, a server the
 # admin URL reaches (PROXYHUB_TEST_DATABASE_URL).
 set -euo pipefail
@@ -33,7 +35,7 @@ base_pid=
 cleanup() {
   for p in $hub_pid $base_pid; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [ -n "${KEEP:-}" ]; then echo "bench.sh: kept $work (hub.log)" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 build_binaries
