@@ -6,7 +6,11 @@
 // report an error for a change that is in the history.
 package handoff
 
-import "sync/atomic"
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
 
 // Claim is the handoff state of one queued write. The zero value is
 // queued.
@@ -36,4 +40,44 @@ func (c *Claim) Abandon() bool {
 // Reset makes the claim queued again, for a recycled write.
 func (c *Claim) Reset() {
 	c.state.Store(queued)
+}
+
+// BatchContext returns the context a batch of taken writes is written
+// under: derived from parent, ending at the latest of the callers'
+// deadlines (a caller without one counts as noDeadline from now), and
+// cancelled, with the cause of the last to end, once every caller's
+// context has ended. No batch runs on after all who wait for it have
+// given up (a shutdown cancelling every request, say), and one caller's
+// end does not abort the others' writes. The CancelFunc releases what the
+// context holds on the callers' contexts.
+func BatchContext(parent context.Context, callers []context.Context, noDeadline time.Duration) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, c := range callers {
+		d, ok := c.Deadline()
+		if !ok {
+			d = time.Now().Add(noDeadline)
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	ctx, cancelDeadline := context.WithDeadline(parent, latest)
+	ctx, cancel := context.WithCancelCause(ctx)
+	var left atomic.Int64
+	left.Store(int64(len(callers)))
+	stops := make([]func() bool, len(callers))
+	for i, c := range callers {
+		stops[i] = context.AfterFunc(c, func() {
+			if left.Add(-1) == 0 {
+				cancel(context.Cause(c))
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel(nil)
+		cancelDeadline()
+	}
 }

@@ -20,9 +20,10 @@ import (
 // when the writer takes the batch, and again once it holds a connection) is
 // answered with the caller's error and not written. Once a writer has
 // taken a heartbeat into a transaction, its caller waits for the outcome
-// even if its context ends meanwhile (the transaction is bounded by its
-// callers' deadlines, batchContext): a caller is never told "not written"
-// about a heartbeat that commits.
+// even if its context ends meanwhile (the transaction ends at the latest
+// of its callers' deadlines, or once all of them have given up:
+// batchContext): a caller is never told "not written" about a heartbeat
+// that commits.
 
 // pending is one heartbeat waiting for its batch.
 type pending struct {
@@ -207,22 +208,16 @@ func (s *Store) writeEach(ctx context.Context, items []*pending) {
 	wg.Wait()
 }
 
-// batchContext bounds a batch's transaction by the latest deadline of its
-// callers (a caller without one counts as defaultWriteTimeout from now):
-// no batch runs on after everyone waiting for it has given up, and one
-// caller's cancellation does not abort the others' writes.
+// batchContext is the context a batch's transaction runs under
+// (handoff.BatchContext): it ends at the latest deadline of its callers,
+// or once every one of them has given up; one caller's end does not
+// abort the others' writes.
 func batchContext(life context.Context, batch []*pending) (context.Context, context.CancelFunc) {
-	var latest time.Time
-	for _, p := range batch {
-		d, ok := p.ctx.Deadline()
-		if !ok {
-			d = time.Now().Add(defaultWriteTimeout)
-		}
-		if d.After(latest) {
-			latest = d
-		}
+	callers := make([]context.Context, len(batch))
+	for i, p := range batch {
+		callers[i] = p.ctx
 	}
-	return context.WithDeadline(life, latest)
+	return handoff.BatchContext(life, callers, defaultWriteTimeout)
 }
 
 // writeRetrying runs the batch's transaction, again when it lost a

@@ -244,20 +244,14 @@ func (s *Store) folding() bool {
 	return s.fold.active
 }
 
-// batchContext bounds a batch's transaction by the latest deadline of its
-// callers (a caller without one counts as defaultWriteTimeout from now):
-// no batch runs on after everyone waiting for it has given up, and one
-// caller's cancellation does not abort the others' writes.
+// batchContext is the context a batch's transaction runs under
+// (handoff.BatchContext): it ends at the latest deadline of its callers,
+// or once every one of them has given up; one caller's end does not
+// abort the others' writes.
 func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
-	var latest time.Time
-	for _, p := range batch {
-		d, ok := p.ctx.Deadline()
-		if !ok {
-			d = time.Now().Add(defaultWriteTimeout)
-		}
-		if d.After(latest) {
-			latest = d
-		}
+	callers := make([]context.Context, len(batch))
+	for i, p := range batch {
+		callers[i] = p.ctx
 	}
-	return context.WithDeadline(context.Background(), latest)
+	return handoff.BatchContext(context.Background(), callers, defaultWriteTimeout)
 }
