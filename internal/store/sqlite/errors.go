@@ -78,7 +78,9 @@ func unavailable(err error) bool {
 // caller's own.
 func ctxError(ctx context.Context, what string) error {
 	err := context.Cause(ctx)
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// A batch's context ends cancelled with the cause of its last caller
+	// (handoff.BatchContext), a deadline among them: the cause decides.
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w: %w", what, hub.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
