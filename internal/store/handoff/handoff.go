@@ -3,13 +3,20 @@
 // taking it into a transaction. Exactly one of them wins, once. A caller
 // that lost must wait for the writer's outcome: the transaction may commit
 // the write, and a caller told "not written" about a committed write would
-// report an error for a change that is in the history.
+// report an error for a change that is in the history. The package also
+// holds what follows from that for both durable stores: the context a
+// batch is written under (BatchContext) and the error a caller gets when
+// a context ended (ContextError).
 package handoff
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 // Claim is the handoff state of one queued write. The zero value is
@@ -80,4 +87,18 @@ func BatchContext(parent context.Context, callers []context.Context, noDeadline 
 		cancel(nil)
 		cancelDeadline()
 	}
+}
+
+// ContextError is the error of a store call whose context ended, what
+// naming the call: a deadline means the store was too slow
+// (hub.ErrUnavailable), a cancellation is the caller's own. The cause
+// decides as well as the context's own error: a batch's context ends
+// cancelled with the cause of its last caller (BatchContext), a deadline
+// among them.
+func ContextError(ctx context.Context, what string) error {
+	err := context.Cause(ctx)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w: %w", what, hub.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

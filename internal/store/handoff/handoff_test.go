@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/proxyhub/proxyhub/internal/hub"
 )
 
 func TestClaim_OneSideWins(t *testing.T) {
@@ -79,5 +81,33 @@ func TestBatchContext(t *testing.T) {
 	defer cancel()
 	if d, ok := ctx.Deadline(); !ok || time.Until(d) > time.Minute {
 		t.Fatalf("deadline %v for a caller without one, want a minute from now", d)
+	}
+}
+
+// TestContextError: a context that ended by a deadline, its own or its
+// callers' (a batch's context is cancelled with the cause of its last
+// caller), means the store was too slow: hub.ErrUnavailable; a plain
+// cancellation is the caller's own.
+func TestContextError(t *testing.T) {
+	deadline, cancelDeadline := context.WithTimeout(context.Background(), 0)
+	defer cancelDeadline()
+	<-deadline.Done()
+	byCallers, cancelByCallers := context.WithCancelCause(context.Background())
+	cancelByCallers(context.DeadlineExceeded)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name        string
+		ctx         context.Context
+		unavailable bool
+	}{
+		{"own deadline", deadline, true},
+		{"cancelled with a deadline as cause", byCallers, true},
+		{"cancelled", cancelled, false},
+	} {
+		err := ContextError(c.ctx, "test")
+		if errors.Is(err, hub.ErrUnavailable) != c.unavailable || !errors.Is(err, context.Cause(c.ctx)) {
+			t.Errorf("%s: %v, want unavailable %v and the cause", c.name, err, c.unavailable)
+		}
 	}
 }

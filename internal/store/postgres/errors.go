@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/store/handoff"
 )
 
 // SQLSTATE codes the store reacts to.
@@ -117,17 +118,11 @@ func retryable(err error) bool {
 		(pgErr.Code == codeDeadlockDetected || pgErr.Code == codeSerializationFailure)
 }
 
-// ctxError is the error of a call whose context ended: a deadline means the
-// database was too slow (hub.ErrUnavailable), a cancellation is the
-// caller's own.
+// ctxError is the error of a call whose context ended
+// (handoff.ContextError): a deadline means the store was too slow
+// (hub.ErrUnavailable), a cancellation is the caller's own.
 func ctxError(ctx context.Context, what string) error {
-	err := context.Cause(ctx)
-	// A batch's context ends cancelled with the cause of its last caller
-	// (handoff.BatchContext), a deadline among them: the cause decides.
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w: %w", what, hub.ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
+	return handoff.ContextError(ctx, what)
 }
 
 // openError describes a failure of Open without the password: the message

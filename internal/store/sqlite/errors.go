@@ -10,6 +10,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/proxyhub/proxyhub/internal/hub"
+	"github.com/proxyhub/proxyhub/internal/store/handoff"
 )
 
 // ErrLocked reports that another process holds the database (its lock
@@ -73,15 +74,9 @@ func unavailable(err error) bool {
 	return false
 }
 
-// ctxError is the error of a call whose context ended: a deadline means
-// the store was too slow (hub.ErrUnavailable), a cancellation is the
-// caller's own.
+// ctxError is the error of a call whose context ended
+// (handoff.ContextError): a deadline means the store was too slow
+// (hub.ErrUnavailable), a cancellation is the caller's own.
 func ctxError(ctx context.Context, what string) error {
-	err := context.Cause(ctx)
-	// A batch's context ends cancelled with the cause of its last caller
-	// (handoff.BatchContext), a deadline among them: the cause decides.
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w: %w", what, hub.ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
+	return handoff.ContextError(ctx, what)
 }
